@@ -1,0 +1,57 @@
+"""pyro_vae: variational autoencoders as Pyro programs, with trustworthy log P(X) estimates.
+
+The model P(X|z)P(z) and the amortized guide Q(z|X) are plain Pyro programs
+(:meth:`VAE.model`, :meth:`VAE.guide`) built from a swappable prior, encoder and likelihood;
+:func:`train` fits them with SVI and :func:`log_likelihood` estimates log P(X) per datapoint by
+importance sampling with the guide or, for comparison, with the prior.
+
+Example:
+    >>> from pyro_vae import Config, train, load_run
+    >>> result = train(Config(dataset="digits", epochs=5), "runs/demo")  # doctest: +SKIP
+    >>> load_run("runs/demo").vae.sample(16).shape  # doctest: +SKIP
+    torch.Size([16, 64])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from pyro_vae.checkpoint import Run, load_run
+from pyro_vae.config import Config, load_config_file
+from pyro_vae.data import DATASETS, DataSplits, load_data
+from pyro_vae.errors import InputError
+from pyro_vae.estimators import ElboTerms, LogLikelihood, elbo_terms, log_likelihood
+from pyro_vae.guides import GUIDES
+from pyro_vae.likelihoods import LIKELIHOODS
+from pyro_vae.networks import NETWORKS
+from pyro_vae.objectives import OBJECTIVES, build_objective
+from pyro_vae.priors import PRIORS
+from pyro_vae.train import TrainResult, evaluate_elbo, train
+from pyro_vae.vae import VAE, build_vae
+
+__all__ = [
+    "DATASETS",
+    "GUIDES",
+    "LIKELIHOODS",
+    "NETWORKS",
+    "OBJECTIVES",
+    "PRIORS",
+    "VAE",
+    "Config",
+    "DataSplits",
+    "ElboTerms",
+    "InputError",
+    "LogLikelihood",
+    "Run",
+    "TrainResult",
+    "__version__",
+    "build_objective",
+    "build_vae",
+    "elbo_terms",
+    "evaluate_elbo",
+    "load_config_file",
+    "load_data",
+    "load_run",
+    "log_likelihood",
+    "train",
+]

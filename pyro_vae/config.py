@@ -1,0 +1,277 @@
+"""Every setting of a training run, in one validated record.
+
+A :class:`Config` is what a run directory's ``config.json`` holds. It is built from keyword
+arguments (Python), a TOML file and command-line overrides (CLI) through the same function,
+:meth:`Config.from_dict`, which checks names, types and ranges and raises :class:`InputError`
+naming the problem and the fix. Names of parts are checked against their registries when the
+parts are built (see :mod:`pyro_vae.vae`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyro_vae.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Config", "load_config_file"]
+
+
+def _setting(default: Any, help: str, group: str) -> Any:  # noqa: A002 - argparse's word
+    """A dataclass field whose help text and option group feed ``pyro-vae train --help``."""
+    return field(default=default, metadata={"help": help, "group": group})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings of one training run; every field has a default.
+
+    Example:
+        >>> cfg = Config(epochs=3, latent_dim=2)
+        >>> cfg.replace(epochs=5).epochs
+        5
+        >>> Config.from_dict({"epochs": 0})
+        Traceback (most recent call last):
+        ...
+        pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. --epochs 10
+    """
+
+    # data
+    dataset: str = _setting("digits", "data set: digits, mnist, fashion-mnist or npz", "data")
+    data_dir: str | None = _setting(
+        None, "folder with the four IDX .gz files (mnist, fashion-mnist); no network needed", "data"
+    )
+    data_file: str | None = _setting(
+        None, "the .npz file for --dataset npz (arrays x_train, optional x_test, y_*)", "data"
+    )
+    binarize: str = _setting(
+        "auto",
+        "auto (dynamic for Bernoulli, none otherwise), dynamic (fresh 0/1 draws each epoch), none",
+        "data",
+    )
+    validation_fraction: float = _setting(
+        0.1, "share of the training images held out for validation", "data"
+    )
+    # model
+    prior: str = _setting("standard-normal", "prior P(z)", "model")
+    guide: str = _setting("diagonal", "guide family Q(z|X)", "model")
+    likelihood: str = _setting("bernoulli", "likelihood P(X|z): bernoulli or gaussian", "model")
+    sigma: float = _setting(0.1, "observation noise sigma of the gaussian likelihood", "model")
+    network: str = _setting("mlp", "encoder/decoder network body", "model")
+    latent_dim: int = _setting(50, "dimension of z", "model")
+    hidden_dims: tuple[int, ...] = _setting(
+        (200, 200), "hidden layer widths, comma separated (encoder; reversed for the decoder)", "model"
+    )
+    activation: str = _setting("tanh", "hidden activation", "model")
+    # objective
+    objective: str = _setting(
+        "elbo", "training objective: elbo (Trace_ELBO), analytic-kl, iwae", "objective"
+    )
+    num_particles: int = _setting(1, "samples of z per datapoint in the objective (k)", "objective")
+    beta: float = _setting(1.0, "weight of the KL term (beta-VAE)", "objective")
+    warmup_epochs: float = _setting(
+        0.0, "epochs of linear KL warm-up from 0 to beta (0: off)", "objective"
+    )
+    jit: bool = _setting(False, "compile the objective with Pyro's JIT (elbo, analytic-kl)", "objective")
+    # optimisation
+    epochs: int = _setting(50, "training epochs", "training")
+    batch_size: int = _setting(100, "minibatch size", "training")
+    learning_rate: float = _setting(1e-3, "Adam learning rate", "training")
+    lr_decay: float = _setting(1.0, "learning rate factor applied after every epoch", "training")
+    early_stopping: int = _setting(
+        0, "stop after this many epochs without a better validation ELBO (0: off)", "training"
+    )
+    seed: int = _setting(0, "random seed (training, splits, binarization)", "training")
+
+    # ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        """Build a config from plain values (TOML, JSON or CLI), checking names, types and ranges.
+
+        Args:
+            values: setting name -> value; missing names take their defaults. Dashes in names
+                are accepted in place of underscores.
+
+        Returns:
+            The validated config.
+
+        Raises:
+            InputError: for an unknown name, a value of the wrong type or out of range.
+
+        Example:
+            >>> Config.from_dict({"hidden-dims": [64, 64], "epochs": 2}).hidden_dims
+            (64, 64)
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for raw_name, value in values.items():
+            name = str(raw_name).replace("-", "_")
+            if name not in known:
+                close = [k for k in known if k.split("_")[0] in name or name in k]
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise InputError(
+                    f"unknown setting {raw_name!r}{hint}: valid settings are {', '.join(known)}"
+                )
+            kwargs[name] = _coerce(name, value, hints[name])
+        config = cls(**kwargs)
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON-ready values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed, validated like :meth:`from_dict`."""
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def validate(self) -> None:
+        """Check ranges and combinations; raise :class:`InputError` naming the fix."""
+        _positive_int("epochs", self.epochs, 50)
+        _positive_int("batch_size", self.batch_size, 100)
+        _positive_int("latent_dim", self.latent_dim, 50, upper=65_536)
+        _positive_int("num_particles", self.num_particles, 1, upper=100_000)
+        for width in self.hidden_dims:
+            _positive_int("hidden_dims", width, 200, upper=65_536)
+        _positive_float("learning_rate", self.learning_rate, 1e-3)
+        _positive_float("sigma", self.sigma, 0.1)
+        _positive_float("lr_decay", self.lr_decay, 1.0)
+        if self.beta < 0 or not math.isfinite(self.beta):
+            raise InputError(f"beta must be >= 0, got {self.beta}: pass e.g. --beta 1.0")
+        if self.warmup_epochs < 0 or not math.isfinite(self.warmup_epochs):
+            raise InputError(
+                f"warmup_epochs must be >= 0, got {self.warmup_epochs}: pass e.g. --warmup-epochs 10"
+            )
+        if self.early_stopping < 0:
+            raise InputError(
+                f"early_stopping must be >= 0, got {self.early_stopping}: "
+                "pass 0 to turn it off or e.g. --early-stopping 5"
+            )
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise InputError(
+                f"validation_fraction must lie strictly between 0 and 1, got "
+                f"{self.validation_fraction}: pass e.g. --validation-fraction 0.1"
+            )
+        if self.binarize not in ("auto", "dynamic", "none"):
+            raise InputError(
+                f"unknown binarize mode {self.binarize!r}: choose one of auto, dynamic, none "
+                "(option --binarize)"
+            )
+        if self.jit and self.warmup_epochs > 0:
+            raise InputError(
+                "--jit cannot follow a changing KL weight: drop --jit or set --warmup-epochs 0"
+            )
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read settings from a TOML (or JSON) file, unvalidated: pass them to :meth:`Config.from_dict`.
+
+    Args:
+        path: a ``.toml`` file of ``name = value`` lines, or a run directory's ``config.json``.
+
+    Returns:
+        The settings as a dict.
+
+    Raises:
+        InputError: if the file is missing or not valid TOML/JSON.
+
+    Example:
+        >>> import tempfile, os
+        >>> p = os.path.join(tempfile.mkdtemp(), "run.toml")
+        >>> _ = open(p, "w").write("epochs = 3\\nhidden_dims = [64, 64]\\n")
+        >>> Config.from_dict(load_config_file(p)).hidden_dims
+        (64, 64)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist: check the path given to --config")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"config file {path} is not valid: {first_line}; fix the file") from None
+    if not isinstance(data, dict):
+        raise InputError(f"config file {path} must hold name = value settings; fix the file")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Convert ``value`` to the type ``hint`` of setting ``name``, or raise InputError."""
+    option = "--" + name.replace("_", "-")
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, value, args[0])
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not items:
+            raise InputError(
+                f"{name} must be a list of integers, got {value!r}: pass e.g. {option} 200,200"
+            )
+        return tuple(_coerce(name, item, int) for item in items)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InputError(f"{name} must be true or false, got {value!r}: fix {option}")
+    if hint is int:
+        if isinstance(value, str):
+            value = value.strip()
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InputError(f"{name} must be an integer, got {value!r}: fix {option}")
+    if hint is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+            if not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number, got {value!r}: fix {option}")
+            return value
+        raise InputError(f"{name} must be a number, got {value!r}: fix {option}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise InputError(f"{name} must be a string, got {value!r}: fix {option}")
+    raise TypeError(f"unsupported setting type {hint!r}")  # a bug in Config, not user input
+
+
+def _positive_int(name: str, value: int, example: int, upper: int | None = None) -> None:
+    option = "--" + name.replace("_", "-")
+    if value < 1:
+        raise InputError(
+            f"{name} must be a positive integer, got {value}: pass e.g. {option} {example}"
+        )
+    if upper is not None and value > upper:
+        raise InputError(f"{name} = {value} is too large (at most {upper}): lower {option}")
+
+
+def _positive_float(name: str, value: float, example: float) -> None:
+    if not value > 0:
+        option = "--" + name.replace("_", "-")
+        raise InputError(f"{name} must be positive, got {value}: pass e.g. {option} {example}")

@@ -1,0 +1,143 @@
+"""Importance-sampling diagnostics: effective sample size, standard error and Pareto k-hat.
+
+All functions work per datapoint along the last axis (the K samples) of their inputs.
+
+* ESS = 1 / sum_k w~_k^2 for the normalized weights w~ (ArviZ's ``ess`` is the MCMC one, so it
+  is computed here).
+* The standard error of log p^ = log mean(w) comes from the delta method:
+  se(log p^) ~= sd(w) / (sqrt(K) mean(w)) = sqrt((K / ESS - 1) / (K - 1)).
+* Pareto k-hat is the shape of a generalized Pareto distribution fitted to the largest weights
+  by ArviZ's PSIS (Vehtari et al. 2024). Above min(1 - 1/log10(K), 0.7) the estimate is not
+  reliable: its variance may be infinite or its convergence too slow.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "ess_from_sums",
+    "khat_threshold",
+    "pareto_khat",
+    "pareto_khat_from_tail",
+    "pareto_tail_size",
+    "standard_error_from_ess",
+]
+
+
+def ess_from_sums(lse_w: np.ndarray, lse_w2: np.ndarray) -> np.ndarray:
+    """ESS from ``logsumexp(log w)`` and ``logsumexp(2 log w)``: (sum w)^2 / sum w^2.
+
+    Example:
+        >>> import numpy as np
+        >>> lw = np.zeros(10)  # ten equal weights
+        >>> float(ess_from_sums(np.logaddexp.reduce(lw), np.logaddexp.reduce(2 * lw)))
+        10.0
+    """
+    return np.exp(2.0 * np.asarray(lse_w) - np.asarray(lse_w2))
+
+
+def standard_error_from_ess(ess: np.ndarray, num_samples: int) -> np.ndarray:
+    """Delta-method standard error of ``log mean(w)`` given the ESS of K weights.
+
+    With the unbiased sample variance of the weights, se^2 = (K / ESS - 1) / (K - 1). For K = 1
+    there is no variance estimate and the result is NaN.
+
+    Example:
+        >>> float(standard_error_from_ess(np.array(100.0), 100))  # equal weights: no error
+        0.0
+    """
+    ess = np.asarray(ess, dtype=np.float64)
+    if num_samples < 2:
+        return np.full_like(ess, np.nan)
+    ratio = np.maximum(num_samples / ess - 1.0, 0.0)
+    return np.sqrt(ratio / (num_samples - 1))
+
+
+def khat_threshold(num_samples: int) -> float:
+    """The reliability threshold for k-hat with S samples: min(1 - 1/log10(S), 0.7).
+
+    Example:
+        >>> round(khat_threshold(5000), 3)
+        0.7
+        >>> round(khat_threshold(100), 3)
+        0.5
+    """
+    if num_samples <= 10:
+        return 0.0
+    return min(1.0 - 1.0 / math.log10(num_samples), 0.7)
+
+
+def pareto_tail_size(num_samples: int) -> int:
+    """How many of the largest log-weights PSIS looks at: its tail length plus the cutoff value.
+
+    Example:
+        >>> pareto_tail_size(5000)
+        214
+    """
+    return min(num_samples, math.ceil(min(num_samples / 5.0, 3.0 * math.sqrt(num_samples))) + 1)
+
+
+def pareto_khat(log_weights: np.ndarray) -> np.ndarray:
+    """Pareto k-hat of importance weights given as log-weights, along the last axis (ArviZ PSIS).
+
+    ArviZ changed conventions between releases: ``arviz.psislw`` (ArviZ < 1) takes log-weights,
+    while ``arviz_stats``' ``psislw`` (ArviZ >= 1) smooths the negation of its input. This is
+    the one place that calls either.
+
+    Args:
+        log_weights: array ``[..., S]`` of log importance weights.
+
+    Returns:
+        k-hat per row, ``[...]``; ``inf`` where the tail is too short to fit.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> lw = np.log(rng.pareto(1 / 0.5, size=20_000) + 1)  # tail index 0.5
+        >>> bool(abs(pareto_khat(lw) - 0.5) < 0.1)
+        True
+    """
+    log_weights = np.asarray(log_weights, dtype=np.float64)
+    try:
+        from arviz_stats.base import array_stats  # ArviZ >= 1
+    except ImportError:
+        array_stats = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ warns about large k-hat; we report it instead
+        if array_stats is not None:
+            _, khat = array_stats.psislw(-log_weights, r_eff=1.0, axis=-1)
+        else:
+            import arviz
+
+            _, khat = arviz.psislw(log_weights, reff=1.0)
+    return np.asarray(khat, dtype=np.float64)
+
+
+def pareto_khat_from_tail(tail: np.ndarray, num_samples: int) -> np.ndarray:
+    """Pareto k-hat of S log-weights from only their largest ``pareto_tail_size(S)`` values.
+
+    PSIS fits its Pareto tail to the values above the ``pareto_tail_size(S)``-th largest one, so
+    the rest of the sample does not change k-hat. The missing values are filled with that
+    cutoff value and the full-length array goes to :func:`pareto_khat`; the result is the same
+    as from the whole sample, but the estimators only keep the tail while streaming over K.
+
+    Args:
+        tail: ``[..., T]`` the T = ``pareto_tail_size(S)`` largest log-weights (any order).
+        num_samples: S, the number of log-weights the tail was taken from.
+
+    Example:
+        >>> rng = np.random.default_rng(1)
+        >>> lw = rng.standard_normal(1000)
+        >>> tail = np.sort(lw)[-pareto_tail_size(1000):]
+        >>> bool(np.isclose(pareto_khat_from_tail(tail, 1000), pareto_khat(lw)))
+        True
+    """
+    tail = np.asarray(tail, dtype=np.float64)
+    if tail.shape[-1] != pareto_tail_size(num_samples):
+        raise ValueError(f"expected the {pareto_tail_size(num_samples)} largest log-weights")
+    fill = np.min(tail, axis=-1, keepdims=True)
+    body = np.broadcast_to(fill, (*tail.shape[:-1], num_samples - tail.shape[-1]))
+    return pareto_khat(np.concatenate([body, tail], axis=-1))

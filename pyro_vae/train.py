@@ -1,0 +1,405 @@
+"""Training: stochastic variational inference with Pyro's SVI, checkpointed every epoch.
+
+Each step is ``pyro.infer.SVI.step`` on one minibatch, with the objective from
+:mod:`pyro_vae.objectives` and Adam (optionally decaying the learning rate every epoch).
+Minibatches go to the model and guide directly (no plate subsampling), which keeps the IWAE
+objective a valid bound. After every epoch the validation ELBO, its reconstruction and KL terms
+are measured and the run directory is checkpointed atomically; Ctrl-C (SIGINT) or SIGTERM saves
+the position inside the epoch, and ``resume=True`` continues exactly where the run stopped, so an
+interrupted run ends with the same metrics as an uninterrupted one.
+
+Pyro keeps the parameters that ``pyro.module`` registers in one global param store; ``train``
+clears it when it starts, as every Pyro training script does.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyro
+import pyro.optim
+import torch
+from pyro.infer import SVI
+from tqdm.auto import tqdm
+
+from pyro_vae.checkpoint import (
+    RUN_FILES,
+    DataInfo,
+    read_checkpoint,
+    read_config,
+    save_checkpoint,
+    write_config,
+    write_metrics,
+    write_model,
+)
+from pyro_vae.config import Config
+from pyro_vae.data import DataSplits, epoch_batches, load_data
+from pyro_vae.errors import InputError
+from pyro_vae.estimators import elbo_terms
+from pyro_vae.objectives import LatentScale, build_objective, kl_weight
+from pyro_vae.vae import VAE, build_vae
+
+__all__ = ["EXIT_INTERRUPTED", "TrainResult", "evaluate_elbo", "train"]
+
+EXIT_INTERRUPTED = 130  # the conventional status of a program stopped by SIGINT
+_EVAL_BATCH = 1000
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        vae: the trained model (best validation epoch when early stopping is on).
+        data: the data splits the run used.
+        metrics: one dict per finished epoch, as in ``metrics.csv``.
+        interrupted: whether a signal stopped the run (it can be resumed).
+        stopped_early: whether early stopping ended the run.
+        test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
+    """
+
+    run_dir: Path
+    vae: VAE
+    data: DataSplits
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_early: bool = False
+    test_elbo: float = math.nan
+
+
+def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _EVAL_BATCH) -> dict[str, float]:
+    """Mean ELBO, reconstruction and KL terms per datapoint over ``x`` (one sample of z each).
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> sorted(evaluate_elbo(vae, torch.ones(5, 4)))
+        ['elbo', 'kl', 'reconstruction']
+    """
+    totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for start in range(0, x.shape[0], batch_size):
+        terms = elbo_terms(vae.model, vae.guide, x[start : start + batch_size])
+        for name in totals:
+            totals[name] += float(getattr(terms, name).double().sum())
+    return {name: value / x.shape[0] for name, value in totals.items()}
+
+
+def train(
+    config: Config | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    verbose: bool = False,
+) -> TrainResult:
+    """Train a VAE as ``config`` says and leave everything in ``run_dir``.
+
+    Args:
+        config: the run's settings. When resuming, ``None`` takes the stored settings; a config
+            may differ from them only in ``epochs`` and ``early_stopping``.
+        run_dir: where the run directory goes.
+        resume: continue the run stored in ``run_dir``.
+        overwrite: replace the run files in an existing ``run_dir``.
+        progress: show a progress bar (default: when stderr is a terminal).
+        verbose: print one line per epoch and a final summary.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        InputError: for an existing run directory without ``resume``/``overwrite``, bad data,
+            or a damaged checkpoint.
+
+    Example:
+        >>> result = train(Config(epochs=2), "runs/example", verbose=False)  # doctest: +SKIP
+        >>> result.metrics[-1]["val_elbo"]  # doctest: +SKIP
+        -32.1
+    """
+    run_dir = Path(run_dir)
+    state: dict[str, Any] | None = None
+    if resume:
+        config, state = _resumed_config(run_dir, config)
+    elif config is None:
+        raise ValueError("train() needs a config unless it resumes a run")
+    else:
+        _prepare_run_dir(run_dir, overwrite)
+
+    pyro.clear_param_store()
+    support = build_vae(config, data_dim=1).likelihood.support
+    splits = load_data(config, support)
+    pyro.set_rng_seed(config.seed)
+    vae = build_vae(config, splits.data_dim)
+    if state is None:
+        write_config(run_dir, config, DataInfo(splits.data_dim, splits.image_shape))
+    elif state["data_dim"] != splits.data_dim:
+        raise InputError(f"the data of {run_dir} no longer have {state['data_dim']} values per "
+                         "datapoint: point --data-dir at the data the run was trained on")
+
+    trainer = _Trainer(config, vae, splits, run_dir, verbose)
+    if state is not None:
+        trainer.restore(state)
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    with _interrupt_flag() as interrupted:
+        trainer.run(interrupted, show_bar)
+    return trainer.finish()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir} exists and is not a directory: choose another --out")
+    if existing and not overwrite:
+        raise InputError(
+            f"run directory {run_dir} already holds a run: pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --out"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name in existing:
+            (run_dir / name).unlink()
+    except OSError as exc:
+        raise InputError(f"cannot write the run directory {run_dir} ({exc.strerror}): "
+                         "choose a writable --out") from None
+
+
+def _resumed_config(run_dir: Path, requested: Config | None) -> tuple[Config, dict[str, Any]]:
+    stored, _ = read_config(run_dir)
+    state = read_checkpoint(run_dir)
+    if requested is None:
+        return stored, state
+    changed = sorted(
+        k for k, v in requested.to_dict().items()
+        if k not in ("epochs", "early_stopping") and v != stored.to_dict()[k]
+    )
+    if changed:
+        raise InputError(
+            f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs "
+            "and --early-stopping may differ; start a new run for other settings"
+        )
+    return requested, state
+
+
+@contextmanager
+def _interrupt_flag() -> Iterator[dict[str, int]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step."""
+    flag: dict[str, int] = {}
+    handled = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        flag["signal"] = signum
+        signal.signal(signum, previous[signum])  # a second signal acts at once
+
+    previous: dict[int, Any] = {}
+    try:
+        for sig in handled:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: signals cannot be caught here
+        previous.clear()
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Trainer:
+    """The state of one training run between steps (kept together for checkpoints)."""
+
+    def __init__(
+        self, config: Config, vae: VAE, splits: DataSplits, run_dir: Path, verbose: bool
+    ) -> None:
+        self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
+        self.verbose = verbose
+        self.scale = LatentScale(kl_weight(config.beta, config.warmup_epochs, 0.0))
+        self.optim = pyro.optim.ExponentialLR(
+            {
+                "optimizer": torch.optim.Adam,
+                "optim_args": {"lr": config.learning_rate},
+                "gamma": config.lr_decay,
+            }
+        )
+        objective = build_objective(config.objective, config.num_particles, config.jit)
+        self.svi = SVI(self.scale(vae.model), self.scale(vae.guide), self.optim, objective)
+        self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
+        self.epoch, self.step = 0, 0
+        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.metrics: list[dict[str, float]] = []
+        self.best_elbo, self.best_epoch = -math.inf, -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.interrupted = self.stopped_early = False
+
+    # -- checkpoint state -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "epoch_seconds": self.epoch_seconds,
+            "metrics": self.metrics,
+            "best_elbo": self.best_elbo if math.isfinite(self.best_elbo) else None,
+            "best_epoch": self.best_epoch,
+            "best_model": self.best_state,
+            "stopped_early": self.stopped_early,
+            "data_dim": self.splits.data_dim,
+            "model": self.vae.state_dict(),
+            "optimizer": self.optim.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        try:
+            self.vae.load_state_dict(state["model"])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
+            self.epoch_seconds = float(state["epoch_seconds"])
+            self.metrics = [dict(row) for row in state["metrics"]]
+            best = state["best_elbo"]
+            self.best_elbo = -math.inf if best is None else float(best)
+            self.best_epoch = int(state["best_epoch"])
+            self.best_state = state["best_model"]
+            self.stopped_early = bool(state["stopped_early"])
+            # Pyro's optimizer picks up per-parameter state when it first sees each parameter.
+            pyro.clear_param_store()
+            self.optim.set_state(state["optimizer"])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(
+                f"{self.run_dir}/checkpoint.safetensors does not match this model "
+                f"({type(exc).__name__}): it is damaged or from another version; train again"
+            ) from None
+
+    def save(self) -> None:
+        save_checkpoint(self.run_dir, self.state())
+        write_metrics(self.run_dir, self.metrics)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, interrupted: dict[str, int], show_bar: bool) -> None:
+        cfg = self.config
+        total = cfg.epochs * self.steps_per_epoch
+        done = min(total, self.epoch * self.steps_per_epoch + self.step)
+        bar = tqdm(total=total, initial=done, disable=not show_bar, unit="step",
+                   dynamic_ncols=True, leave=False)
+        try:
+            while self.epoch < cfg.epochs and not self.stopped_early:
+                started = time.perf_counter()
+                batches = epoch_batches(
+                    self.splits.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch,
+                    binarize=self.splits.binarize_train, start_step=self.step,
+                )
+                for batch in batches:
+                    progress = self.epoch + self.step / self.steps_per_epoch
+                    self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
+                    loss = self._svi_step(batch)
+                    self.loss_sum += loss
+                    self.loss_count += batch.shape[0]
+                    self.step += 1
+                    bar.update(1)
+                    bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
+                    bar.set_postfix(objective=f"{-self.loss_sum / self.loss_count:.2f}")
+                    if interrupted:
+                        self.epoch_seconds += time.perf_counter() - started
+                        self._stop(interrupted["signal"])
+                        return
+                self.epoch_seconds += time.perf_counter() - started
+                self._end_epoch()
+        finally:
+            bar.close()
+
+    def _svi_step(self, batch: torch.Tensor) -> float:
+        with warnings.catch_warnings():
+            if self.config.jit:
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            loss = self.svi.step(batch)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {loss} at epoch {self.epoch + 1}, step {self.step + 1}:"
+                " lower --learning-rate; the last good checkpoint is kept"
+            )
+        return loss
+
+    def _end_epoch(self) -> None:
+        cfg = self.config
+        started = time.perf_counter()
+        self.vae.eval()
+        val = evaluate_elbo(self.vae, self.splits.validation)
+        self.vae.train()
+        seconds = self.epoch_seconds + time.perf_counter() - started
+        row = {
+            "epoch": self.epoch + 1,
+            "train_objective": -self.loss_sum / max(1, self.loss_count),
+            "val_elbo": val["elbo"],
+            "val_reconstruction": val["reconstruction"],
+            "val_kl": val["kl"],
+            "kl_weight": self.scale.scale,
+            "learning_rate": self._learning_rate(),
+            "seconds": seconds,
+        }
+        self.metrics.append(row)
+        self.optim.step()  # decay the learning rate for the next epoch
+        if val["elbo"] > self.best_elbo:
+            self.best_elbo, self.best_epoch = val["elbo"], self.epoch + 1
+            if cfg.early_stopping:
+                self.best_state = {k: v.clone() for k, v in self.vae.state_dict().items()}
+        elif cfg.early_stopping and self.epoch + 1 - self.best_epoch >= cfg.early_stopping:
+            self.stopped_early = True
+        self.epoch, self.step = self.epoch + 1, 0
+        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.save()
+        if self.verbose:
+            tqdm.write(
+                f"epoch {row['epoch']:>3}/{cfg.epochs}  train objective {row['train_objective']:9.3f}"
+                f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}  {seconds:6.1f}s"
+            )
+
+    def _learning_rate(self) -> float:
+        for scheduler in self.optim.optim_objs.values():
+            return float(scheduler.get_last_lr()[0])
+        return self.config.learning_rate
+
+    def _stop(self, signum: int) -> None:
+        self.interrupted = True
+        self.save()
+        name = signal.Signals(signum).name
+        print(
+            f"{name} received: saved epoch {self.epoch + 1} at step {self.step} in {self.run_dir};"
+            f" continue with: pyro-vae train --resume {self.run_dir}",
+            file=sys.stderr,
+        )
+
+    def finish(self) -> TrainResult:
+        result = TrainResult(self.run_dir, self.vae, self.splits, self.metrics,
+                             self.interrupted, self.stopped_early)
+        if self.interrupted:
+            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
+            return result
+        if self.best_state is not None:
+            self.vae.load_state_dict(self.best_state)
+        write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
+        self.vae.eval()
+        result.test_elbo = evaluate_elbo(self.vae, self.splits.test)["elbo"]
+        if self.verbose:
+            last = self.metrics[-1] if self.metrics else {}
+            stop = f" (early stop; best epoch {self.best_epoch})" if self.stopped_early else ""
+            print(
+                f"trained {len(self.metrics)} epochs{stop} in "
+                f"{sum(r['seconds'] for r in self.metrics):.1f}s: "
+                f"validation ELBO {last.get('val_elbo', math.nan):.3f}, "
+                f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {self.run_dir}"
+            )
+        return result

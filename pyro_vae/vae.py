@@ -1,0 +1,116 @@
+"""The VAE: a prior, an encoder and a likelihood composed into a Pyro model and guide.
+
+``vae.model(x)`` is the Pyro program for P(X|z)P(z) and ``vae.guide(x)`` the program for the
+amortized Q(z|X). Both follow the project's site convention: a ``pyro.plate("data", B)`` around a
+latent site ``"z"`` and (in the model) an observed site ``"x"``. Neither computes a loss: any Pyro
+objective (``Trace_ELBO``, ``RenyiELBO``, ...) or tool (``Predictive``, the estimators in
+:mod:`pyro_vae.estimators`) takes them as they are.
+"""
+
+from __future__ import annotations
+
+import pyro
+import torch
+from torch import nn
+
+from pyro_vae.config import Config
+from pyro_vae.guides import build_encoder
+from pyro_vae.likelihoods import build_likelihood
+from pyro_vae.priors import build_prior
+
+__all__ = ["VAE", "build_vae"]
+
+
+class VAE(nn.Module):
+    """A variational autoencoder built from three swappable parts.
+
+    Args:
+        prior: module whose ``forward()`` returns P(z).
+        encoder: module whose ``forward(x)`` returns Q(z|x).
+        likelihood: module whose ``forward(z)`` returns P(X|z) and ``mean(z)`` returns E[X|z].
+        name: the name under which ``pyro.module`` registers the parameters.
+
+    Example:
+        >>> import torch
+        >>> from pyro.infer import Trace_ELBO
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(16,)), data_dim=64)
+        >>> x = torch.bernoulli(torch.full((5, 64), 0.3))
+        >>> loss = Trace_ELBO().loss(vae.model, vae.guide, x)  # -ELBO summed over the batch
+        >>> vae.sample(4).shape
+        torch.Size([4, 64])
+    """
+
+    def __init__(
+        self, prior: nn.Module, encoder: nn.Module, likelihood: nn.Module, name: str = "vae"
+    ) -> None:
+        super().__init__()
+        self.prior = prior
+        self.encoder = encoder
+        self.likelihood = likelihood
+        self.name = name
+
+    def model(self, x: torch.Tensor | None = None, *, batch_size: int | None = None) -> torch.Tensor:
+        """The generative model P(X|z)P(z) for a batch of flat data vectors.
+
+        Args:
+            x: observed data of shape ``[B, data_dim]``; ``None`` to sample X instead.
+            batch_size: the number of datapoints to generate when ``x`` is ``None``.
+
+        Returns:
+            The value of site ``"x"`` (the data, or a sample when ``x`` is ``None``).
+        """
+        pyro.module(self.name, self)
+        size = x.shape[0] if x is not None else batch_size
+        if size is None:
+            raise ValueError("model() needs data x or a batch_size")
+        with pyro.plate("data", size):
+            z = pyro.sample("z", self.prior())
+            return pyro.sample("x", self.likelihood(z), obs=x)
+
+    def guide(self, x: torch.Tensor) -> torch.Tensor:
+        """The amortized approximate posterior Q(z|X) for a batch ``x`` of shape ``[B, data_dim]``.
+
+        Returns:
+            The sampled latent ``z`` of shape ``[B, latent_dim]``.
+        """
+        pyro.module(self.name, self)
+        with pyro.plate("data", x.shape[0]):
+            return pyro.sample("z", self.encoder(x))
+
+    @torch.no_grad()
+    def sample(self, num: int) -> torch.Tensor:
+        """Draw ``num`` latents from the prior and return the mean images E[X|z], ``[num, D]``."""
+        z = self.prior().sample((num,))
+        return self.likelihood.mean(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decode the posterior mean of each input: E[X | z = E_Q[z|x]], same shape as ``x``."""
+        return self.likelihood.mean(self.encoder(x).mean)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior means E_Q[z|x], shape ``[B, latent_dim]``."""
+        return self.encoder(x).mean
+
+
+def build_vae(config: Config, data_dim: int) -> VAE:
+    """Build the VAE that ``config`` describes, for flat data vectors of width ``data_dim``.
+
+    Args:
+        config: names of the prior, guide, likelihood and network, and their sizes.
+        data_dim: number of values per datapoint (pixels).
+
+    Returns:
+        A freshly initialized :class:`VAE`.
+
+    Example:
+        >>> vae = build_vae(Config(), data_dim=784)  # 784-200-200-50 tanh MLPs both ways
+        >>> sum(p.numel() for p in vae.parameters())
+        445884
+    """
+    return VAE(
+        prior=build_prior(config, data_dim),
+        encoder=build_encoder(config, data_dim),
+        likelihood=build_likelihood(config, data_dim),
+    )
