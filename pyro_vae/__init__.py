@@ -26,7 +26,7 @@ from pyro_vae.likelihoods import LIKELIHOODS
 from pyro_vae.networks import NETWORKS
 from pyro_vae.objectives import OBJECTIVES, build_objective
 from pyro_vae.priors import PRIORS
-from pyro_vae.train import TrainResult, evaluate_elbo, train
+from pyro_vae.training import TrainResult, evaluate_elbo, train
 from pyro_vae.vae import VAE, build_vae
 
 __all__ = [

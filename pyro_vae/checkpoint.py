@@ -150,6 +150,7 @@ def flatten_state(state: Any, prefix: str = "") -> tuple[Any, dict[str, torch.Te
     tensors: dict[str, torch.Tensor] = {}
 
     def walk(obj: Any, key: str) -> Any:
+        key = key.lstrip("/")
         if isinstance(obj, torch.Tensor):
             tensors[key] = obj.detach().contiguous().clone()
             return {"__tensor__": key}
@@ -196,7 +197,12 @@ def write_config(run_dir: Path, config: Config, data: DataInfo) -> None:
     """Write ``config.json``: every setting and the data shape."""
     from pyro_vae import __version__
 
-    doc = {"format": FORMAT, "version": __version__, "settings": config.to_dict(), "data": data.to_dict()}
+    doc = {
+        "format": FORMAT,
+        "version": __version__,
+        "settings": config.to_dict(),
+        "data": data.to_dict(),
+    }
     atomic_write_text(run_dir / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
 
 
@@ -207,7 +213,7 @@ def write_model(run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = No
 
 
 def save_checkpoint(run_dir: Path, state: Mapping[str, Any]) -> None:
-    """Write ``checkpoint.safetensors`` holding ``state`` (nested dicts of tensors and JSON values)."""
+    """Write ``checkpoint.safetensors`` holding ``state`` (nested tensors and JSON values)."""
     skeleton, tensors = flatten_state(state)
     data = safetensors.torch.save(tensors, {"format": FORMAT, "state": json.dumps(skeleton)})
     atomic_write_bytes(run_dir / CHECKPOINT_FILE, data)
@@ -279,7 +285,9 @@ def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
         raise InputError(f"{path}: {exc}") from None
     data_dim, shape = data.get("data_dim"), data.get("image_shape")
     valid_shape = shape is None or (
-        isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and s > 0 for s in shape)
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(s, int) and s > 0 for s in shape)
     )
     if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
         raise InputError(f"{path}: the data section is invalid; restore the file or train again")
@@ -323,9 +331,14 @@ def load_weights(vae: VAE, tensors: Mapping[str, torch.Tensor], source: Path) ->
     extra = sorted(set(tensors) - set(expected))
     wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
     if missing or extra or wrong:
-        detail = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra
-                  else f"shape of {wrong[0]} is {tuple(tensors[wrong[0]].shape)}, expected "
-                  f"{tuple(expected[wrong[0]].shape)}")
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {extra[:3]}"
+            if extra
+            else f"shape of {wrong[0]} is {tuple(tensors[wrong[0]].shape)}, expected "
+            f"{tuple(expected[wrong[0]].shape)}"
+        )
         raise InputError(
             f"{source} does not fit the model in config.json ({detail}): the files come from "
             "different runs; restore the matching pair or train again"

@@ -25,7 +25,14 @@ EXIT_INPUT_ERROR = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line, with exit status 2."""
+    """argparse that reports a usage error in one line, with exit status 2.
+
+    It takes no abbreviated options: ``--latent`` must not silently mean ``--latent-dim``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -43,16 +50,27 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         flag = "--" + f.name.replace("_", "-")
         if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{f.metadata['help']} (default: {shown})")
+            group.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{f.metadata['help']} (default: {shown})",
+            )
         else:
-            group.add_argument(flag, default=None, metavar=f.name.upper(),
-                               help=f"{f.metadata['help']} (default: {shown})")
+            group.add_argument(
+                flag,
+                default=None,
+                metavar=f.name.upper(),
+                help=f"{f.metadata['help']} (default: {shown})",
+            )
 
 
 def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-            if getattr(args, f.name) is not None}
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(Config)
+        if getattr(args, f.name) is not None
+    }
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -60,28 +78,39 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p_train = sub.add_parser(
-        "train", help="train a VAE and write a run directory",
+        "train",
+        help="train a VAE and write a run directory",
         description="Train a VAE with SVI. Settings come from the defaults, then --config, then "
-                    "the options below.",
+        "the options below.",
     )
     p_train.add_argument("--config", metavar="FILE.toml", help="settings file (name = value lines)")
     p_train.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/DATASET)")
-    p_train.add_argument("--resume", metavar="RUN_DIR",
-                         help="continue the run in RUN_DIR (only --epochs/--early-stopping may change)")
-    p_train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p_train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR (only --epochs/--early-stopping may change)",
+    )
+    p_train.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run in --out"
+    )
     p_train.add_argument("--quiet", action="store_true", help="print only the final summary")
     _add_config_options(p_train)
 
     p_eval = sub.add_parser("evaluate", help="print the test-set ELBO of a trained run")
     p_eval.add_argument("run_dir", metavar="RUN_DIR")
-    p_eval.add_argument("--data-dir", help="where the run's data set lives now (mnist, fashion-mnist)")
+    p_eval.add_argument("--dataset", help="evaluate on another data set of the same image size")
+    p_eval.add_argument(
+        "--data-dir", help="where the run's data set lives now (mnist, fashion-mnist)"
+    )
     p_eval.add_argument("--data-file", help="where the run's .npz file lives now")
     p_eval.add_argument("--limit", metavar="N", help="evaluate the first N test points only")
 
     p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
     p_sample.add_argument("run_dir", metavar="RUN_DIR")
     p_sample.add_argument("-n", "--num", default="64", help="number of samples (default: 64)")
-    p_sample.add_argument("-o", "--output", default="samples.png", help="PNG file (default: samples.png)")
+    p_sample.add_argument(
+        "-o", "--output", default="samples.png", help="PNG file (default: samples.png)"
+    )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
     return parser
 
@@ -100,13 +129,15 @@ def _positive(value: str, name: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pyro_vae.train import EXIT_INTERRUPTED, train
+    from pyro_vae.training import EXIT_INTERRUPTED, train
 
     overrides = _config_overrides(args)
     if args.resume:
         if args.config or args.overwrite or args.out:
-            raise InputError("--resume takes the settings and place of the run: drop --config, "
-                             "--out and --overwrite")
+            raise InputError(
+                "--resume takes the settings and place of the run: drop --config, "
+                "--out and --overwrite"
+            )
         stored, _ = read_config(Path(args.resume))
         config = stored.replace(**overrides) if overrides else None
         run_dir = Path(args.resume)
@@ -114,8 +145,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         values = load_config_file(args.config) if args.config else {}
         config = Config.from_dict({**values, **overrides})
         run_dir = Path(args.out or f"runs/{config.dataset}")
-    result = train(config, run_dir, resume=bool(args.resume), overwrite=args.overwrite,
-                   progress=None if not args.quiet else False, verbose=not args.quiet)
+    result = train(
+        config,
+        run_dir,
+        resume=bool(args.resume),
+        overwrite=args.overwrite,
+        progress=None if not args.quiet else False,
+        verbose=not args.quiet,
+    )
     if result.interrupted:
         return EXIT_INTERRUPTED
     if args.quiet:
@@ -123,14 +160,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_test_data(run_dir: Path, data_dir: str | None, data_file: str | None) -> Any:
+def _load_test_data(args: argparse.Namespace) -> Any:
+    """Load a run and the test data it is evaluated on (its own, or those the options name)."""
     from pyro_vae.data import load_data
 
-    run = load_run(run_dir)
-    config = run.config
-    if data_dir or data_file:
-        config = config.replace(**({"data_dir": data_dir} if data_dir else {}),
-                                **({"data_file": data_file} if data_file else {}))
+    run = load_run(Path(args.run_dir))
+    changes = {
+        k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)
+    }
+    config = run.config.replace(**changes) if changes else run.config
     splits = load_data(config, run.vae.likelihood.support)
     if splits.data_dim != run.data.data_dim:
         raise InputError(
@@ -143,20 +181,26 @@ def _load_test_data(run_dir: Path, data_dir: str | None, data_file: str | None) 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
-    from pyro_vae.train import evaluate_elbo
+    from pyro_vae.training import evaluate_elbo
 
-    run, splits = _load_test_data(Path(args.run_dir), args.data_dir, args.data_file)
+    run, splits = _load_test_data(args)
     x = splits.test
     if args.limit is not None:
         x = x[: _positive(args.limit, "--limit")]
     torch.manual_seed(0)
     result = evaluate_elbo(run.vae, x)
-    report = {"num_points": int(x.shape[0]), "test_elbo": result["elbo"],
-              "test_reconstruction": result["reconstruction"], "test_kl": result["kl"]}
+    report = {
+        "num_points": int(x.shape[0]),
+        "test_elbo": result["elbo"],
+        "test_reconstruction": result["reconstruction"],
+        "test_kl": result["kl"],
+    }
     atomic_write_text(run.path / EVALUATION_FILE, json.dumps(report, indent=2) + "\n")
-    print(f"test ELBO {result['elbo']:.3f} nats per datapoint "
-          f"(reconstruction {result['reconstruction']:.3f}, KL {result['kl']:.3f}) "
-          f"on {x.shape[0]} test points")
+    print(
+        f"test ELBO {result['elbo']:.3f} nats per datapoint "
+        f"(reconstruction {result['reconstruction']:.3f}, KL {result['kl']:.3f}) "
+        f"on {x.shape[0]} test points"
+    )
     return 0
 
 

@@ -9,7 +9,9 @@ parts are built (see :mod:`pyro_vae.vae`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import difflib
 import json
 import math
 import sys
@@ -29,7 +31,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = ["Config", "load_config_file"]
 
 
-def _setting(default: Any, help: str, group: str) -> Any:  # noqa: A002 - argparse's word
+def _setting(default: Any, help: str, group: str) -> Any:
     """A dataclass field whose help text and option group feed ``pyro-vae train --help``."""
     return field(default=default, metadata={"help": help, "group": group})
 
@@ -45,7 +47,7 @@ class Config:
         >>> Config.from_dict({"epochs": 0})
         Traceback (most recent call last):
         ...
-        pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. --epochs 10
+        pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. --epochs 50
     """
 
     # data
@@ -72,7 +74,9 @@ class Config:
     network: str = _setting("mlp", "encoder/decoder network body", "model")
     latent_dim: int = _setting(50, "dimension of z", "model")
     hidden_dims: tuple[int, ...] = _setting(
-        (200, 200), "hidden layer widths, comma separated (encoder; reversed for the decoder)", "model"
+        (200, 200),
+        "hidden layer widths, comma separated (encoder; reversed for the decoder)",
+        "model",
     )
     activation: str = _setting("tanh", "hidden activation", "model")
     # objective
@@ -80,11 +84,13 @@ class Config:
         "elbo", "training objective: elbo (Trace_ELBO), analytic-kl, iwae", "objective"
     )
     num_particles: int = _setting(1, "samples of z per datapoint in the objective (k)", "objective")
-    beta: float = _setting(1.0, "weight of the KL term (beta-VAE)", "objective")
+    beta: float = _setting(1.0, "weight of the KL term (beta-VAE), > 0", "objective")
     warmup_epochs: float = _setting(
         0.0, "epochs of linear KL warm-up from 0 to beta (0: off)", "objective"
     )
-    jit: bool = _setting(False, "compile the objective with Pyro's JIT (elbo, analytic-kl)", "objective")
+    jit: bool = _setting(
+        False, "compile the objective with Pyro's JIT (elbo, analytic-kl)", "objective"
+    )
     # optimisation
     epochs: int = _setting(50, "training epochs", "training")
     batch_size: int = _setting(100, "minibatch size", "training")
@@ -120,7 +126,7 @@ class Config:
         for raw_name, value in values.items():
             name = str(raw_name).replace("-", "_")
             if name not in known:
-                close = [k for k in known if k.split("_")[0] in name or name in k]
+                close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise InputError(
                     f"unknown setting {raw_name!r}{hint}: valid settings are {', '.join(known)}"
@@ -132,7 +138,9 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready values (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some settings changed, validated like :meth:`from_dict`."""
@@ -149,11 +157,12 @@ class Config:
         _positive_float("learning_rate", self.learning_rate, 1e-3)
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
-        if self.beta < 0 or not math.isfinite(self.beta):
-            raise InputError(f"beta must be >= 0, got {self.beta}: pass e.g. --beta 1.0")
+        if not self.beta > 0:
+            raise InputError(f"beta must be > 0, got {self.beta}: pass e.g. --beta 1.0")
         if self.warmup_epochs < 0 or not math.isfinite(self.warmup_epochs):
             raise InputError(
-                f"warmup_epochs must be >= 0, got {self.warmup_epochs}: pass e.g. --warmup-epochs 10"
+                f"warmup_epochs must be >= 0, got {self.warmup_epochs}: "
+                "pass e.g. --warmup-epochs 10"
             )
         if self.early_stopping < 0:
             raise InputError(
@@ -170,14 +179,37 @@ class Config:
                 f"unknown binarize mode {self.binarize!r}: choose one of auto, dynamic, none "
                 "(option --binarize)"
             )
+        self._check_names()
         if self.jit and self.warmup_epochs > 0:
             raise InputError(
                 "--jit cannot follow a changing KL weight: drop --jit or set --warmup-epochs 0"
             )
 
+    def _check_names(self) -> None:
+        # Imported here: the registries' modules import this one.
+        from pyro_vae.data import DATASETS
+        from pyro_vae.guides import GUIDES
+        from pyro_vae.likelihoods import LIKELIHOODS
+        from pyro_vae.networks import ACTIVATIONS, NETWORKS
+        from pyro_vae.objectives import OBJECTIVES
+        from pyro_vae.priors import PRIORS
+
+        for registry, name in (
+            (DATASETS, self.dataset),
+            (PRIORS, self.prior),
+            (GUIDES, self.guide),
+            (LIKELIHOODS, self.likelihood),
+            (NETWORKS, self.network),
+            (ACTIVATIONS, self.activation),
+            (OBJECTIVES, self.objective),
+        ):
+            registry.check(name)
+        if self.jit and self.objective == "iwae":
+            raise InputError("Pyro has no JIT version of the IWAE objective: drop --jit")
+
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read settings from a TOML (or JSON) file, unvalidated: pass them to :meth:`Config.from_dict`.
+    r"""Read settings from a TOML (or JSON) file, unchecked: pass them to :meth:`Config.from_dict`.
 
     Args:
         path: a ``.toml`` file of ``name = value`` lines, or a run directory's ``config.json``.
@@ -191,7 +223,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     Example:
         >>> import tempfile, os
         >>> p = os.path.join(tempfile.mkdtemp(), "run.toml")
-        >>> _ = open(p, "w").write("epochs = 3\\nhidden_dims = [64, 64]\\n")
+        >>> _ = open(p, "w").write("epochs = 3\nhidden_dims = [64, 64]\n")
         >>> Config.from_dict(load_config_file(p)).hidden_dims
         (64, 64)
     """
@@ -244,10 +276,8 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         raise InputError(f"{name} must be an integer, got {value!r}: fix {option}")
     if hint is float:
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = float(value)
             if not math.isfinite(value):

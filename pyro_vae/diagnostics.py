@@ -34,7 +34,7 @@ def ess_from_sums(lse_w: np.ndarray, lse_w2: np.ndarray) -> np.ndarray:
     Example:
         >>> import numpy as np
         >>> lw = np.zeros(10)  # ten equal weights
-        >>> float(ess_from_sums(np.logaddexp.reduce(lw), np.logaddexp.reduce(2 * lw)))
+        >>> round(float(ess_from_sums(np.logaddexp.reduce(lw), np.logaddexp.reduce(2 * lw))), 6)
         10.0
     """
     return np.exp(2.0 * np.asarray(lse_w) - np.asarray(lse_w2))

@@ -93,7 +93,7 @@ def log_weight_terms(
     num: int,
     proposal: Proposal = "guide",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``num`` proposals per datapoint; return log p(x|z) and log p(z) - log q(z), ``[num, B]``.
+    """Draw ``num`` proposals per datapoint; return log p(x|z) and log p(z) - log q(z), [num, B].
 
     The log-weight is their sum for ``proposal="guide"`` and the first term alone for
     ``proposal="prior"`` (where the second term is returned as zeros).
@@ -208,12 +208,16 @@ class LogLikelihood:
             "log_likelihood": float(self.estimate.mean()),
             "nll": float(-self.estimate.mean()),
             "mc_standard_error": float(np.sqrt(np.nansum(self.standard_error**2)) / n),
-            "data_standard_error": float(self.estimate.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+            "data_standard_error": float(self.estimate.std(ddof=1) / math.sqrt(n))
+            if n > 1
+            else float("nan"),
             "elbo": float(self.mean_log_weight.mean()),
             "mean_ess": float(self.ess.mean()),
             "khat_threshold": self.khat_threshold,
             "bad_khat_share": float(self.bad_khat.mean()),
-            "mean_khat": float(np.mean(self.khat[np.isfinite(self.khat)])) if np.isfinite(self.khat).any() else float("nan"),
+            "mean_khat": float(np.mean(self.khat[np.isfinite(self.khat)]))
+            if np.isfinite(self.khat).any()
+            else float("nan"),
         }
 
     @staticmethod
@@ -221,8 +225,10 @@ class LogLikelihood:
         """Join results for consecutive batches of the same K and proposal."""
         first = parts[0]
         return LogLikelihood(
-            *(np.concatenate([getattr(p, name) for p in parts]) for name in
-              ("estimate", "standard_error", "ess", "khat", "mean_log_weight")),
+            *(
+                np.concatenate([getattr(p, name) for p in parts])
+                for name in ("estimate", "standard_error", "ess", "khat", "mean_log_weight")
+            ),
             num_samples=first.num_samples,
             proposal=first.proposal,
         )

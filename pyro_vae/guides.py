@@ -65,7 +65,8 @@ def build_encoder(config: Config, data_dim: int) -> nn.Module:
     """Build the encoder of the guide family named by ``config.guide``.
 
     Example:
-        >>> build_encoder(Config(latent_dim=3, hidden_dims=(16,)), 64)(torch.zeros(2, 64)).mean.shape
+        >>> encoder = build_encoder(Config(latent_dim=3, hidden_dims=(16,)), 64)
+        >>> encoder(torch.zeros(2, 64)).mean.shape
         torch.Size([2, 3])
     """
     return GUIDES.get(config.guide)(config, data_dim)

@@ -13,7 +13,7 @@ from torch import nn
 
 from pyro_vae.registry import Registry
 
-__all__ = ["ACTIVATIONS", "NETWORKS", "MLP", "build_network"]
+__all__ = ["ACTIVATIONS", "MLP", "NETWORKS", "build_network"]
 
 ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation", "--activation")
 ACTIVATIONS.register("tanh", "hyperbolic tangent (Burda et al. 2015)")(nn.Tanh)

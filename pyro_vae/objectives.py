@@ -102,7 +102,7 @@ def build_objective(name: str, num_particles: int = 1, jit: bool = False) -> ELB
 
 
 class LatentScale(ScaleMessenger):
-    """``poutine.scale`` restricted to the latent sites: multiplies their log-densities by ``scale``.
+    """``poutine.scale`` restricted to the latent sites: their log-densities times ``scale``.
 
     Applied to both model and guide, it turns the ELBO into the beta-weighted one. ``scale`` may
     be changed between steps (KL warm-up).

@@ -11,11 +11,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
+import torch
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
 
-from pyro_vae.vae import VAE  # noqa: E402
+from pyro_vae.vae import VAE
 
 __all__ = ["image_grid", "samples_figure"]
 
@@ -33,7 +33,7 @@ def image_grid(
     n = images.shape[0]
     ncols = ncols or math.ceil(math.sqrt(n))
     tiles = images.detach().float().clamp(0, 1).reshape(n, 1, *image_shape)
-    grid = make_grid(tiles, nrow=ncols, padding=1, pad_value=1.0)[0]
+    grid = make_grid(tiles, nrow=ncols, padding=1, pad_value=0.0)[0]
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(max(2.0, 0.6 * ncols), max(2.0, 0.6 * nrows + (0.4 if title else 0))))
     ax = fig.add_subplot()

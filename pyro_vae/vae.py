@@ -49,7 +49,9 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         self.name = name
 
-    def model(self, x: torch.Tensor | None = None, *, batch_size: int | None = None) -> torch.Tensor:
+    def model(
+        self, x: torch.Tensor | None = None, *, batch_size: int | None = None
+    ) -> torch.Tensor:
         """The generative model P(X|z)P(z) for a batch of flat data vectors.
 
         Args:
@@ -107,7 +109,7 @@ def build_vae(config: Config, data_dim: int) -> VAE:
     Example:
         >>> vae = build_vae(Config(), data_dim=784)  # 784-200-200-50 tanh MLPs both ways
         >>> sum(p.numel() for p in vae.parameters())
-        445884
+        425284
     """
     return VAE(
         prior=build_prior(config, data_dim),

@@ -132,19 +132,21 @@ def train(
         config, state = _resumed_config(run_dir, config)
     elif config is None:
         raise ValueError("train() needs a config unless it resumes a run")
-    else:
-        _prepare_run_dir(run_dir, overwrite)
 
+    # Everything that can fail on bad input happens before the run directory is touched.
     pyro.clear_param_store()
     support = build_vae(config, data_dim=1).likelihood.support
     splits = load_data(config, support)
     pyro.set_rng_seed(config.seed)
     vae = build_vae(config, splits.data_dim)
     if state is None:
+        _prepare_run_dir(run_dir, overwrite)
         write_config(run_dir, config, DataInfo(splits.data_dim, splits.image_shape))
     elif state["data_dim"] != splits.data_dim:
-        raise InputError(f"the data of {run_dir} no longer have {state['data_dim']} values per "
-                         "datapoint: point --data-dir at the data the run was trained on")
+        raise InputError(
+            f"the data of {run_dir} no longer have {state['data_dim']} values per "
+            "datapoint: point --data-dir at the data the run was trained on"
+        )
 
     trainer = _Trainer(config, vae, splits, run_dir, verbose)
     if state is not None:
@@ -172,8 +174,9 @@ def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
         for name in existing:
             (run_dir / name).unlink()
     except OSError as exc:
-        raise InputError(f"cannot write the run directory {run_dir} ({exc.strerror}): "
-                         "choose a writable --out") from None
+        raise InputError(
+            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+        ) from None
 
 
 def _resumed_config(run_dir: Path, requested: Config | None) -> tuple[Config, dict[str, Any]]:
@@ -182,7 +185,8 @@ def _resumed_config(run_dir: Path, requested: Config | None) -> tuple[Config, di
     if requested is None:
         return stored, state
     changed = sorted(
-        k for k, v in requested.to_dict().items()
+        k
+        for k, v in requested.to_dict().items()
         if k not in ("epochs", "early_stopping") and v != stored.to_dict()[k]
     )
     if changed:
@@ -292,14 +296,24 @@ class _Trainer:
         cfg = self.config
         total = cfg.epochs * self.steps_per_epoch
         done = min(total, self.epoch * self.steps_per_epoch + self.step)
-        bar = tqdm(total=total, initial=done, disable=not show_bar, unit="step",
-                   dynamic_ncols=True, leave=False)
+        bar = tqdm(
+            total=total,
+            initial=done,
+            disable=not show_bar,
+            unit="step",
+            dynamic_ncols=True,
+            leave=False,
+        )
         try:
             while self.epoch < cfg.epochs and not self.stopped_early:
                 started = time.perf_counter()
                 batches = epoch_batches(
-                    self.splits.train, cfg.batch_size, seed=cfg.seed, epoch=self.epoch,
-                    binarize=self.splits.binarize_train, start_step=self.step,
+                    self.splits.train,
+                    cfg.batch_size,
+                    seed=cfg.seed,
+                    epoch=self.epoch,
+                    binarize=self.splits.binarize_train,
+                    start_step=self.step,
                 )
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch
@@ -363,7 +377,8 @@ class _Trainer:
         self.save()
         if self.verbose:
             tqdm.write(
-                f"epoch {row['epoch']:>3}/{cfg.epochs}  train objective {row['train_objective']:9.3f}"
+                f"epoch {row['epoch']:>3}/{cfg.epochs}"
+                f"  train objective {row['train_objective']:9.3f}"
                 f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}  {seconds:6.1f}s"
             )
 
@@ -383,8 +398,9 @@ class _Trainer:
         )
 
     def finish(self) -> TrainResult:
-        result = TrainResult(self.run_dir, self.vae, self.splits, self.metrics,
-                             self.interrupted, self.stopped_early)
+        result = TrainResult(
+            self.run_dir, self.vae, self.splits, self.metrics, self.interrupted, self.stopped_early
+        )
         if self.interrupted:
             write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
             return result

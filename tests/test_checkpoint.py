@@ -1,0 +1,146 @@
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+from pyro_vae import Config, InputError, build_vae, load_run, train
+from pyro_vae.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    DataInfo,
+    atomic_write_bytes,
+    flatten_state,
+    read_checkpoint,
+    unflatten_state,
+    write_config,
+    write_model,
+)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """A run directory holding an untrained tiny model."""
+    cfg = Config(latent_dim=2, hidden_dims=(8,))
+    vae = build_vae(cfg, 64)
+    write_config(tmp_path, cfg, DataInfo(64, (8, 8)))
+    write_model(tmp_path, vae)
+    return tmp_path, vae
+
+
+def test_model_round_trip_is_bit_exact(run_dir):
+    path, vae = run_dir
+    loaded = load_run(path)
+    original, restored = vae.state_dict(), loaded.vae.state_dict()
+    assert original.keys() == restored.keys()
+    assert all(torch.equal(original[k], restored[k]) for k in original)
+    assert loaded.data.image_shape == (8, 8)
+
+
+def test_nested_state_round_trip():
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.ones(3))])
+    opt.param_groups[0]["params"][0].grad = torch.ones(3)
+    opt.step()
+    state = {
+        "optim": opt.state_dict(),
+        "rng": torch.get_rng_state(),
+        "rows": [{"a": 1.5}],
+        "none": None,
+    }
+    skeleton, tensors = flatten_state(state)
+    json.dumps(skeleton)  # JSON-ready
+    back = unflatten_state(json.loads(json.dumps(skeleton)), tensors)
+    assert torch.equal(back["rng"], state["rng"])
+    assert torch.equal(back["optim"]["state"][0]["exp_avg"], state["optim"]["state"][0]["exp_avg"])
+    assert back["rows"] == [{"a": 1.5}] and back["none"] is None
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"one")
+    atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two" and os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_pickle_in_place_of_the_weights_is_refused_and_never_run(run_dir, monkeypatch):
+    path, _ = run_dir
+    monkeypatch.chdir(path)
+    (path / MODEL_FILE).write_bytes(pickle.dumps({"w": _Exploit()}))
+    torch.save({"w": torch.ones(1)}, path / "other.pt")
+    with pytest.raises(InputError, match="not a valid safetensors"):
+        load_run(path)
+    assert not (path / "pwned").exists()
+
+
+def test_truncated_weights_are_refused(run_dir):
+    path, _ = run_dir
+    data = (path / MODEL_FILE).read_bytes()
+    (path / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="corrupted"):
+        load_run(path)
+
+
+def test_weights_from_another_model_are_refused(run_dir):
+    path, _ = run_dir
+    write_model(path, build_vae(Config(latent_dim=3, hidden_dims=(8,)), 64))
+    with pytest.raises(InputError, match="does not fit the model"):
+        load_run(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: d["settings"].update(latent_dim="big"), "latent_dim must be an integer"),
+        (lambda d: d["settings"].update(evil=1), "unknown setting"),
+        (lambda d: d["settings"].update(hidden_dims=[10**8]), "too large"),
+        (lambda d: d["data"].update(data_dim=-1), "data section is invalid"),
+        (lambda d: d.update(format="other"), "not a pyro-vae-run/1 config"),
+        (lambda d: d.pop("settings"), "lacks its settings"),
+    ],
+    ids=["wrong-type", "unknown-key", "absurd-size", "bad-data-dim", "wrong-format", "no-settings"],
+)
+def test_bad_config_json_is_refused(run_dir, edit, needle):
+    path, _ = run_dir
+    doc = json.loads((path / CONFIG_FILE).read_text())
+    edit(doc)
+    (path / CONFIG_FILE).write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=needle):
+        load_run(path)
+
+
+def test_missing_pieces(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    with pytest.raises(InputError, match="not a pyro-vae run directory"):
+        load_run(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_run(tmp_path)
+
+
+def test_checkpoint_holds_everything_to_resume(tmp_path, tiny):
+    train(tiny.replace(epochs=1), tmp_path / "run")
+    state = read_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 1 and state["step"] == 0
+    assert state["torch_rng"].dtype == torch.uint8
+    assert set(state["model"]) == set(load_run(tmp_path / "run").vae.state_dict())
+    assert all("optimizer" in s and "scheduler" in s for s in state["optimizer"].values())

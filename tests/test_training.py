@@ -1,0 +1,134 @@
+import math
+import os
+import signal
+
+import pytest
+import torch
+
+import pyro_vae.training as train_module
+from pyro_vae import InputError, load_run, train
+from pyro_vae.checkpoint import read_metrics
+
+
+def _metrics_without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_svi_lowers_the_loss_on_digits_within_a_few_steps(tmp_path, tiny):
+    result = train(tiny.replace(epochs=3, batch_size=50, learning_rate=3e-3), tmp_path / "r")
+    val = [row["val_elbo"] for row in result.metrics]
+    assert val[-1] > val[0] + 1.0  # nats per datapoint
+    assert math.isfinite(result.test_elbo)
+    assert [r["epoch"] for r in read_metrics(tmp_path / "r")] == [1, 2, 3]
+
+
+def test_same_seed_same_metrics_and_weights(tmp_path, tiny):
+    a = train(tiny, tmp_path / "a")
+    b = train(tiny, tmp_path / "b")
+    c = train(tiny.replace(seed=1), tmp_path / "c")
+    assert _metrics_without_time(a.metrics) == _metrics_without_time(b.metrics)
+    assert _metrics_without_time(a.metrics) != _metrics_without_time(c.metrics)
+    assert (tmp_path / "a/model.safetensors").read_bytes() == (
+        tmp_path / "b/model.safetensors"
+    ).read_bytes()
+
+
+@pytest.mark.parametrize("objective", ["elbo", "analytic-kl", "iwae"])
+def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path, tiny, objective):
+    cfg = tiny.replace(
+        epochs=3, objective=objective, num_particles=2, lr_decay=0.9, warmup_epochs=2
+    )
+    whole = train(cfg, tmp_path / "whole")
+    train(cfg.replace(epochs=1), tmp_path / "parts")
+    resumed = train(cfg, tmp_path / "parts", resume=True)
+    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert (tmp_path / "whole/model.safetensors").read_bytes() == (
+        tmp_path / "parts/model.safetensors"
+    ).read_bytes()
+
+
+def test_a_signal_mid_epoch_saves_and_resume_finishes_identically(tmp_path, tiny, monkeypatch):
+    whole = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "whole")
+    real = train_module.epoch_batches
+
+    def interrupting(*args, **kwargs):
+        for step, batch in enumerate(real(*args, **kwargs)):
+            if kwargs["epoch"] == 1 and step == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+    monkeypatch.setattr(train_module, "epoch_batches", interrupting)
+    stopped = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "cut")
+    assert stopped.interrupted and len(stopped.metrics) == 1
+    monkeypatch.setattr(train_module, "epoch_batches", real)
+    resumed = train(None, tmp_path / "cut", resume=True)
+    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_may_extend_epochs_but_not_change_the_model(tmp_path, tiny):
+    train(tiny.replace(epochs=1), tmp_path / "r")
+    longer = train(tiny.replace(epochs=2), tmp_path / "r", resume=True)
+    assert len(longer.metrics) == 2
+    with pytest.raises(InputError, match="cannot change latent_dim"):
+        train(tiny.replace(latent_dim=4), tmp_path / "r", resume=True)
+
+
+def test_existing_run_directory_is_refused_unless_asked(tmp_path, tiny):
+    train(tiny.replace(epochs=1), tmp_path / "r")
+    before = (tmp_path / "r/model.safetensors").read_bytes()
+    with pytest.raises(InputError, match="--resume .* --overwrite"):
+        train(tiny, tmp_path / "r")
+    assert (tmp_path / "r/model.safetensors").read_bytes() == before
+    train(tiny.replace(epochs=1, seed=5), tmp_path / "r", overwrite=True)
+    assert (tmp_path / "r/model.safetensors").read_bytes() != before
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path, tiny):
+    # a huge learning rate makes the validation ELBO wander, so early stopping triggers
+    result = train(tiny.replace(epochs=30, learning_rate=0.05, early_stopping=2), tmp_path / "r")
+    assert result.stopped_early and len(result.metrics) < 30
+    best = max(row["val_elbo"] for row in result.metrics)
+    reloaded = load_run(tmp_path / "r").vae
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(
+            reloaded.state_dict().values(), result.vae.state_dict().values(), strict=True
+        )
+    )
+    assert best > result.metrics[-1]["val_elbo"]
+
+
+def test_learning_rate_decay_and_warmup_are_recorded(tmp_path, tiny):
+    result = train(tiny.replace(epochs=3, lr_decay=0.5, warmup_epochs=4), tmp_path / "r")
+    lrs = [row["learning_rate"] for row in result.metrics]
+    assert lrs == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    weights = [row["kl_weight"] for row in result.metrics]
+    assert weights == sorted(weights) and weights[-1] < 1.0
+
+
+def test_jit_training_runs(tmp_path, tiny):
+    result = train(tiny.replace(epochs=1, jit=True), tmp_path / "r")
+    assert math.isfinite(result.metrics[0]["val_elbo"])
+
+
+def test_gaussian_likelihood_trains(tmp_path, tiny):
+    result = train(tiny.replace(epochs=1, likelihood="gaussian", sigma=0.3), tmp_path / "r")
+    assert math.isfinite(result.test_elbo)
+
+
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, tiny, monkeypatch):
+    train(tiny.replace(epochs=1), tmp_path / "r")
+    before = (tmp_path / "r/checkpoint.safetensors").read_bytes()
+    monkeypatch.setattr(train_module.SVI, "step", lambda self, x: float("nan"))
+    with pytest.raises(FloatingPointError, match="epoch 2, step 1"):
+        train(tiny.replace(epochs=2), tmp_path / "r", resume=True)
+    assert (tmp_path / "r/checkpoint.safetensors").read_bytes() == before
+
+
+def test_evaluate_elbo_matches_metrics_scale(tmp_path, tiny):
+    result = train(tiny.replace(epochs=1), tmp_path / "r")
+    torch.manual_seed(0)
+    val = train_module.evaluate_elbo(result.vae, result.data.validation)
+    assert val["elbo"] == pytest.approx(val["reconstruction"] - val["kl"])
+    assert abs(val["elbo"] - result.metrics[0]["val_elbo"]) < 2.0
