@@ -37,6 +37,7 @@ from pyro_vae.vae import VAE, build_vae
 __all__ = [
     "CHECKPOINT_FILE",
     "CONFIG_FILE",
+    "EVALUATION_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
     "RUN_FILES",
@@ -46,7 +47,9 @@ __all__ = [
     "atomic_write_text",
     "flatten_state",
     "load_run",
+    "load_weights",
     "read_checkpoint",
+    "read_config",
     "read_metrics",
     "save_checkpoint",
     "unflatten_state",

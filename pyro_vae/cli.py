@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -224,8 +225,6 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     torch.manual_seed(seed)
     figure = samples_figure(run.vae, num, run.data.image_shape)
-    import io
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
     atomic_write_bytes(output, buffer.getvalue())
