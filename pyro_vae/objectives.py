@@ -37,38 +37,33 @@ OBJECTIVES: Registry[ObjectiveFactory] = Registry("objective", "--objective")
 _MAX_PLATE_NESTING = 1
 
 
-@OBJECTIVES.register("elbo", "Trace_ELBO: the reparameterized Monte Carlo ELBO (default)")
-def _trace_elbo(num_particles: int, jit: bool) -> ELBO:
-    cls = _jit_elbo if jit else Trace_ELBO
+def _vectorized(cls: Callable[..., ELBO], num_particles: int, **kwargs: Any) -> ELBO:
+    """Build a Pyro ELBO that draws its particles in one vectorized pass."""
     return cls(
         num_particles=num_particles,
         vectorize_particles=True,
         max_plate_nesting=_MAX_PLATE_NESTING,
+        **kwargs,
     )
+
+
+@OBJECTIVES.register("elbo", "Trace_ELBO: the reparameterized Monte Carlo ELBO (default)")
+def _trace_elbo(num_particles: int, jit: bool) -> ELBO:
+    return _vectorized(_jit_elbo if jit else Trace_ELBO, num_particles)
 
 
 @OBJECTIVES.register(
     "analytic-kl", "TraceMeanField_ELBO: closed-form KL term (mean-field guides only)"
 )
 def _mean_field_elbo(num_particles: int, jit: bool) -> ELBO:
-    cls = _jit_mean_field_elbo if jit else TraceMeanField_ELBO
-    return cls(
-        num_particles=num_particles,
-        vectorize_particles=True,
-        max_plate_nesting=_MAX_PLATE_NESTING,
-    )
+    return _vectorized(_jit_mean_field_elbo if jit else TraceMeanField_ELBO, num_particles)
 
 
 @OBJECTIVES.register("iwae", "RenyiELBO(alpha=0): the importance weighted bound with k particles")
 def _iwae(num_particles: int, jit: bool) -> ELBO:
     if jit:
         raise InputError("Pyro has no JIT version of the IWAE objective: drop --jit")
-    return RenyiELBO(
-        alpha=0.0,
-        num_particles=num_particles,
-        vectorize_particles=True,
-        max_plate_nesting=_MAX_PLATE_NESTING,
-    )
+    return _vectorized(RenyiELBO, num_particles, alpha=0.0)
 
 
 def _quiet_jit(cls: type[ELBO]) -> Callable[..., ELBO]:
