@@ -277,8 +277,8 @@ class _Trainer:
             self.best_epoch = int(state["best_epoch"])
             self.best_state = state["best_model"]
             self.stopped_early = bool(state["stopped_early"])
-            # Pyro's optimizer picks up per-parameter state when it first sees each parameter.
-            pyro.clear_param_store()
+            # Pyro's optimizer picks up per-parameter state when it first sees each parameter
+            # (train() has cleared the param store, so the names are registered afresh).
             self.optim.set_state(state["optimizer"])
             torch.set_rng_state(state["torch_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -335,10 +335,12 @@ class _Trainer:
             bar.close()
 
     def _svi_step(self, batch: torch.Tensor) -> float:
-        with warnings.catch_warnings():
-            if self.config.jit:
+        if self.config.jit:  # torch.jit.trace deprecation and tracer chatter, every step
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                loss = self.svi.step(batch)
+        else:
             loss = self.svi.step(batch)
         if not math.isfinite(loss):
             raise FloatingPointError(
