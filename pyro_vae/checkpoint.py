@@ -7,7 +7,9 @@ A run directory holds
 * ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state, random
   number generator state and training progress (tensors in the file, the rest as JSON in its
   metadata). Resuming reads this one file, so it is always self-consistent;
-* ``metrics.csv`` -- one row per epoch; ``evaluation.json`` and figures from later commands.
+* ``metrics.csv`` -- one row per epoch;
+* ``evaluation.json`` and ``estimates.csv`` (log P(X) per test point) from ``pyro-vae evaluate``,
+  ``estimators.csv`` from ``pyro-vae compare-estimators``, and figures.
 
 Every file is written to a temporary file in the same directory, flushed, fsync'ed and moved
 into place with ``os.replace``: a crash leaves either the old or the new file, never half of
@@ -36,7 +38,9 @@ from pyro_vae.vae import VAE, build_vae
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "COMPARISON_FILE",
     "CONFIG_FILE",
+    "ESTIMATES_FILE",
     "EVALUATION_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
@@ -54,6 +58,7 @@ __all__ = [
     "save_checkpoint",
     "unflatten_state",
     "write_config",
+    "write_csv",
     "write_metrics",
     "write_model",
 ]
@@ -63,7 +68,17 @@ MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.csv"
 EVALUATION_FILE = "evaluation.json"
-RUN_FILES = (CONFIG_FILE, MODEL_FILE, CHECKPOINT_FILE, METRICS_FILE, EVALUATION_FILE)
+ESTIMATES_FILE = "estimates.csv"
+COMPARISON_FILE = "estimators.csv"
+RUN_FILES = (
+    CONFIG_FILE,
+    MODEL_FILE,
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    EVALUATION_FILE,
+    ESTIMATES_FILE,
+    COMPARISON_FILE,
+)
 FORMAT = "pyro-vae-run/1"
 
 
@@ -222,15 +237,28 @@ def save_checkpoint(run_dir: Path, state: Mapping[str, Any]) -> None:
     atomic_write_bytes(run_dir / CHECKPOINT_FILE, data)
 
 
-def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write ``metrics.csv``, one row per epoch."""
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    r"""Write ``rows`` (dicts with the same keys) as a CSV file with a header, atomically.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.csv"
+        >>> write_csv(path, [{"k": 1, "v": 0.5}])
+        >>> path.read_text()
+        'k,v\n1,0.5\n'
+    """
     if not rows:
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(run_dir / METRICS_FILE, buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``metrics.csv``, one row per epoch."""
+    write_csv(run_dir / METRICS_FILE, rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The ``pyro-vae`` command: a thin layer over the Python API.
 
-Subcommands: ``train``, ``evaluate``, ``sample``. Settings pass through
+Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``sample``. Settings pass through
 :meth:`pyro_vae.Config.from_dict`, the same validation the Python API uses; any
 :class:`~pyro_vae.errors.InputError` becomes one line on stderr and exit status 2.
 """
@@ -11,12 +11,21 @@ import argparse
 import dataclasses
 import io
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pyro_vae.checkpoint import EVALUATION_FILE, atomic_write_text, load_run, read_config
+from pyro_vae.checkpoint import (
+    COMPARISON_FILE,
+    ESTIMATES_FILE,
+    EVALUATION_FILE,
+    atomic_write_text,
+    load_run,
+    read_config,
+    write_csv,
+)
 from pyro_vae.config import Config, load_config_file
 from pyro_vae.errors import InputError
 
@@ -97,14 +106,39 @@ def _build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--quiet", action="store_true", help="print only the final summary")
     _add_config_options(p_train)
 
-    p_eval = sub.add_parser("evaluate", help="print the test-set ELBO of a trained run")
-    p_eval.add_argument("run_dir", metavar="RUN_DIR")
-    p_eval.add_argument("--dataset", help="evaluate on another data set of the same image size")
-    p_eval.add_argument(
-        "--data-dir", help="where the run's data set lives now (mnist, fashion-mnist)"
+    p_eval = sub.add_parser(
+        "evaluate",
+        help="estimate the test-set log P(X) of a trained run (importance sampling / naive)",
+        description="Estimate log P(X) of every test point with K samples from the guide "
+        "(importance sampling) and/or the prior (naive Monte Carlo); print the test NLL with its "
+        "standard error, mean ESS, share of unreliable Pareto k-hat and the ELBO. Writes "
+        "evaluation.json and estimates.csv (one row per point) into the run directory.",
     )
-    p_eval.add_argument("--data-file", help="where the run's .npz file lives now")
-    p_eval.add_argument("--limit", metavar="N", help="evaluate the first N test points only")
+    _add_estimator_options(p_eval)
+    p_eval.add_argument(
+        "--num-samples", metavar="K", default="5000", help="samples per datapoint (default: 5000)"
+    )
+    p_eval.add_argument(
+        "--proposal",
+        default="guide",
+        help="guide (importance sampling), prior (naive Monte Carlo) or both (default: guide)",
+    )
+
+    p_cmp = sub.add_parser(
+        "compare-estimators",
+        help="both log P(X) estimators against K, as a table and a CSV",
+        description="Run the importance-sampling and the naive estimator for each K and print "
+        "their mean test log P(X) with standard errors (and the exact value for a "
+        "linear-gaussian run). Writes estimators.csv into the run directory (or -o).",
+    )
+    _add_estimator_options(p_cmp)
+    p_cmp.add_argument(
+        "--ks",
+        default="1,10,100,1000,5000",
+        help="comma-separated sample counts K (default: 1,10,100,1000,5000)",
+    )
+    p_cmp.add_argument("--proposal", default="both", help="guide, prior or both (default: both)")
+    p_cmp.add_argument("-o", "--output", metavar="FILE.csv", help="CSV file (default: in RUN_DIR)")
 
     p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
     p_sample.add_argument("run_dir", metavar="RUN_DIR")
@@ -114,6 +148,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
     return parser
+
+
+def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--dataset", help="evaluate on another data set of the same image size")
+    parser.add_argument(
+        "--data-dir", help="where the run's data set lives now (mnist, fashion-mnist)"
+    )
+    parser.add_argument("--data-file", help="where the run's .npz file lives now")
+    parser.add_argument("--limit", metavar="N", help="evaluate the first N test points only")
+    parser.add_argument("--seed", default="0", help="random seed (default: 0)")
+    parser.add_argument(
+        "--batch-size",
+        metavar="B",
+        default="100",
+        help="test points per pass; memory grows with it, not with K (default: 100)",
+    )
+    parser.add_argument(
+        "--float64", action="store_true", help="evaluate in double precision (slower)"
+    )
 
 
 def _positive(value: str, name: str) -> int:
@@ -179,30 +233,159 @@ def _load_test_data(args: argparse.Namespace) -> Any:
     return run, splits
 
 
+def _proposals(value: str) -> tuple[str, ...]:
+    choices = {"guide": ("guide",), "prior": ("prior",), "both": ("guide", "prior")}
+    if value not in choices:
+        raise InputError(
+            f"unknown proposal {value!r}: choose one of guide, prior, both (option --proposal)"
+        )
+    return choices[value]
+
+
+def _integer(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{name} must be an integer, got {value!r}: pass e.g. {name} 0") from None
+
+
+def _estimator_setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """Check the options shared by evaluate and compare-estimators; load the run and its data."""
+    import torch
+
+    options = {
+        "proposals": _proposals(args.proposal),
+        "seed": _integer(args.seed, "--seed"),
+        "batch_size": _positive(args.batch_size, "--batch-size"),
+        "dtype": torch.float64 if args.float64 else torch.float32,
+        "progress": sys.stderr.isatty(),
+    }
+    limit = _positive(args.limit, "--limit") if args.limit is not None else None
+    run, splits = _load_test_data(args)
+    x = splits.test if limit is None else splits.test[:limit]
+    return run, x, options
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def fmt(line: Sequence[str]) -> str:
+        cells = [line[0].ljust(widths[0])]
+        cells += [cell.rjust(w) for cell, w in zip(line[1:], widths[1:], strict=True)]
+        return "  ".join(cells)
+
+    return "\n".join(fmt(line) for line in [headers, *rows])
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+_PROPOSAL_LABEL = {"guide": "guide (importance sampling)", "prior": "prior (naive Monte Carlo)"}
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import torch
 
+    from pyro_vae.evaluation import evaluate_log_likelihood
     from pyro_vae.training import evaluate_elbo
 
-    run, splits = _load_test_data(args)
-    x = splits.test
-    if args.limit is not None:
-        x = x[: _positive(args.limit, "--limit")]
-    torch.manual_seed(0)
-    result = evaluate_elbo(run.vae, x)
+    num_samples = _positive(args.num_samples, "--num-samples")
+    run, x, options = _estimator_setup(args)
+    evaluation = evaluate_log_likelihood(run.vae, x, num_samples, **options)
+    torch.manual_seed(options["seed"])
+    elbo = evaluate_elbo(run.vae, x)
     report = {
-        "num_points": int(x.shape[0]),
-        "test_elbo": result["elbo"],
-        "test_reconstruction": result["reconstruction"],
-        "test_kl": result["kl"],
+        **evaluation.summary(),
+        "test_elbo": elbo["elbo"],
+        "test_reconstruction": elbo["reconstruction"],
+        "test_kl": elbo["kl"],
     }
     atomic_write_text(run.path / EVALUATION_FILE, json.dumps(report, indent=2) + "\n")
+    write_csv(run.path / ESTIMATES_FILE, evaluation.per_point_rows())
+
+    threshold = next(iter(evaluation.results.values())).khat_threshold
+    rows = []
+    for name, res in evaluation.results.items():
+        summary = res.summary()
+        rows.append(
+            [
+                _PROPOSAL_LABEL[name],
+                _num(summary["nll"]),
+                _num(summary["mc_standard_error"], 3),
+                _num(summary["data_standard_error"], 2),
+                _num(-summary["elbo"]),
+                _num(summary["mean_ess"], 1),
+                _num(100 * summary["bad_khat_share"], 1),
+            ]
+        )
+    if evaluation.exact is not None:
+        exact_nll = -float(evaluation.exact.mean())
+        rows.append(["exact (closed form)", _num(exact_nll), "0", "-", "-", "-", "-"])
     print(
-        f"test ELBO {result['elbo']:.3f} nats per datapoint "
-        f"(reconstruction {result['reconstruction']:.3f}, KL {result['kl']:.3f}) "
-        f"on {x.shape[0]} test points"
+        f"test log P(X) of {args.run_dir}: {evaluation.num_points} points, "
+        f"K = {num_samples} samples each (seed {options['seed']})"
+    )
+    headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
+    print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
+    print(
+        f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
+        f"KL {elbo['kl']:.3f}); written to {run.path / EVALUATION_FILE}"
     )
     return 0
+
+
+def _ks(value: str) -> list[int]:
+    try:
+        ks = [int(k) for k in value.split(",")]
+    except ValueError:
+        ks = []
+    if not ks or min(ks) < 1:
+        raise InputError(
+            f"--ks must be positive integers separated by commas, got {value!r}: "
+            "pass e.g. --ks 1,10,100,1000"
+        )
+    return sorted(set(ks))
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pyro_vae.evaluation import compare_estimators
+
+    ks = _ks(args.ks)
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".csv")
+    run, x, options = _estimator_setup(args)
+    output = output or run.path / COMPARISON_FILE
+    rows = compare_estimators(run.vae, x, ks, **options)
+    write_csv(output, rows)
+    exact = rows[0].get("exact_log_likelihood")
+    table = [
+        [
+            str(r["num_samples"]),
+            r["proposal"],
+            _num(r["log_likelihood"]),
+            _num(r["mc_standard_error"], 3),
+            _num(r["mean_ess"], 1),
+            _num(100 * r["bad_khat_share"], 1),
+            _num(r["log_likelihood"] - exact, 3) if exact is not None else "-",
+        ]
+        for r in rows
+    ]
+    print(f"mean test log P(X) of {args.run_dir} on {x.shape[0]} points against K")
+    headers = ["K", "proposal", "log P(X)", "MC se", "mean ESS", "% bad k-hat", "- exact"]
+    print(_table(headers, table))
+    if exact is not None:
+        print(f"exact mean log P(X) = {exact:.3f}")
+    print(f"written to {output}")
+    return 0
+
+
+def _check_output(output: Path, suffix: str) -> None:
+    if output.suffix.lower() != suffix:
+        raise InputError(f"output {output} must end in {suffix}: pass e.g. -o result{suffix}")
+    if not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist: create it or choose another -o")
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -216,10 +399,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if seed is None:
         raise InputError(f"--seed must be an integer, got {args.seed!r}")
     output = Path(args.output)
-    if output.suffix.lower() != ".png":
-        raise InputError(f"output {output} must end in .png: pass e.g. -o samples.png")
-    if not output.parent.is_dir():
-        raise InputError(f"folder {output.parent} does not exist: create it or choose another -o")
+    _check_output(output, ".png")
     run = load_run(Path(args.run_dir))
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
@@ -232,7 +412,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "sample": _cmd_sample}
+_COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "compare-estimators": _cmd_compare,
+    "sample": _cmd_sample,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,6 +67,12 @@ class Config:
         0.1, "share of the training images held out for validation", "data"
     )
     # model
+    model: str = _setting(
+        "vae",
+        "model family: vae (the parts below) or linear-gaussian (linear decoder with Gaussian "
+        "noise and an exact log P(X); implies --likelihood gaussian)",
+        "model",
+    )
     prior: str = _setting("standard-normal", "prior P(z)", "model")
     guide: str = _setting("diagonal", "guide family Q(z|X)", "model")
     likelihood: str = _setting("bernoulli", "likelihood P(X|z): bernoulli or gaussian", "model")
@@ -132,6 +138,8 @@ class Config:
                     f"unknown setting {raw_name!r}{hint}: valid settings are {', '.join(known)}"
                 )
             kwargs[name] = _coerce(name, value, hints[name])
+        if kwargs.get("model") == "linear-gaussian":
+            kwargs.setdefault("likelihood", "gaussian")
         config = cls(**kwargs)
         config.validate()
         return config
@@ -193,9 +201,11 @@ class Config:
         from pyro_vae.networks import ACTIVATIONS, NETWORKS
         from pyro_vae.objectives import OBJECTIVES
         from pyro_vae.priors import PRIORS
+        from pyro_vae.vae import MODELS
 
         for registry, name in (
             (DATASETS, self.dataset),
+            (MODELS, self.model),
             (PRIORS, self.prior),
             (GUIDES, self.guide),
             (LIKELIHOODS, self.likelihood),
@@ -204,6 +214,13 @@ class Config:
             (OBJECTIVES, self.objective),
         ):
             registry.check(name)
+        if self.model == "linear-gaussian" and (
+            self.likelihood != "gaussian" or self.prior != "standard-normal"
+        ):
+            raise InputError(
+                "--model linear-gaussian has a standard normal prior and a Gaussian likelihood: "
+                "drop --prior/--likelihood or pass --likelihood gaussian --prior standard-normal"
+            )
         if self.jit and self.objective == "iwae":
             raise InputError("Pyro has no JIT version of the IWAE objective: drop --jit")
 

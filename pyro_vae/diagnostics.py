@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 
+# PSIS fits no tail shorter than this (ArviZ returns inf); reached at 25 samples.
+_MIN_TAIL = 5
+
+
 def ess_from_sums(lse_w: np.ndarray, lse_w2: np.ndarray) -> np.ndarray:
     """ESS from ``logsumexp(log w)`` and ``logsumexp(2 log w)``: (sum w)^2 / sum w^2.
 
@@ -92,7 +96,9 @@ def pareto_khat(log_weights: np.ndarray) -> np.ndarray:
         log_weights: array ``[..., S]`` of log importance weights.
 
     Returns:
-        k-hat per row, ``[...]``; ``inf`` where the tail is too short to fit.
+        k-hat per row, ``[...]``. NaN where no tail can be fitted: fewer than about 25 samples,
+        or the largest weights tied (equal weights, as from a perfect proposal). ArviZ reports
+        ``inf`` there, which would read as "unreliable" where nothing is wrong.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -101,6 +107,8 @@ def pareto_khat(log_weights: np.ndarray) -> np.ndarray:
         True
     """
     log_weights = np.asarray(log_weights, dtype=np.float64)
+    if pareto_tail_size(log_weights.shape[-1]) - 1 < _MIN_TAIL:
+        return np.full(log_weights.shape[:-1], np.nan)
     try:
         from arviz_stats.base import array_stats  # ArviZ >= 1
     except ImportError:
@@ -113,7 +121,8 @@ def pareto_khat(log_weights: np.ndarray) -> np.ndarray:
             import arviz
 
             _, khat = arviz.psislw(log_weights, reff=1.0)
-    return np.asarray(khat, dtype=np.float64)
+    khat = np.asarray(khat, dtype=np.float64)
+    return np.where(np.isfinite(khat), khat, np.nan)
 
 
 def pareto_khat_from_tail(tail: np.ndarray, num_samples: int) -> np.ndarray:

@@ -88,7 +88,7 @@ def _site_log_probs(trace: poutine.Trace, num: int, batch: int) -> dict[str, tor
 @torch.no_grad()
 def log_weight_terms(
     model: Callable[..., Any],
-    guide: Callable[..., Any],
+    guide: Callable[..., Any] | None,
     x: torch.Tensor,
     num: int,
     proposal: Proposal = "guide",
@@ -107,6 +107,8 @@ def log_weight_terms(
     """
     batch = x.shape[0]
     if proposal == "guide":
+        if guide is None:
+            raise ValueError("proposal='guide' needs a guide")
         guide_trace = poutine.trace(_vectorized(guide, num)).get_trace(x)
         replayed = poutine.replay(_vectorized(model, num), trace=guide_trace)
         model_trace = poutine.trace(replayed).get_trace(x)
@@ -171,7 +173,8 @@ class LogLikelihood:
         estimate: log (1/K) sum_k w_k.
         standard_error: delta-method Monte Carlo standard error of ``estimate``.
         ess: effective sample size 1 / sum_k w~_k^2, between 1 and K.
-        khat: Pareto k-hat of the weights (ArviZ PSIS).
+        khat: Pareto k-hat of the weights (ArviZ PSIS); NaN where no tail can be fitted (K
+            below about 25, or tied largest weights such as those of a perfect proposal).
         mean_log_weight: (1/K) sum_k log w_k; the ELBO for the guide proposal.
         num_samples: K.
         proposal: ``"guide"`` or ``"prior"``.
@@ -192,15 +195,19 @@ class LogLikelihood:
     @property
     def bad_khat(self) -> np.ndarray:
         """Boolean mask of datapoints whose k-hat exceeds the reliability threshold."""
-        return self.khat > self.khat_threshold
+        with np.errstate(invalid="ignore"):
+            return self.khat > self.khat_threshold
 
     def summary(self) -> dict[str, float]:
         """Data-set level numbers: mean estimate, its standard errors, ESS and k-hat shares.
 
         ``mc_standard_error`` is the Monte Carlo error of the mean estimate (from each point's
         own error); ``data_standard_error`` the spread over datapoints (std / sqrt(N)).
+        ``bad_khat_share`` and ``mean_khat`` count the points whose k-hat could be fitted (NaN
+        when none could, e.g. for K < 25).
         """
         n = self.estimate.shape[0]
+        fitted, nan = np.isfinite(self.khat), float("nan")
         return {
             "num_points": n,
             "num_samples": self.num_samples,
@@ -214,10 +221,8 @@ class LogLikelihood:
             "elbo": float(self.mean_log_weight.mean()),
             "mean_ess": float(self.ess.mean()),
             "khat_threshold": self.khat_threshold,
-            "bad_khat_share": float(self.bad_khat.mean()),
-            "mean_khat": float(np.mean(self.khat[np.isfinite(self.khat)]))
-            if np.isfinite(self.khat).any()
-            else float("nan"),
+            "bad_khat_share": float(self.bad_khat[fitted].mean()) if fitted.any() else nan,
+            "mean_khat": float(self.khat[fitted].mean()) if fitted.any() else nan,
         }
 
     @staticmethod
@@ -237,7 +242,7 @@ class LogLikelihood:
 @torch.no_grad()
 def log_likelihood(
     model: Callable[..., Any],
-    guide: Callable[..., Any],
+    guide: Callable[..., Any] | None,
     x: torch.Tensor,
     num_samples: int,
     proposal: Proposal = "guide",
@@ -248,7 +253,8 @@ def log_likelihood(
 
     Args:
         model: Pyro program for P(X|z)P(z) with sites in ``pyro.plate("data", B)``.
-        guide: Pyro program for Q(z|X) with the same plate (unused when ``proposal="prior"``).
+        guide: Pyro program for Q(z|X) with the same plate (unused, may be ``None``, when
+            ``proposal="prior"``).
         x: data batch ``[B, ...]``, passed to model and guide as their only argument.
         num_samples: K, proposals per datapoint.
         proposal: ``"guide"`` (importance sampling) or ``"prior"`` (naive Monte Carlo).

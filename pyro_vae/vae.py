@@ -9,6 +9,8 @@ objective (``Trace_ELBO``, ``RenyiELBO``, ...) or tool (``Predictive``, the esti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyro
 import torch
 from torch import nn
@@ -17,8 +19,9 @@ from pyro_vae.config import Config
 from pyro_vae.guides import build_encoder
 from pyro_vae.likelihoods import build_likelihood
 from pyro_vae.priors import build_prior
+from pyro_vae.registry import Registry
 
-__all__ = ["VAE", "build_vae"]
+__all__ = ["MODELS", "VAE", "build_vae"]
 
 
 class VAE(nn.Module):
@@ -96,23 +99,41 @@ class VAE(nn.Module):
         return self.encoder(x).mean
 
 
+ModelFactory = Callable[[Config, int], VAE]
+MODELS: Registry[ModelFactory] = Registry("model", "--model")
+
+
+@MODELS.register("vae", "the prior, guide and likelihood named by --prior, --guide, --likelihood")
+def _vae(config: Config, data_dim: int) -> VAE:
+    return VAE(
+        prior=build_prior(config, data_dim),
+        encoder=build_encoder(config, data_dim),
+        likelihood=build_likelihood(config, data_dim),
+    )
+
+
+@MODELS.register(
+    "linear-gaussian", "N(0, I) prior, P(X|z) = N(Wz + b, sigma^2 I): exact log P(X) (PPCA)"
+)
+def _linear_gaussian(config: Config, data_dim: int) -> VAE:
+    from pyro_vae.exact import LinearGaussianVAE  # it subclasses VAE: import when needed
+
+    return LinearGaussianVAE.from_config(config, data_dim)
+
+
 def build_vae(config: Config, data_dim: int) -> VAE:
-    """Build the VAE that ``config`` describes, for flat data vectors of width ``data_dim``.
+    """Build the model that ``config`` describes, for flat data vectors of width ``data_dim``.
 
     Args:
-        config: names of the prior, guide, likelihood and network, and their sizes.
+        config: the model family (``config.model``), the names of its parts and their sizes.
         data_dim: number of values per datapoint (pixels).
 
     Returns:
-        A freshly initialized :class:`VAE`.
+        A freshly initialized :class:`VAE` (or subclass, e.g. the linear-Gaussian model).
 
     Example:
         >>> vae = build_vae(Config(), data_dim=784)  # 784-200-200-50 tanh MLPs both ways
         >>> sum(p.numel() for p in vae.parameters())
         425284
     """
-    return VAE(
-        prior=build_prior(config, data_dim),
-        encoder=build_encoder(config, data_dim),
-        likelihood=build_likelihood(config, data_dim),
-    )
+    return MODELS.get(config.model)(config, data_dim)

@@ -44,12 +44,59 @@ def test_train_writes_a_complete_run_directory(trained):
     } <= set(header)
 
 
-def test_evaluate_prints_the_test_elbo(trained, capsys):
-    assert main(["evaluate", str(trained)]) == 0
+def test_evaluate_puts_both_estimators_side_by_side(trained, capsys):
+    argv = ["evaluate", str(trained), "--num-samples", "300", "--proposal", "both"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "test ELBO" in out and "360 test points" in out
+    assert "guide (importance sampling)" in out and "prior (naive Monte Carlo)" in out
+    assert "360 points, K = 300" in out
     report = json.loads((trained / "evaluation.json").read_text())
-    assert report["num_points"] == 360 and report["test_elbo"] < 0
+    assert report["num_points"] == 360 and report["num_samples"] == 300
+    assert report["test_elbo"] < 0
+    guide, prior = report["proposals"]["guide"], report["proposals"]["prior"]
+    for summary in (guide, prior):
+        assert summary["log_likelihood"] >= summary["elbo"]  # Jensen, per point and on average
+        assert 1 <= summary["mean_ess"] <= 300
+        assert 0 <= summary["bad_khat_share"] <= 1
+        assert summary["mc_standard_error"] > 0
+    rows = (trained / "estimates.csv").read_text().splitlines()
+    assert rows[0].startswith("index,proposal,estimate,standard_error,ess,khat")
+    assert len(rows) == 1 + 2 * 360
+    # the same seed gives the same numbers
+    assert main([*argv, "--limit", "360"]) == 0
+    again = json.loads((trained / "evaluation.json").read_text())
+    assert again["proposals"]["guide"]["log_likelihood"] == guide["log_likelihood"]
+
+
+def test_compare_estimators_writes_a_row_per_k_and_proposal(trained, tmp_path, capsys):
+    out = tmp_path / "cmp.csv"
+    argv = ["compare-estimators", str(trained), "--ks", "100,1,10", "--limit", "30", "-o", str(out)]
+    assert main(argv) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["num_samples", "proposal", "log_likelihood"]
+    assert [tuple(line.split(",")[:2]) for line in lines[1:]] == [
+        (k, p) for k in ("1", "10", "100") for p in ("guide", "prior")
+    ]
+    assert "on 30 points against K" in capsys.readouterr().out
+
+
+def test_linear_gaussian_end_to_end_matches_the_exact_value(tmp_path, capsys):
+    run = tmp_path / "lg"
+    argv = ["train", "--model", "linear-gaussian", "--latent-dim", "3", "--hidden-dims", "32"]
+    assert main([*argv, "--epochs", "5", "--sigma", "0.2", "--out", str(run), "--quiet"]) == 0
+    settings = json.loads((run / "config.json").read_text())["settings"]
+    assert settings["model"] == "linear-gaussian" and settings["likelihood"] == "gaussian"
+    argv = ["evaluate", str(run), "--num-samples", "2000", "--proposal", "both", "--limit", "100"]
+    assert main([*argv, "--float64"]) == 0
+    assert "exact (closed form)" in capsys.readouterr().out
+    report = json.loads((run / "evaluation.json").read_text())
+    exact = report["exact_log_likelihood"]
+    guide = report["proposals"]["guide"]
+    assert abs(guide["log_likelihood"] - exact) < 4 * guide["mc_standard_error"] + 1e-3
+    assert guide["elbo"] < exact
+    assert main(["compare-estimators", str(run), "--ks", "10,100", "--limit", "20"]) == 0
+    table = (run / "estimators.csv").read_text().splitlines()
+    assert table[0].endswith("exact_log_likelihood") and len(table) == 5
 
 
 def test_sample_writes_a_png(trained, tmp_path):
@@ -144,6 +191,22 @@ BAD_INPUTS = {
     "sample-zero": (["sample", "{run}", "-n", "0"], "positive integer"),
     "sample-not-png": (["sample", "{run}", "-o", "{tmp}/s.jpg"], "must end in .png"),
     "unknown-option": (["train", "--latent", "3"], "unrecognized arguments"),
+    "unknown-model": (["train", "--model", "pca"], "unknown model 'pca'"),
+    "linear-gaussian-bernoulli": (
+        ["train", "--model", "linear-gaussian", "--likelihood", "bernoulli"],
+        "--likelihood gaussian",
+    ),
+    "unknown-proposal": (["evaluate", "{run}", "--proposal", "posterior"], "unknown proposal"),
+    "zero-samples": (["evaluate", "{run}", "--num-samples", "0"], "--num-samples must be"),
+    "text-seed": (["evaluate", "{run}", "--seed", "abc"], "--seed must be an integer"),
+    "zero-batch": (["evaluate", "{run}", "--batch-size", "0"], "--batch-size must be"),
+    "zero-limit": (["evaluate", "{run}", "--limit", "0"], "--limit must be"),
+    "bad-ks": (["compare-estimators", "{run}", "--ks", "1,ten"], "--ks must be"),
+    "compare-not-csv": (
+        ["compare-estimators", "{run}", "-o", "{tmp}/c.txt"],
+        "must end in .csv",
+    ),
+    "evaluate-missing-run": (["evaluate", "{tmp}/none"], "does not exist"),
 }
 
 
