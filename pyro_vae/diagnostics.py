@@ -30,6 +30,8 @@ __all__ = [
 
 # PSIS fits no tail shorter than this (ArviZ returns inf); reached at 25 samples.
 _MIN_TAIL = 5
+# Values per filled-in array handed to ArviZ by pareto_khat_from_tail (16 MB in float64).
+_FILL_VALUES = 1 << 21
 
 
 def ess_from_sums(lse_w: np.ndarray, lse_w2: np.ndarray) -> np.ndarray:
@@ -147,6 +149,12 @@ def pareto_khat_from_tail(tail: np.ndarray, num_samples: int) -> np.ndarray:
     tail = np.asarray(tail, dtype=np.float64)
     if tail.shape[-1] != pareto_tail_size(num_samples):
         raise ValueError(f"expected the {pareto_tail_size(num_samples)} largest log-weights")
-    fill = np.min(tail, axis=-1, keepdims=True)
-    body = np.broadcast_to(fill, (*tail.shape[:-1], num_samples - tail.shape[-1]))
-    return pareto_khat(np.concatenate([body, tail], axis=-1))
+    rows = tail.reshape(-1, tail.shape[-1])
+    out = np.empty(rows.shape[0])
+    step = max(1, _FILL_VALUES // num_samples)  # rows per call: memory stays flat in S
+    for start in range(0, rows.shape[0], step):
+        block = rows[start : start + step]
+        fill = np.min(block, axis=-1, keepdims=True)
+        body = np.broadcast_to(fill, (block.shape[0], num_samples - block.shape[-1]))
+        out[start : start + step] = pareto_khat(np.concatenate([body, block], axis=-1))
+    return out.reshape(tail.shape[:-1])

@@ -13,6 +13,7 @@ from typing import Literal
 import pyro.distributions as dist
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pyro_vae.config import Config
 from pyro_vae.networks import build_network
@@ -21,12 +22,46 @@ from pyro_vae.registry import Registry
 __all__ = [
     "LIKELIHOODS",
     "BernoulliLikelihood",
+    "BernoulliPixels",
     "GaussianLikelihood",
     "Support",
+    "bernoulli_pixels",
     "build_likelihood",
 ]
 
 Support = Literal["binary", "real"]
+
+
+class BernoulliPixels(dist.Independent):
+    """Independent Bernoulli pixels, ``Bernoulli(logits=l).to_event(1)``, with a faster log_prob.
+
+    torch's Bernoulli log-density goes through ``binary_cross_entropy_with_logits``, which makes
+    about five passes over the logits; with the pixels summed, the same number is
+    sum_i x_i l_i - softplus(l_i): one dot product and one softplus pass. On the default MNIST
+    decoder this is the largest cost outside the matrix products (see ``bench/eval_speed.py``).
+    Everything else (sampling, mean, support, ``expand``) is the ``Independent`` it extends.
+    Build it with :func:`bernoulli_pixels`.
+
+    Example:
+        >>> logits = torch.randn(3, 5)
+        >>> x = torch.bernoulli(torch.full((3, 5), 0.5))
+        >>> fast = bernoulli_pixels(logits).log_prob(x)
+        >>> slow = dist.Bernoulli(logits=logits).to_event(1).log_prob(x)
+        >>> torch.allclose(fast, slow, atol=1e-5)
+        True
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Sum over pixels of log Bernoulli(x_i; sigmoid(l_i)), batch shape ``[...]``."""
+        if self._validate_args:
+            self._validate_sample(value)
+        logits = self.base_dist.logits
+        return torch.linalg.vecdot(logits, value.to(logits.dtype)) - F.softplus(logits).sum(-1)
+
+
+def bernoulli_pixels(logits: torch.Tensor) -> BernoulliPixels:
+    """P(X|z) for flat binary images from decoder logits ``[..., data_dim]``."""
+    return BernoulliPixels(dist.Bernoulli(logits=logits, validate_args=False), 1)
 
 
 class BernoulliLikelihood(nn.Module):
@@ -47,7 +82,7 @@ class BernoulliLikelihood(nn.Module):
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:
         """Return P(X|z) for latents ``z`` of shape ``[..., latent_dim]``."""
-        return dist.Bernoulli(logits=self.decoder(z), validate_args=False).to_event(1)
+        return bernoulli_pixels(self.decoder(z))
 
     def mean(self, z: torch.Tensor) -> torch.Tensor:
         """The pixel probabilities E[X|z]."""

@@ -54,3 +54,20 @@ def test_ess_and_standard_error():
 def test_threshold():
     assert khat_threshold(5000) == pytest.approx(0.7)
     assert khat_threshold(100) == pytest.approx(0.5)
+
+
+def test_khat_from_the_tail_works_in_blocks_of_rows():
+    rng = np.random.default_rng(3)
+    num_samples = 300_000  # more than one row per block would hold
+    tail = np.sort(rng.standard_normal((3, num_samples)), axis=-1)[
+        :, -pareto_tail_size(num_samples) :
+    ]
+    blocked = pareto_khat_from_tail(tail, num_samples)
+    assert blocked.shape == (3,)
+    for i in range(3):
+        assert blocked[i] == pytest.approx(pareto_khat_from_tail(tail[i : i + 1], num_samples)[0])
+
+
+def test_khat_is_nan_where_no_tail_can_be_fitted():
+    assert np.isnan(pareto_khat(np.zeros((2, 10)))).all()  # too few samples
+    assert np.isnan(pareto_khat(np.zeros(1000)))  # all weights tied

@@ -60,3 +60,28 @@ def test_a_site_outside_the_data_plate_is_refused(x):
 
     with pytest.raises(ValueError, match="outside pyro.plate"):
         log_likelihood(model, guide, x, 10)
+
+
+def test_a_hand_written_pyro_model_is_estimated_against_its_closed_form():
+    # z ~ N(0, I_2), x | z ~ N(z W, I_3): x ~ N(0, W^T W + I), nothing to do with our VAE class
+    torch.manual_seed(3)
+    w = torch.randn(2, 3, dtype=torch.float64)
+
+    def model(x):
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(torch.zeros(2, dtype=x.dtype), 1.0).to_event(1))
+            pyro.sample("x", dist.Normal(z @ w, 1.0).to_event(1), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", dist.Normal(x[:, :2] / 3, 0.8).to_event(1))
+
+    x = torch.randn(40, 3, dtype=torch.float64)
+    cov = w.T @ w + torch.eye(3, dtype=torch.float64)
+    exact = dist.MultivariateNormal(torch.zeros(3, dtype=torch.float64), cov).log_prob(x).numpy()
+    res = log_likelihood(model, guide, x, 4000, dtype=torch.float64)
+    error = res.estimate - exact
+    # per point within 5 of its own standard errors (a bias of O(1/K) is far below that) ...
+    assert (np.abs(error) < 5 * res.standard_error + 1e-6).all()
+    # ... and the mean within 4 standard errors of the mean
+    assert abs(error.mean()) < 4 * np.sqrt((res.standard_error**2).sum()) / len(error)

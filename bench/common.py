@@ -1,0 +1,68 @@
+"""Shared helpers of the benchmarks: machine description and the results files.
+
+Every benchmark writes ``bench/results/<name>.json`` with its measured figures, the command that
+produced them and the machine it ran on; ``bench/report.py`` renders BENCHMARKS.md from those
+files, so no figure in BENCHMARKS.md is typed by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS", "machine", "peak_rss_mib", "save_result"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """The machine and library versions a measurement was taken with."""
+    import numpy
+    import pyro
+    import torch
+
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pyro": pyro.__version__,
+        "numpy": numpy.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def peak_rss_mib() -> float:
+    """The process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def save_result(name: str, figures: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with the figures, the command line and the machine."""
+    RESULTS.mkdir(exist_ok=True)
+    argv = [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
+    with contextlib.suppress(ValueError):
+        argv[0] = Path(sys.argv[0]).resolve().relative_to(Path.cwd()).as_posix()
+    record = {"command": "python " + shlex.join(argv), "machine": machine(), **figures}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
