@@ -146,7 +146,13 @@ def memory_probe(args: argparse.Namespace) -> None:
 
 def memory(args: argparse.Namespace) -> list[dict]:
     rows = []
-    for num_points, num_samples in ((100, 1000), (100, 5000), (100, 20000), (1000, 5000)):
+    for num_points, num_samples in (
+        (100, 1000),
+        (100, 5000),
+        (100, 20000),
+        (100, 100_000),
+        (1000, 5000),
+    ):
         cmd = [
             sys.executable,
             __file__,

@@ -73,11 +73,29 @@ class Config:
         "noise and an exact log P(X); implies --likelihood gaussian)",
         "model",
     )
-    prior: str = _setting("standard-normal", "prior P(z)", "model")
-    guide: str = _setting("diagonal", "guide family Q(z|X)", "model")
-    likelihood: str = _setting("bernoulli", "likelihood P(X|z): bernoulli or gaussian", "model")
-    sigma: float = _setting(0.1, "observation noise sigma of the gaussian likelihood", "model")
-    network: str = _setting("mlp", "encoder/decoder network body", "model")
+    prior: str = _setting(
+        "standard-normal", "prior P(z): standard-normal, mixture, vamp or flow", "model"
+    )
+    prior_components: int | None = _setting(
+        None,
+        "mixture components (--prior mixture, default 10) or pseudo-inputs (--prior vamp, "
+        "default 500)",
+        "model",
+    )
+    flow_layers: int = _setting(
+        2, "autoregressive transforms in --prior flow and --guide iaf", "model"
+    )
+    guide: str = _setting("diagonal", "guide family Q(z|X): diagonal, full or iaf", "model")
+    likelihood: str = _setting(
+        "bernoulli",
+        "likelihood P(X|z): bernoulli, gaussian, gaussian-learned, gaussian-pixelwise or "
+        "continuous-bernoulli",
+        "model",
+    )
+    sigma: float = _setting(
+        0.1, "sigma of the gaussian likelihood (the start value when it is learned)", "model"
+    )
+    network: str = _setting("mlp", "encoder/decoder network body: mlp or conv", "model")
     latent_dim: int = _setting(50, "dimension of z", "model")
     hidden_dims: tuple[int, ...] = _setting(
         (200, 200),
@@ -162,6 +180,9 @@ class Config:
         _positive_int("num_particles", self.num_particles, 1, upper=100_000)
         for width in self.hidden_dims:
             _positive_int("hidden_dims", width, 200, upper=65_536)
+        if self.prior_components is not None:
+            _positive_int("prior_components", self.prior_components, 10, upper=100_000)
+        _positive_int("flow_layers", self.flow_layers, 2, upper=64)
         _positive_float("learning_rate", self.learning_rate, 1e-3)
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
@@ -220,6 +241,16 @@ class Config:
             raise InputError(
                 "--model linear-gaussian has a standard normal prior and a Gaussian likelihood: "
                 "drop --prior/--likelihood or pass --likelihood gaussian --prior standard-normal"
+            )
+        if self.prior_components is not None and self.prior not in ("mixture", "vamp"):
+            raise InputError(
+                f"--prior-components applies to --prior mixture or vamp, not {self.prior}: "
+                "drop it or choose one of those priors"
+            )
+        if self.jit and (self.prior in ("vamp", "flow") or self.guide == "iaf"):
+            raise InputError(
+                "--jit traces fixed tensor shapes and does not support flows or the VampPrior: "
+                "drop --jit"
             )
         if self.jit and self.objective == "iwae":
             raise InputError("Pyro has no JIT version of the IWAE objective: drop --jit")

@@ -321,7 +321,7 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None
 
     Args:
         x: the data, ``[N, D]``.
-        support: the likelihood's ``support`` (``"binary"`` or ``"real"``).
+        support: the likelihood's ``support`` (``"binary"``, ``"unit"`` or ``"real"``).
         binarize: whether the data will be binarized (then values must lie in [0, 1]).
         what: how to name the data in the message.
 
@@ -342,6 +342,11 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None
                 f"{what} has values in [{lo:g}, {hi:g}] but binarization needs [0, 1]: rescale "
                 "the data, or use --likelihood gaussian --binarize none"
             )
+    elif support == "unit" and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise InputError(
+            f"{what} has values in [{float(x.min()):g}, {float(x.max()):g}] but the continuous "
+            "Bernoulli likelihood needs [0, 1]: rescale the data, or use --likelihood gaussian"
+        )
     elif support == "binary" and bool(((x != 0) & (x != 1)).any()):
         raise InputError(
             f"{what} has values other than 0 and 1, which a Bernoulli likelihood cannot model: "

@@ -1,7 +1,11 @@
 """Guide families Q(z|X): encoders whose ``forward(x)`` returns the distribution of z given x.
 
-An encoder maps a batch ``x`` of shape ``[B, data_dim]`` to a distribution with batch shape
-``[B]`` and ``event_shape == (latent_dim,)``. :class:`pyro_vae.VAE` samples it at site ``"z"``.
+An encoder maps a batch ``x`` of shape ``[..., data_dim]`` to a distribution with batch shape
+``[...]`` and ``event_shape == (latent_dim,)``, reparameterized (``rsample``) and with an exact
+``log_prob`` at its own samples. :class:`pyro_vae.VAE` samples it at site ``"z"``.
+
+Your own guide family is any ``nn.Module`` with that contract; pass it to
+:class:`pyro_vae.VAE`, or register a factory in :data:`GUIDES` to select it by name.
 """
 
 from __future__ import annotations
@@ -9,17 +13,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyro.distributions as dist
+import pyro.distributions.transforms as T
 import torch
 from torch import nn
+from torch.distributions.utils import vec_to_tril_matrix
 from torch.nn import functional as F
 
 from pyro_vae.config import Config
-from pyro_vae.networks import build_network
+from pyro_vae.networks import build_encoder_network
 from pyro_vae.registry import Registry
 
-__all__ = ["GUIDES", "DiagonalGaussianEncoder", "build_encoder"]
+__all__ = [
+    "GUIDES",
+    "DiagonalGaussianEncoder",
+    "FullCovarianceEncoder",
+    "IAFEncoder",
+    "build_encoder",
+]
 
 _MIN_SCALE = 1e-5
+
+
+def _diagonal(loc: torch.Tensor, raw_scale: torch.Tensor) -> dist.Distribution:
+    scale = F.softplus(raw_scale) + _MIN_SCALE
+    return dist.Normal(loc, scale, validate_args=False).to_event(1)
 
 
 class DiagonalGaussianEncoder(nn.Module):
@@ -45,20 +62,116 @@ class DiagonalGaussianEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         """Return Q(z|x) for a batch ``x`` of shape ``[..., data_dim]``."""
         loc, raw_scale = self.net(x).chunk(2, dim=-1)
-        scale = F.softplus(raw_scale) + _MIN_SCALE
-        return dist.Normal(loc, scale, validate_args=False).to_event(1)
+        return _diagonal(loc, raw_scale)
+
+
+class FullCovarianceEncoder(nn.Module):
+    """Q(z|X) = N(mu(x), L(x) L(x)^T): the network also outputs a Cholesky factor L(x).
+
+    Args:
+        net: a network from ``data_dim`` inputs to ``latent_dim + latent_dim * (latent_dim + 1)
+            / 2`` outputs (loc, then the lower triangle row by row; its diagonal goes through a
+            softplus).
+        latent_dim: dimension of z.
+
+    Example:
+        >>> from pyro_vae.networks import MLP
+        >>> enc = FullCovarianceEncoder(MLP(64, (32,), 3 + 6), latent_dim=3)
+        >>> enc(torch.zeros(8, 64)).scale_tril.shape
+        torch.Size([8, 3, 3])
+    """
+
+    def __init__(self, net: nn.Module, latent_dim: int) -> None:
+        super().__init__()
+        self.net = net
+        self.latent_dim = latent_dim
+
+    @staticmethod
+    def num_outputs(latent_dim: int) -> int:
+        """Width of the network output the encoder needs."""
+        return latent_dim + latent_dim * (latent_dim + 1) // 2
+
+    def forward(self, x: torch.Tensor) -> dist.Distribution:
+        """Return Q(z|x) for a batch ``x`` of shape ``[..., data_dim]``."""
+        out = self.net(x)
+        loc, flat = out[..., : self.latent_dim], out[..., self.latent_dim :]
+        tril = vec_to_tril_matrix(flat)
+        diagonal = F.softplus(tril.diagonal(dim1=-2, dim2=-1)) + _MIN_SCALE
+        tril = tril.tril(-1) + torch.diag_embed(diagonal)
+        return dist.MultivariateNormal(loc, scale_tril=tril, validate_args=False)
+
+
+class IAFEncoder(nn.Module):
+    """An inverse autoregressive flow on top of a diagonal Gaussian (Kingma et al. 2016).
+
+    The network outputs the base N(mu(x), sigma(x)^2) and a context vector h(x); each of the
+    ``layers`` transforms is Pyro's ``conditional_affine_autoregressive`` given h(x). Sampling
+    runs every transform in its parallel direction, and the density of a drawn z is exact and
+    cheap (Pyro caches the inverse of the value it just produced). The density at other points
+    inverts the flow, one pass per latent dimension.
+
+    Args:
+        net: a network from ``data_dim`` inputs to ``2 * latent_dim + context_dim`` outputs.
+        latent_dim: dimension of z.
+        context_dim: width of h(x).
+        layers: number of autoregressive transforms.
+
+    Example:
+        >>> from pyro_vae.networks import MLP
+        >>> enc = IAFEncoder(MLP(64, (32,), 2 * 3 + 4), latent_dim=3, context_dim=4, layers=2)
+        >>> q = enc(torch.zeros(8, 64))
+        >>> z = q.rsample()
+        >>> z.shape, q.log_prob(z).shape
+        (torch.Size([8, 3]), torch.Size([8]))
+    """
+
+    def __init__(self, net: nn.Module, latent_dim: int, context_dim: int, layers: int) -> None:
+        super().__init__()
+        self.net = net
+        self.latent_dim = latent_dim
+        self.context_dim = context_dim
+        hidden = [max(4 * latent_dim, 16)]
+        self.transforms = nn.ModuleList(
+            T.conditional_affine_autoregressive(latent_dim, context_dim, hidden_dims=hidden)
+            for _ in range(layers)
+        )
+
+    def forward(self, x: torch.Tensor) -> dist.Distribution:
+        """Return Q(z|x) for a batch ``x`` of shape ``[..., data_dim]``."""
+        out = self.net(x)
+        d = self.latent_dim
+        loc, raw_scale, context = out[..., :d], out[..., d : 2 * d], out[..., 2 * d :]
+        steps = [t.condition(context) for t in self.transforms]
+        return dist.TransformedDistribution(_diagonal(loc, raw_scale), steps)
 
 
 EncoderFactory = Callable[[Config, int], nn.Module]
 GUIDES: Registry[EncoderFactory] = Registry("guide", "--guide")
 
 
-@GUIDES.register("diagonal", "diagonal Gaussian, the amortized guide of Kingma & Welling 2014")
-def _diagonal(config: Config, data_dim: int) -> nn.Module:
-    net = build_network(
-        config.network, data_dim, config.hidden_dims, 2 * config.latent_dim, config.activation
+def _net(config: Config, data_dim: int, out_features: int) -> nn.Module:
+    return build_encoder_network(
+        config.network, data_dim, config.hidden_dims, out_features, config.activation
     )
-    return DiagonalGaussianEncoder(net, config.latent_dim)
+
+
+@GUIDES.register("diagonal", "diagonal Gaussian, the amortized guide of Kingma & Welling 2014")
+def _diagonal_guide(config: Config, data_dim: int) -> nn.Module:
+    return DiagonalGaussianEncoder(_net(config, data_dim, 2 * config.latent_dim), config.latent_dim)
+
+
+@GUIDES.register("full", "full-covariance Gaussian: the encoder outputs a Cholesky factor")
+def _full(config: Config, data_dim: int) -> nn.Module:
+    d = config.latent_dim
+    return FullCovarianceEncoder(_net(config, data_dim, FullCovarianceEncoder.num_outputs(d)), d)
+
+
+@GUIDES.register("iaf", "inverse autoregressive flow on a diagonal Gaussian, Kingma et al. 2016")
+def _iaf(config: Config, data_dim: int) -> nn.Module:
+    d = config.latent_dim
+    context = max(d, 8)
+    net = _net(config, data_dim, 2 * d + context)
+    return IAFEncoder(net, d, context, config.flow_layers)
 
 
 def build_encoder(config: Config, data_dim: int) -> nn.Module:

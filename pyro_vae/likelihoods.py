@@ -16,20 +16,24 @@ from torch import nn
 from torch.nn import functional as F
 
 from pyro_vae.config import Config
-from pyro_vae.networks import build_network
+from pyro_vae.networks import build_decoder_network
 from pyro_vae.registry import Registry
 
 __all__ = [
     "LIKELIHOODS",
     "BernoulliLikelihood",
     "BernoulliPixels",
+    "ContinuousBernoulliLikelihood",
     "GaussianLikelihood",
+    "LearnedGaussianLikelihood",
     "Support",
     "bernoulli_pixels",
     "build_likelihood",
+    "likelihood_support",
 ]
 
-Support = Literal["binary", "real"]
+Support = Literal["binary", "real", "unit"]
+_MIN_SIGMA = 1e-3
 
 
 class BernoulliPixels(dist.Independent):
@@ -121,23 +125,131 @@ class GaussianLikelihood(nn.Module):
         return self.decoder(z)
 
 
+class LearnedGaussianLikelihood(nn.Module):
+    """P(X|z) = N(X; f(z), sigma^2) with sigma learned: one for all pixels, or one per pixel.
+
+    sigma = 1e-3 + softplus(raw) stays bounded away from zero (on data with constant pixels an
+    unbounded sigma would shrink forever and the likelihood grow without limit).
+
+    Args:
+        decoder: network from ``latent_dim`` to ``data_dim``.
+        data_dim: width of a datapoint.
+        sigma: the initial sigma.
+        per_pixel: learn one sigma per pixel instead of a single one.
+
+    Example:
+        >>> from pyro_vae.networks import MLP
+        >>> lik = LearnedGaussianLikelihood(MLP(2, (16,), 64), 64, sigma=0.5, per_pixel=True)
+        >>> round(float(lik.sigma().detach().mean()), 4), lik.sigma().shape
+        (0.5, torch.Size([64]))
+    """
+
+    support: Support = "real"
+
+    def __init__(self, decoder: nn.Module, data_dim: int, sigma: float, per_pixel: bool) -> None:
+        super().__init__()
+        self.decoder = decoder
+        start = torch.tensor(float(sigma) - _MIN_SIGMA).expm1().log()  # softplus^-1
+        self.raw_sigma = nn.Parameter(start.repeat(data_dim if per_pixel else 1))
+
+    def sigma(self) -> torch.Tensor:
+        """The current sigma, shape ``[data_dim]`` or ``[1]``."""
+        return F.softplus(self.raw_sigma) + _MIN_SIGMA
+
+    def forward(self, z: torch.Tensor) -> dist.Distribution:
+        """Return P(X|z) for latents ``z`` of shape ``[..., latent_dim]``."""
+        loc = self.decoder(z)
+        return dist.Normal(loc, self.sigma().expand_as(loc), validate_args=False).to_event(1)
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean image E[X|z] = f(z)."""
+        return self.decoder(z)
+
+
+class ContinuousBernoulliLikelihood(nn.Module):
+    """Continuous Bernoulli pixels for grey levels in [0, 1] (Loaiza-Ganem & Cunningham 2019).
+
+    Unlike a Bernoulli applied to grey levels, it is a proper density on [0, 1], with the
+    normalizing constant the Bernoulli lacks.
+
+    Example:
+        >>> from pyro_vae.networks import MLP
+        >>> lik = ContinuousBernoulliLikelihood(MLP(2, (16,), 64))
+        >>> lik(torch.zeros(3, 2)).log_prob(torch.full((3, 64), 0.3)).shape
+        torch.Size([3])
+    """
+
+    support: Support = "unit"
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z: torch.Tensor) -> dist.Distribution:
+        """Return P(X|z) for latents ``z`` of shape ``[..., latent_dim]``."""
+        logits = self.decoder(z)
+        return dist.ContinuousBernoulli(logits=logits, validate_args=False).to_event(1)
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean image E[X|z] (not sigmoid of the logits: the family's own mean)."""
+        return dist.ContinuousBernoulli(logits=self.decoder(z), validate_args=False).mean
+
+
 LikelihoodFactory = Callable[[Config, int], nn.Module]
 LIKELIHOODS: Registry[LikelihoodFactory] = Registry("likelihood", "--likelihood")
+_SUPPORTS: dict[str, Support] = {}
+
+
+def _register(
+    name: str, summary: str, support: Support
+) -> Callable[[LikelihoodFactory], LikelihoodFactory]:
+    _SUPPORTS[name] = support
+    return LIKELIHOODS.register(name, summary)
 
 
 def _decoder(config: Config, data_dim: int) -> nn.Module:
     hidden = tuple(reversed(config.hidden_dims))
-    return build_network(config.network, config.latent_dim, hidden, data_dim, config.activation)
+    return build_decoder_network(
+        config.network, config.latent_dim, hidden, data_dim, config.activation
+    )
 
 
-@LIKELIHOODS.register("bernoulli", "independent Bernoulli pixels, for binary(ized) images")
+@_register("bernoulli", "independent Bernoulli pixels, for binary(ized) images", "binary")
 def _bernoulli(config: Config, data_dim: int) -> nn.Module:
     return BernoulliLikelihood(_decoder(config, data_dim))
 
 
-@LIKELIHOODS.register("gaussian", "N(f(z), sigma^2 I) with a fixed sigma (--sigma)")
+@_register("gaussian", "N(f(z), sigma^2 I) with a fixed sigma (--sigma)", "real")
 def _gaussian(config: Config, data_dim: int) -> nn.Module:
     return GaussianLikelihood(_decoder(config, data_dim), config.sigma)
+
+
+@_register("gaussian-learned", "N(f(z), sigma^2 I), one learned sigma (starts at --sigma)", "real")
+def _gaussian_learned(config: Config, data_dim: int) -> nn.Module:
+    return LearnedGaussianLikelihood(_decoder(config, data_dim), data_dim, config.sigma, False)
+
+
+@_register("gaussian-pixelwise", "N(f(z), diag(sigma^2)), a learned sigma per pixel", "real")
+def _gaussian_pixelwise(config: Config, data_dim: int) -> nn.Module:
+    return LearnedGaussianLikelihood(_decoder(config, data_dim), data_dim, config.sigma, True)
+
+
+@_register(
+    "continuous-bernoulli", "continuous Bernoulli for [0, 1] grey levels, Loaiza-Ganem 2019", "unit"
+)
+def _continuous_bernoulli(config: Config, data_dim: int) -> nn.Module:
+    return ContinuousBernoulliLikelihood(_decoder(config, data_dim))
+
+
+def likelihood_support(name: str) -> Support:
+    """The values data must take for the likelihood ``name``: binary, real or unit ([0, 1]).
+
+    Example:
+        >>> likelihood_support("continuous-bernoulli")
+        'unit'
+    """
+    LIKELIHOODS.check(name)
+    return _SUPPORTS[name]
 
 
 def build_likelihood(config: Config, data_dim: int) -> nn.Module:

@@ -1,19 +1,34 @@
-"""Network bodies that map one flat vector to another (encoders and decoders are built from them).
+"""Network bodies: the encoder and decoder networks that guides and likelihoods are built on.
 
 A network never samples and never computes a loss: it maps inputs of shape ``[..., in_features]``
 to ``[..., out_features]``, keeping any leading batch dimensions (the estimators put a particle
-dimension in front). Guides and likelihoods turn those outputs into distributions.
+dimension in front). Each entry of :data:`NETWORKS` is a :class:`NetworkFamily`: one factory for
+the encoder (data -> features) and one for the decoder (latent -> data), so a convolutional
+family can read images on one side and draw them on the other.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import torch
 from torch import nn
 
+from pyro_vae.errors import InputError
 from pyro_vae.registry import Registry
 
-__all__ = ["ACTIVATIONS", "MLP", "NETWORKS", "build_network"]
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "NETWORKS",
+    "ConvDecoder",
+    "ConvEncoder",
+    "NetworkFamily",
+    "build_decoder_network",
+    "build_encoder_network",
+]
 
 ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation", "--activation")
 ACTIVATIONS.register("tanh", "hyperbolic tangent (Burda et al. 2015)")(nn.Tanh)
@@ -33,7 +48,6 @@ class MLP(nn.Sequential):
         activation: a name from :data:`ACTIVATIONS`.
 
     Example:
-        >>> import torch
         >>> net = MLP(784, (200, 200), 100)
         >>> net(torch.zeros(7, 3, 784)).shape
         torch.Size([7, 3, 100])
@@ -58,22 +72,133 @@ class MLP(nn.Sequential):
         self.out_features = out_features
 
 
-NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
-NETWORKS: Registry[NetworkFactory] = Registry("network", "--network")
-NETWORKS.register("mlp", "fully connected layers with a chosen activation")(MLP)
+_CHANNELS = (32, 64)
 
 
-def build_network(
-    name: str,
-    in_features: int,
-    hidden_dims: Sequence[int],
-    out_features: int,
-    activation: str = "tanh",
-) -> nn.Module:
-    """Build the network registered as ``name``.
+def _image_side(data_dim: int) -> int:
+    """The side of a square single-channel image with ``data_dim`` pixels, a multiple of 4."""
+    side = math.isqrt(data_dim)
+    if side * side != data_dim or side % 4 or side < 8:
+        raise InputError(
+            f"--network conv needs square images whose side is a multiple of 4 (28x28, 8x8, ...), "
+            f"but a datapoint has {data_dim} values: use --network mlp"
+        )
+    return side
+
+
+class ConvEncoder(nn.Module):
+    """Two stride-2 convolutions (32 and 64 channels), then an MLP head.
+
+    Reads flat square images ``[..., side * side]`` (28x28 MNIST, 8x8 digits).
 
     Example:
-        >>> build_network("mlp", 64, (32,), 4)[0]
-        Linear(in_features=64, out_features=32, bias=True)
+        >>> enc = ConvEncoder(784, (200,), 100)
+        >>> enc(torch.zeros(5, 3, 784)).shape
+        torch.Size([5, 3, 100])
     """
-    return NETWORKS.get(name)(in_features, hidden_dims, out_features, activation)
+
+    def __init__(
+        self, data_dim: int, hidden_dims: Sequence[int], out_features: int, activation: str = "relu"
+    ) -> None:
+        super().__init__()
+        self.side = _image_side(data_dim)
+        act = ACTIVATIONS.get(activation)
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, _CHANNELS[0], 4, stride=2, padding=1),
+            act(),
+            nn.Conv2d(_CHANNELS[0], _CHANNELS[1], 4, stride=2, padding=1),
+            act(),
+            nn.Flatten(),
+        )
+        features = _CHANNELS[1] * (self.side // 4) ** 2
+        self.head = MLP(features, hidden_dims, out_features, activation)
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., side * side]`` images to ``[..., out_features]``."""
+        lead = x.shape[:-1]
+        h = self.conv(x.reshape(-1, 1, self.side, self.side))
+        return self.head(h).reshape(*lead, self.out_features)
+
+
+class ConvDecoder(nn.Module):
+    """An MLP to a 64-channel quarter-size map, then two stride-2 transposed convolutions.
+
+    Draws flat square images ``[..., side * side]`` from latents ``[..., in_features]``.
+
+    Example:
+        >>> dec = ConvDecoder(10, (200,), 64)
+        >>> dec(torch.zeros(5, 3, 10)).shape
+        torch.Size([5, 3, 64])
+    """
+
+    def __init__(
+        self, in_features: int, hidden_dims: Sequence[int], data_dim: int, activation: str = "relu"
+    ) -> None:
+        super().__init__()
+        self.side = _image_side(data_dim)
+        act = ACTIVATIONS.get(activation)
+        self.quarter = self.side // 4
+        self.head = nn.Sequential(
+            MLP(in_features, hidden_dims, _CHANNELS[1] * self.quarter**2, activation), act()
+        )
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
+            act(),
+            nn.ConvTranspose2d(_CHANNELS[0], 1, 4, stride=2, padding=1),
+        )
+        self.data_dim = data_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., in_features]`` latents to ``[..., side * side]`` flat images."""
+        lead = z.shape[:-1]
+        h = self.head(z.reshape(-1, z.shape[-1]))
+        h = h.reshape(-1, _CHANNELS[1], self.quarter, self.quarter)
+        return self.deconv(h).reshape(*lead, self.data_dim)
+
+
+NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
+
+
+@dataclass(frozen=True)
+class NetworkFamily:
+    """The encoder and decoder factories of one kind of network.
+
+    Both take ``(in_features, hidden_dims, out_features, activation)``.
+    """
+
+    encoder: NetworkFactory
+    decoder: NetworkFactory
+
+
+NETWORKS: Registry[NetworkFamily] = Registry("network", "--network")
+NETWORKS.register("mlp", "fully connected layers with a chosen activation")(
+    NetworkFamily(encoder=MLP, decoder=MLP)
+)
+NETWORKS.register("conv", "convolutional encoder and decoder for square images (28x28, 8x8)")(
+    NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder)
+)
+
+
+def build_encoder_network(
+    name: str, data_dim: int, hidden_dims: Sequence[int], out_features: int, activation: str
+) -> nn.Module:
+    """The encoder network of family ``name``: data ``[..., data_dim]`` -> ``[..., out]``.
+
+    Example:
+        >>> build_encoder_network("conv", 64, (32,), 4, "relu")(torch.zeros(2, 64)).shape
+        torch.Size([2, 4])
+    """
+    return NETWORKS.get(name).encoder(data_dim, hidden_dims, out_features, activation)
+
+
+def build_decoder_network(
+    name: str, latent_dim: int, hidden_dims: Sequence[int], data_dim: int, activation: str
+) -> nn.Module:
+    """The decoder network of family ``name``: latents ``[..., latent_dim]`` -> data.
+
+    Example:
+        >>> build_decoder_network("mlp", 2, (32,), 64, "tanh")(torch.zeros(2, 2)).shape
+        torch.Size([2, 64])
+    """
+    return NETWORKS.get(name).decoder(latent_dim, hidden_dims, data_dim, activation)

@@ -1,7 +1,8 @@
 """Priors P(z): modules whose ``forward()`` returns the distribution of one latent vector.
 
 A prior's distribution has ``event_shape == (latent_dim,)`` and an empty batch shape; the model
-places it inside the ``"data"`` plate, which broadcasts it over the batch.
+places it inside the ``"data"`` plate, which broadcasts it over the batch. Every prior gives an
+exact ``log_prob`` at any z (the estimators and the ELBO need it) and can be sampled.
 """
 
 from __future__ import annotations
@@ -9,13 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyro.distributions as dist
+import pyro.distributions.transforms as T
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pyro_vae.config import Config
 from pyro_vae.registry import Registry
 
-__all__ = ["PRIORS", "StandardNormalPrior", "build_prior"]
+__all__ = [
+    "PRIORS",
+    "FlowPrior",
+    "MixturePrior",
+    "StandardNormalPrior",
+    "VampPrior",
+    "build_prior",
+]
+
+_MIN_SCALE = 1e-4
 
 
 class StandardNormalPrior(nn.Module):
@@ -38,20 +50,145 @@ class StandardNormalPrior(nn.Module):
         return dist.Normal(self.loc, self.scale, validate_args=False).to_event(1)
 
 
-PriorFactory = Callable[[Config, int], nn.Module]
+class MixturePrior(nn.Module):
+    """A learnable mixture of ``components`` diagonal Gaussians.
+
+    Weights, means and scales are all trained with the rest of the model.
+
+    Example:
+        >>> prior = MixturePrior(latent_dim=2, components=5)
+        >>> prior().log_prob(torch.zeros(3, 2)).shape
+        torch.Size([3])
+    """
+
+    def __init__(self, latent_dim: int, components: int) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(components))
+        self.loc = nn.Parameter(torch.randn(components, latent_dim))
+        self.raw_scale = nn.Parameter(torch.zeros(components, latent_dim))
+
+    def forward(self) -> dist.Distribution:
+        """Return the mixture as a distribution with one event dimension."""
+        scale = F.softplus(self.raw_scale) + _MIN_SCALE
+        component = dist.Normal(self.loc, scale, validate_args=False).to_event(1)
+        return dist.MixtureSameFamily(
+            dist.Categorical(logits=self.logits, validate_args=False), component
+        )
+
+
+class _BroadcastMixture(dist.MixtureSameFamily):
+    """A mixture that hands each component its own copy of z (shape ``[..., K, d]``).
+
+    ``MixtureSameFamily`` passes z as ``[..., 1, d]`` and relies on broadcasting, which a flow
+    conditioned on one context per component (an IAF guide inside the VampPrior) cannot do.
+    """
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        x = super()._pad(x)
+        return x.expand(*x.shape[:-2], self._num_component, x.shape[-1])
+
+
+class VampPrior(nn.Module):
+    """VampPrior: the average of the guide's Q(z|u_k) over learned pseudo-inputs u_k.
+
+    Tomczak & Welling (2018), "VAE with a VampPrior". The pseudo-inputs live in data space (as
+    sigmoid of a free parameter, so in [0, 1]) and are encoded by the model's own encoder, so the
+    prior follows the aggregate posterior as training goes on. With a flow guide (``iaf``) the
+    components are the flow's base Gaussians Q_0(z|u_k): still an exact density, at the cost of
+    one encoder pass, where the flow's own density at arbitrary z would need a sequential
+    inversion per pseudo-input.
+
+    Args:
+        encoder: the guide's encoder; it is shared, not owned (its weights are saved with the
+            guide, once).
+        data_dim: width of a datapoint (of a pseudo-input).
+        components: number of pseudo-inputs K.
+
+    Example:
+        >>> from pyro_vae.guides import DiagonalGaussianEncoder
+        >>> from pyro_vae.networks import MLP
+        >>> enc = DiagonalGaussianEncoder(MLP(16, (8,), 4), latent_dim=2)
+        >>> prior = VampPrior(enc, data_dim=16, components=10)
+        >>> prior().log_prob(torch.zeros(3, 2)).shape
+        torch.Size([3])
+    """
+
+    def __init__(self, encoder: nn.Module, data_dim: int, components: int) -> None:
+        super().__init__()
+        # Kept out of the module tree: the encoder is the guide's, registered there.
+        self.__dict__["_encoder"] = encoder
+        self.pseudo_inputs = nn.Parameter(0.1 * torch.randn(components, data_dim))
+
+    def forward(self) -> dist.Distribution:
+        """Return (1/K) sum_k Q(z | u_k) as a distribution with one event dimension."""
+        components = self._encoder(torch.sigmoid(self.pseudo_inputs))
+        if isinstance(components, dist.TransformedDistribution):
+            # A flow guide's density at an arbitrary z inverts the flow one latent dimension at
+            # a time, for every pseudo-input: far too slow to train. Mix its base Gaussians.
+            components = components.base_dist
+        weights = torch.zeros(self.pseudo_inputs.shape[0], device=self.pseudo_inputs.device)
+        return _BroadcastMixture(
+            dist.Categorical(logits=weights, validate_args=False), components
+        )
+
+
+class FlowPrior(nn.Module):
+    """A normalizing flow on top of N(0, I): masked autoregressive affine layers.
+
+    Each layer is the inverse of Pyro's ``affine_autoregressive`` transform (a MAF, Papamakarios
+    et al. 2017), so the density at any z takes one parallel pass per layer; sampling, which only
+    generation needs, is the sequential direction. Layers use different variable orders.
+
+    Example:
+        >>> prior = FlowPrior(latent_dim=3, layers=2)
+        >>> prior().log_prob(torch.zeros(4, 3)).shape
+        torch.Size([4])
+        >>> prior().sample((5,)).shape
+        torch.Size([5, 3])
+    """
+
+    def __init__(self, latent_dim: int, layers: int) -> None:
+        super().__init__()
+        hidden = [max(4 * latent_dim, 16)]
+        self.transforms = nn.ModuleList(
+            T.affine_autoregressive(latent_dim, hidden_dims=hidden) for _ in range(layers)
+        )
+        self.base = StandardNormalPrior(latent_dim)
+
+    def forward(self) -> dist.Distribution:
+        """Return the flow distribution (one event dimension)."""
+        return dist.TransformedDistribution(self.base(), [t.inv for t in self.transforms])
+
+
+PriorFactory = Callable[[Config, int, nn.Module], nn.Module]
 PRIORS: Registry[PriorFactory] = Registry("prior", "--prior")
 
 
 @PRIORS.register("standard-normal", "N(0, I), the prior of Kingma & Welling 2014")
-def _standard_normal(config: Config, data_dim: int) -> nn.Module:
+def _standard_normal(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
     return StandardNormalPrior(config.latent_dim)
 
 
-def build_prior(config: Config, data_dim: int) -> nn.Module:
-    """Build the prior named by ``config.prior``.
+@PRIORS.register("mixture", "learnable mixture of Gaussians (--prior-components, default 10)")
+def _mixture(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
+    return MixturePrior(config.latent_dim, config.prior_components or 10)
+
+
+@PRIORS.register("vamp", "VampPrior over pseudo-inputs, Tomczak & Welling 2018 (default 500)")
+def _vamp(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
+    return VampPrior(encoder, data_dim, config.prior_components or 500)
+
+
+@PRIORS.register("flow", "masked autoregressive flow on N(0, I), Papamakarios et al. 2017")
+def _flow(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
+    return FlowPrior(config.latent_dim, config.flow_layers)
+
+
+def build_prior(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
+    """Build the prior named by ``config.prior`` (``encoder`` is the guide's, for VampPrior).
 
     Example:
-        >>> build_prior(Config(latent_dim=3), 64)().event_shape
+        >>> build_prior(Config(latent_dim=3), 64, encoder=None)().event_shape
         torch.Size([3])
     """
-    return PRIORS.get(config.prior)(config, data_dim)
+    return PRIORS.get(config.prior)(config, data_dim, encoder)

@@ -45,6 +45,7 @@ from pyro_vae.config import Config
 from pyro_vae.data import DataSplits, epoch_batches, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import elbo_terms
+from pyro_vae.likelihoods import likelihood_support
 from pyro_vae.objectives import LatentScale, build_objective, kl_weight
 from pyro_vae.vae import VAE, build_vae
 
@@ -135,7 +136,7 @@ def train(
 
     # Everything that can fail on bad input happens before the run directory is touched.
     pyro.clear_param_store()
-    support = build_vae(config, data_dim=1).likelihood.support
+    support = likelihood_support(config.likelihood)
     splits = load_data(config, support)
     pyro.set_rng_seed(config.seed)
     vae = build_vae(config, splits.data_dim)

@@ -23,6 +23,8 @@ from pyro_vae.registry import Registry
 
 __all__ = ["MODELS", "VAE", "build_vae"]
 
+_MEAN_DRAWS = 256
+
 
 class VAE(nn.Module):
     """A variational autoencoder built from three swappable parts.
@@ -91,12 +93,19 @@ class VAE(nn.Module):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the posterior mean of each input: E[X | z = E_Q[z|x]], same shape as ``x``."""
-        return self.likelihood.mean(self.encoder(x).mean)
+        return self.likelihood.mean(self.encode(x))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior means E_Q[z|x], shape ``[B, latent_dim]``."""
-        return self.encoder(x).mean
+        """The posterior means E_Q[z|x], shape ``[B, latent_dim]``.
+
+        For a guide without a closed-form mean (a flow), the average of 256 draws.
+        """
+        q = self.encoder(x)
+        try:
+            return q.mean
+        except NotImplementedError:
+            return q.rsample((_MEAN_DRAWS,)).mean(0)
 
 
 ModelFactory = Callable[[Config, int], VAE]
@@ -105,9 +114,10 @@ MODELS: Registry[ModelFactory] = Registry("model", "--model")
 
 @MODELS.register("vae", "the prior, guide and likelihood named by --prior, --guide, --likelihood")
 def _vae(config: Config, data_dim: int) -> VAE:
+    encoder = build_encoder(config, data_dim)
     return VAE(
-        prior=build_prior(config, data_dim),
-        encoder=build_encoder(config, data_dim),
+        prior=build_prior(config, data_dim, encoder),
+        encoder=encoder,
         likelihood=build_likelihood(config, data_dim),
     )
 
