@@ -127,9 +127,7 @@ class VampPrior(nn.Module):
             # a time, for every pseudo-input: far too slow to train. Mix its base Gaussians.
             components = components.base_dist
         weights = torch.zeros(self.pseudo_inputs.shape[0], device=self.pseudo_inputs.device)
-        return _BroadcastMixture(
-            dist.Categorical(logits=weights, validate_args=False), components
-        )
+        return _BroadcastMixture(dist.Categorical(logits=weights, validate_args=False), components)
 
 
 class FlowPrior(nn.Module):

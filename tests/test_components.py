@@ -7,15 +7,18 @@ import itertools
 
 import numpy as np
 import pyro
+import pyro.distributions as dist
 import pytest
 import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.optim import Adam
+from torch import nn
 
-from pyro_vae import Config, build_vae, load_run, log_likelihood, train
+from pyro_vae import VAE, Config, build_vae, load_run, log_likelihood, train
 from pyro_vae.guides import GUIDES
-from pyro_vae.likelihoods import LIKELIHOODS, likelihood_support
-from pyro_vae.priors import PRIORS
+from pyro_vae.likelihoods import LIKELIHOODS, BernoulliLikelihood, likelihood_support
+from pyro_vae.networks import MLP
+from pyro_vae.priors import PRIORS, StandardNormalPrior
 
 COMBINATIONS = list(itertools.product(PRIORS.names(), GUIDES.names(), LIKELIHOODS.names()))
 IDS = [f"{p}-{g}-{lik}" for p, g, lik in COMBINATIONS]
@@ -107,14 +110,6 @@ def test_run_directory_reloads_to_the_same_model(prior, guide, likelihood, tmp_p
 
 
 def test_a_users_own_guide_plugs_into_the_vae():
-    from torch import nn
-
-    import pyro.distributions as dist
-    from pyro_vae import VAE
-    from pyro_vae.likelihoods import BernoulliLikelihood
-    from pyro_vae.networks import MLP
-    from pyro_vae.priors import StandardNormalPrior
-
     class StudentTEncoder(nn.Module):
         """A heavier-tailed guide: Student-t with 5 degrees of freedom."""
 
