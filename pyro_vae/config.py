@@ -123,6 +123,11 @@ class Config:
     early_stopping: int = _setting(
         0, "stop after this many epochs without a better validation ELBO (0: off)", "training"
     )
+    time_budget: float = _setting(
+        0.0,
+        "stop after the epoch in which training has used this many seconds (0: off)",
+        "training",
+    )
     seed: int = _setting(0, "random seed (training, splits, binarization)", "training")
 
     # ----------------------------------------------------------------------------------------
@@ -192,6 +197,11 @@ class Config:
             raise InputError(
                 f"warmup_epochs must be >= 0, got {self.warmup_epochs}: "
                 "pass e.g. --warmup-epochs 10"
+            )
+        if self.time_budget < 0:
+            raise InputError(
+                f"time_budget must be >= 0 seconds, got {self.time_budget}: pass 0 to turn it "
+                "off or e.g. --time-budget 600"
             )
         if self.early_stopping < 0:
             raise InputError(

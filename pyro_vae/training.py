@@ -188,12 +188,12 @@ def _resumed_config(run_dir: Path, requested: Config | None) -> tuple[Config, di
     changed = sorted(
         k
         for k, v in requested.to_dict().items()
-        if k not in ("epochs", "early_stopping") and v != stored.to_dict()[k]
+        if k not in ("epochs", "early_stopping", "time_budget") and v != stored.to_dict()[k]
     )
     if changed:
         raise InputError(
-            f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs "
-            "and --early-stopping may differ; start a new run for other settings"
+            f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs, "
+            "--early-stopping and --time-budget may differ; start a new run for other settings"
         )
     return requested, state
 
@@ -306,7 +306,7 @@ class _Trainer:
             leave=False,
         )
         try:
-            while self.epoch < cfg.epochs and not self.stopped_early:
+            while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
                 started = time.perf_counter()
                 batches = epoch_batches(
                     self.splits.train,
@@ -334,6 +334,11 @@ class _Trainer:
                 self._end_epoch()
         finally:
             bar.close()
+
+    def out_of_time(self) -> bool:
+        """Whether the finished epochs have used up ``time_budget`` (never when it is 0)."""
+        budget = self.config.time_budget
+        return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
 
     def _svi_step(self, batch: torch.Tensor) -> float:
         if self.config.jit:  # torch.jit.trace deprecation and tracer chatter, every step

@@ -1,4 +1,5 @@
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -8,6 +9,9 @@ import numpy as np
 import pytest
 
 from pyro_vae.cli import main
+from pyro_vae.guides import GUIDES
+from pyro_vae.likelihoods import LIKELIHOODS
+from pyro_vae.priors import PRIORS
 
 TINY = ["--epochs", "1", "--latent-dim", "2", "--hidden-dims", "16", "--quiet"]
 
@@ -207,6 +211,37 @@ BAD_INPUTS = {
         "must end in .csv",
     ),
     "evaluate-missing-run": (["evaluate", "{tmp}/none"], "does not exist"),
+    "components-without-mixture": (["train", "--prior-components", "5"], "--prior-components"),
+    "conv-not-square": (
+        [
+            "train",
+            "--dataset",
+            "npz",
+            "--data-file",
+            "{grey}",
+            "--likelihood",
+            "gaussian",
+            "--network",
+            "conv",
+        ],
+        "--network conv needs square images",
+    ),
+    "continuous-bernoulli-out-of-range": (
+        [
+            "train",
+            "--dataset",
+            "npz",
+            "--data-file",
+            "{big}",
+            "--likelihood",
+            "continuous-bernoulli",
+        ],
+        "continuous Bernoulli likelihood needs [0, 1]",
+    ),
+    "jit-with-flow": (["train", "--jit", "--guide", "iaf"], "--jit traces fixed tensor shapes"),
+    "zero-flow-layers": (["train", "--flow-layers", "0"], "flow_layers must be a positive"),
+    "negative-time-budget": (["train", "--time-budget", "-1"], "time_budget must be >= 0"),
+    "unknown-network": (["train", "--network", "resnet"], "unknown network 'resnet'"),
 }
 
 
@@ -263,3 +298,29 @@ def test_console_script_end_to_end(tmp_path):
         [*command, "train", "--epochs", "-1"], capture_output=True, text=True, timeout=300
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("prior", "guide", "likelihood"),
+    list(itertools.product(PRIORS.names(), GUIDES.names(), LIKELIHOODS.names())),
+    ids=lambda v: v,
+)
+def test_every_combination_trains_and_evaluates_on_digits(prior, guide, likelihood, tmp_path):
+    run = str(tmp_path / "run")
+    parts = ["--prior", prior, "--guide", guide, "--likelihood", likelihood]
+    if prior in ("mixture", "vamp"):
+        parts += ["--prior-components", "5"]
+    small = ["--epochs", "1", "--latent-dim", "2", "--hidden-dims", "8", "--sigma", "0.3"]
+    assert main(["train", *parts, *small, "--out", run, "--quiet"]) == 0
+    assert (
+        main(["evaluate", run, "--num-samples", "30", "--limit", "10", "--proposal", "both"]) == 0
+    )
+    report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert np.isfinite(report["proposals"]["guide"]["log_likelihood"])
+
+
+def test_conv_network_on_digits(tmp_path):
+    run = str(tmp_path / "run")
+    argv = ["train", "--network", "conv", "--epochs", "1", "--latent-dim", "2"]
+    assert main([*argv, "--hidden-dims", "16", "--out", run, "--quiet"]) == 0
+    assert main(["evaluate", run, "--num-samples", "30", "--limit", "10"]) == 0

@@ -132,3 +132,12 @@ def test_evaluate_elbo_matches_metrics_scale(tmp_path, tiny):
     val = train_module.evaluate_elbo(result.vae, result.data.validation)
     assert val["elbo"] == pytest.approx(val["reconstruction"] - val["kl"])
     assert abs(val["elbo"] - result.metrics[0]["val_elbo"]) < 2.0
+
+
+def test_time_budget_stops_after_the_epoch_that_spends_it(tiny, tmp_path):
+    run = tmp_path / "budget"
+    train(tiny.replace(epochs=5, time_budget=1e-6), run)
+    assert len(read_metrics(run)) == 1
+    # a resumed run may raise the budget, like --epochs
+    train(tiny.replace(epochs=3, time_budget=0.0), run, resume=True)
+    assert len(read_metrics(run)) == 3
