@@ -126,6 +126,24 @@ def _rss_mib(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def profile(args: argparse.Namespace, top: int = 8) -> list[dict]:
+    """Where the estimator's time goes: share of self CPU time per operator (torch.profiler)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    vae, x = setup(args)
+    batch = x[: args.batch_size]
+    estimate_dataset(vae.model, vae.guide, batch, 200, "guide", args.batch_size)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        estimate_dataset(vae.model, vae.guide, batch, 1000, "guide", args.batch_size)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [
+        {"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count}
+        for e in events[:top]
+    ]
+
+
 def memory_probe(args: argparse.Namespace) -> None:
     """Run one evaluation in this (fresh) process; print the RSS before it and its peak.
 
@@ -202,6 +220,9 @@ def main() -> None:
         f"bare {g['bare']:.1f}, inside log_likelihood: guide {g['guide']:.1f}, "
         f"prior {g['prior']:.1f}"
     )
+    result["profile"] = profile(args)
+    for row in result["profile"]:
+        print(f"  profile: {row['op']:<28} {100 * row['share']:5.1f}% of operator time")
     result["memory"] = memory(args)
     path = save_result("eval_speed", result)
     print(f"results in {path}")
