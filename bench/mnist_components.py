@@ -1,7 +1,7 @@
 """Standard normal against VampPrior, diagonal against IAF guide, at equal training time on MNIST.
 
-Trains the four combinations (prior x guide) with the default architecture and settings and the
-same wall-clock budget each (``--time-budget``: training stops after the epoch in which the
+Trains the four combinations (prior x guide) with the default architecture and settings, a
+linear KL warm-up over the first epochs (``--warmup-epochs``), and the same wall-clock budget each (``--time-budget``: training stops after the epoch in which the
 budget runs out), then estimates the test log-likelihood of each by importance sampling with
 K = 5000 samples per image, on the first ``--limit`` test images (the same images for all four),
 through ``pyro-vae evaluate``. Differences to the baseline are paired per image, which makes
@@ -49,7 +49,13 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--runs", default="runs/components", help="where the runs are kept")
     parser.add_argument("--time-budget", type=float, default=180.0, help="seconds per model")
-    parser.add_argument("--components", type=int, default=100, help="VampPrior pseudo-inputs")
+    parser.add_argument("--components", type=int, default=500, help="VampPrior pseudo-inputs")
+    parser.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=5.0,
+        help="KL warm-up for every model (without it the VampPrior collapses: KL 0 at once)",
+    )
     parser.add_argument("--limit", type=int, default=2000, help="test images evaluated")
     parser.add_argument("--num-samples", type=int, default=5000, help="K")
     args = parser.parse_args()
@@ -64,6 +70,7 @@ def main() -> None:
             guide=guide,
             prior_components=args.components if prior == "vamp" else None,
             epochs=10_000,
+            warmup_epochs=args.warmup_epochs,
             time_budget=args.time_budget,
         )
         resume = (run_dir / CHECKPOINT_FILE).exists()
@@ -105,6 +112,7 @@ def main() -> None:
         "mnist_components",
         {
             "time_budget": args.time_budget,
+            "warmup_epochs": args.warmup_epochs,
             "num_points": args.limit,
             "num_samples": args.num_samples,
             "rows": rows,

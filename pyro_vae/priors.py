@@ -7,6 +7,7 @@ exact ``log_prob`` at any z (the estimators and the ELBO need it) and can be sam
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pyro.distributions as dist
@@ -20,6 +21,7 @@ from pyro_vae.registry import Registry
 
 __all__ = [
     "PRIORS",
+    "DiagonalGaussianMixture",
     "FlowPrior",
     "MixturePrior",
     "StandardNormalPrior",
@@ -28,6 +30,7 @@ __all__ = [
 ]
 
 _MIN_SCALE = 1e-4
+_SCALAR = torch.Size()
 
 
 class StandardNormalPrior(nn.Module):
@@ -88,6 +91,66 @@ class _BroadcastMixture(dist.MixtureSameFamily):
         return x.expand(*x.shape[:-2], self._num_component, x.shape[-1])
 
 
+class DiagonalGaussianMixture(dist.TorchDistribution):
+    """An equal-weight mixture of C diagonal Gaussians N(mu_k, diag(sigma_k^2)) over R^d.
+
+    The same density as ``MixtureSameFamily(Categorical, Normal(mu, sigma).to_event(1))``, but
+    its ``log_prob`` expands the squares, sum_i (z_i - mu_ki)^2 / sigma_ki^2 =
+    z^2 . tau_k - 2 z . (mu_k tau_k) + mu_k^2 . tau_k with tau = 1 / sigma^2, into two matrix
+    products (in float64, which keeps the expansion accurate). The general mixture materializes
+    a ``[..., C, d]`` tensor per call, which makes a VampPrior with hundreds of pseudo-inputs
+    slow to train and very slow to evaluate with K = 5000 samples per image.
+
+    Args:
+        loc: component means ``[C, d]``.
+        scale: component standard deviations ``[C, d]``.
+
+    Example:
+        >>> loc, scale = torch.randn(4, 2), torch.rand(4, 2) + 0.5
+        >>> fast = DiagonalGaussianMixture(loc, scale)
+        >>> slow = dist.MixtureSameFamily(
+        ...     dist.Categorical(logits=torch.zeros(4)), dist.Normal(loc, scale).to_event(1)
+        ... )
+        >>> z = torch.randn(3, 2)
+        >>> torch.allclose(fast.log_prob(z), slow.log_prob(z), atol=1e-5)
+        True
+    """
+
+    arg_constraints: dict = {}  # noqa: RUF012 - torch's own class attribute
+    support = dist.constraints.independent(dist.constraints.real, 1)
+
+    def __init__(
+        self, loc: torch.Tensor, scale: torch.Tensor, batch_shape: torch.Size = _SCALAR
+    ) -> None:
+        self.loc, self.scale = loc, scale
+        super().__init__(batch_shape, loc.shape[-1:], validate_args=False)
+
+    def expand(
+        self, batch_shape: torch.Size, _instance: DiagonalGaussianMixture | None = None
+    ) -> DiagonalGaussianMixture:
+        """The same mixture with a larger batch shape (the plates broadcast over it)."""
+        return DiagonalGaussianMixture(self.loc, self.scale, torch.Size(batch_shape))
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Log (1/C) sum_k N(z; mu_k, diag sigma_k^2) for z of shape ``[..., d]``."""
+        z = value.double()
+        loc, scale = self.loc.double(), self.scale.double()
+        tau = scale.pow(-2)
+        quad = (z * z) @ tau.T - 2.0 * z @ (loc * tau).T + (loc * loc * tau).sum(-1)
+        log_norm = -scale.log().sum(-1) - 0.5 * loc.shape[-1] * math.log(2 * math.pi)
+        components = log_norm - 0.5 * quad
+        log_p = torch.logsumexp(components, -1) - math.log(loc.shape[0])
+        return log_p.to(value.dtype)
+
+    def sample(self, sample_shape: torch.Size = _SCALAR) -> torch.Tensor:
+        """Draw a component uniformly, then z from it."""
+        shape = torch.Size(sample_shape) + self.batch_shape
+        with torch.no_grad():
+            k = torch.randint(self.loc.shape[0], shape, device=self.loc.device)
+            loc = self.loc[k]
+            return loc + self.scale[k] * torch.randn_like(loc)
+
+
 class VampPrior(nn.Module):
     """VampPrior: the average of the guide's Q(z|u_k) over learned pseudo-inputs u_k.
 
@@ -126,6 +189,9 @@ class VampPrior(nn.Module):
             # A flow guide's density at an arbitrary z inverts the flow one latent dimension at
             # a time, for every pseudo-input: far too slow to train. Mix its base Gaussians.
             components = components.base_dist
+        base = getattr(components, "base_dist", None)
+        if isinstance(components, dist.Independent) and isinstance(base, dist.Normal):
+            return DiagonalGaussianMixture(base.loc, base.scale)
         weights = torch.zeros(self.pseudo_inputs.shape[0], device=self.pseudo_inputs.device)
         return _BroadcastMixture(dist.Categorical(logits=weights, validate_args=False), components)
 
