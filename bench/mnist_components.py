@@ -1,11 +1,12 @@
 """Standard normal against VampPrior, diagonal against IAF guide, at equal training time on MNIST.
 
 Trains the four combinations (prior x guide) with the default architecture and settings, a
-linear KL warm-up over the first epochs (``--warmup-epochs``), and the same wall-clock budget each (``--time-budget``: training stops after the epoch in which the
-budget runs out), then estimates the test log-likelihood of each by importance sampling with
-K = 5000 samples per image, on the first ``--limit`` test images (the same images for all four),
-through ``pyro-vae evaluate``. Differences to the baseline are paired per image, which makes
-their standard errors much smaller than those of the NLLs themselves.
+linear KL warm-up over the first epochs (``--warmup-epochs``), and the same wall-clock budget
+each (``--time-budget``: training stops after the epoch in which the budget runs out). Then it
+estimates the test log-likelihood of each by importance sampling with K = 5000 samples per
+image on the first ``--limit`` test images (the same images for all four) through
+``pyro-vae evaluate``. Differences to the baseline are paired per image, which makes their
+standard errors much smaller than those of the NLLs themselves.
 
 Run directories are kept under ``--runs``; rerunning the script resumes or reuses them.
 
