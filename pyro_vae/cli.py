@@ -396,9 +396,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from pyro_vae.plots import samples_figure
 
     num = _positive(args.num, "-n")
-    seed = int(args.seed) if args.seed.lstrip("-").isdigit() else None
-    if seed is None:
-        raise InputError(f"--seed must be an integer, got {args.seed!r}")
+    seed = _integer(args.seed, "--seed")
     output = Path(args.output)
     _check_output(output, ".png")
     run = load_run(Path(args.run_dir))

@@ -172,7 +172,7 @@ def evaluate_log_likelihood(
         ['guide', 'prior']
     """
     if dtype == torch.float64:
-        vae = _double_copy(vae)
+        vae = copy.deepcopy(vae).double()
     results, seconds = {}, {}
     for proposal in proposals:
         torch.manual_seed(seed)
@@ -236,7 +236,3 @@ def compare_estimators(
                 row["exact_log_likelihood"] = float(exact.mean())
             rows.append(row)
     return rows
-
-
-def _double_copy(vae: VAE) -> VAE:
-    return copy.deepcopy(vae).double()

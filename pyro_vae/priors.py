@@ -79,18 +79,6 @@ class MixturePrior(nn.Module):
         )
 
 
-class _BroadcastMixture(dist.MixtureSameFamily):
-    """A mixture that hands each component its own copy of z (shape ``[..., K, d]``).
-
-    ``MixtureSameFamily`` passes z as ``[..., 1, d]`` and relies on broadcasting, which a flow
-    conditioned on one context per component (an IAF guide inside the VampPrior) cannot do.
-    """
-
-    def _pad(self, x: torch.Tensor) -> torch.Tensor:
-        x = super()._pad(x)
-        return x.expand(*x.shape[:-2], self._num_component, x.shape[-1])
-
-
 class DiagonalGaussianMixture(dist.TorchDistribution):
     """An equal-weight mixture of C diagonal Gaussians N(mu_k, diag(sigma_k^2)) over R^d.
 
@@ -193,7 +181,9 @@ class VampPrior(nn.Module):
         if isinstance(components, dist.Independent) and isinstance(base, dist.Normal):
             return DiagonalGaussianMixture(base.loc, base.scale)
         weights = torch.zeros(self.pseudo_inputs.shape[0], device=self.pseudo_inputs.device)
-        return _BroadcastMixture(dist.Categorical(logits=weights, validate_args=False), components)
+        return dist.MixtureSameFamily(
+            dist.Categorical(logits=weights, validate_args=False), components
+        )
 
 
 class FlowPrior(nn.Module):
