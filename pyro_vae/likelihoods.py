@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pyro_vae.config import Config
-from pyro_vae.networks import build_decoder_network
+from pyro_vae.networks import build_decoder_network, output_bias
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "BernoulliLikelihood",
     "BernoulliPixels",
     "ContinuousBernoulliLikelihood",
+    "DecoderLikelihood",
     "GaussianLikelihood",
     "LearnedGaussianLikelihood",
     "Support",
@@ -34,6 +35,7 @@ __all__ = [
 
 Support = Literal["binary", "real", "unit"]
 _MIN_SIGMA = 1e-3
+_MARGINAL_CLAMP = 1e-3  # pixel means kept in [1e-3, 1 - 1e-3] before the logit
 
 
 class BernoulliPixels(dist.Independent):
@@ -68,7 +70,59 @@ def bernoulli_pixels(logits: torch.Tensor) -> BernoulliPixels:
     return BernoulliPixels(dist.Bernoulli(logits=logits, validate_args=False), 1)
 
 
-class BernoulliLikelihood(nn.Module):
+def _clamped_logit(p: torch.Tensor) -> torch.Tensor:
+    return torch.logit(p.clamp(_MARGINAL_CLAMP, 1 - _MARGINAL_CLAMP))
+
+
+class DecoderLikelihood(nn.Module):
+    """Base of the built-in likelihoods: a decoder network f(z) that parameterizes P(X|z).
+
+    Subclasses set ``support``, define ``forward(z)`` and ``mean(z)``, and say through
+    :meth:`link` which decoder output gives a pixel mean.
+
+    Args:
+        decoder: network from ``latent_dim`` to ``data_dim``.
+    """
+
+    support: Support = "real"
+
+    def __init__(self, decoder: nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def link(self, mean: torch.Tensor) -> torch.Tensor:
+        """The decoder output whose P(X|z) has pixel means ``mean`` (here the identity)."""
+        return mean
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> bool:
+        """Start the decoder's output bias at the pixel marginals of the training data ``x``.
+
+        With the bias at zero, a freshly initialized VAE spends its first hundreds of steps
+        learning the pixel marginals through its hidden layers, which saturates them; the
+        decoder then hardly depends on z and the ELBO sits on the plateau where every image is
+        explained by the marginals alone (with a VampPrior, whose KL is zero there, it stays
+        there for good). Starting from the marginals removes that plateau.
+
+        Returns:
+            Whether the decoder has an output bias to set (see :func:`networks.output_bias`).
+
+        Example:
+            >>> from pyro_vae.networks import MLP
+            >>> lik = BernoulliLikelihood(MLP(2, (16,), 3))
+            >>> lik.init_from_data(torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+            True
+            >>> lik.decoder[-1].bias.data  # logits of the means 1, 0, 0.5, kept off 0 and 1
+            tensor([ 6.9068, -6.9068,  0.0000])
+        """
+        bias = output_bias(self.decoder)
+        if bias is None:
+            return False
+        bias.copy_(self.link(x.to(bias.dtype).mean(0)))
+        return True
+
+
+class BernoulliLikelihood(DecoderLikelihood):
     """P(X|z) = prod_i Bernoulli(x_i; sigmoid(f(z)_i)), for binary images.
 
     Example:
@@ -80,9 +134,9 @@ class BernoulliLikelihood(nn.Module):
 
     support: Support = "binary"
 
-    def __init__(self, decoder: nn.Module) -> None:
-        super().__init__()
-        self.decoder = decoder
+    def link(self, mean: torch.Tensor) -> torch.Tensor:
+        """The logits of pixel means ``mean`` (kept off 0 and 1)."""
+        return _clamped_logit(mean)
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:
         """Return P(X|z) for latents ``z`` of shape ``[..., latent_dim]``."""
@@ -93,7 +147,7 @@ class BernoulliLikelihood(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
 
-class GaussianLikelihood(nn.Module):
+class GaussianLikelihood(DecoderLikelihood):
     """P(X|z) = N(X; f(z), sigma^2 I) with a fixed sigma (the tutorial's choice).
 
     Args:
@@ -110,8 +164,7 @@ class GaussianLikelihood(nn.Module):
     support: Support = "real"
 
     def __init__(self, decoder: nn.Module, sigma: float) -> None:
-        super().__init__()
-        self.decoder = decoder
+        super().__init__(decoder)
         self.sigma = float(sigma)
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:
@@ -125,7 +178,7 @@ class GaussianLikelihood(nn.Module):
         return self.decoder(z)
 
 
-class LearnedGaussianLikelihood(nn.Module):
+class LearnedGaussianLikelihood(DecoderLikelihood):
     """P(X|z) = N(X; f(z), sigma^2) with sigma learned: one for all pixels, or one per pixel.
 
     sigma = 1e-3 + softplus(raw) stays bounded away from zero (on data with constant pixels an
@@ -147,8 +200,7 @@ class LearnedGaussianLikelihood(nn.Module):
     support: Support = "real"
 
     def __init__(self, decoder: nn.Module, data_dim: int, sigma: float, per_pixel: bool) -> None:
-        super().__init__()
-        self.decoder = decoder
+        super().__init__(decoder)
         start = torch.tensor(float(sigma) - _MIN_SIGMA).expm1().log()  # softplus^-1
         self.raw_sigma = nn.Parameter(start.repeat(data_dim if per_pixel else 1))
 
@@ -166,7 +218,7 @@ class LearnedGaussianLikelihood(nn.Module):
         return self.decoder(z)
 
 
-class ContinuousBernoulliLikelihood(nn.Module):
+class ContinuousBernoulliLikelihood(DecoderLikelihood):
     """Continuous Bernoulli pixels for grey levels in [0, 1] (Loaiza-Ganem & Cunningham 2019).
 
     Unlike a Bernoulli applied to grey levels, it is a proper density on [0, 1], with the
@@ -181,9 +233,9 @@ class ContinuousBernoulliLikelihood(nn.Module):
 
     support: Support = "unit"
 
-    def __init__(self, decoder: nn.Module) -> None:
-        super().__init__()
-        self.decoder = decoder
+    def link(self, mean: torch.Tensor) -> torch.Tensor:
+        """Logits whose Bernoulli mean is ``mean``: a start near, not at, the family's mean."""
+        return _clamped_logit(mean)
 
     def forward(self, z: torch.Tensor) -> dist.Distribution:
         """Return P(X|z) for latents ``z`` of shape ``[..., latent_dim]``."""

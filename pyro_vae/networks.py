@@ -28,6 +28,7 @@ __all__ = [
     "NetworkFamily",
     "build_decoder_network",
     "build_encoder_network",
+    "output_bias",
 ]
 
 ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation", "--activation")
@@ -145,8 +146,10 @@ class ConvDecoder(nn.Module):
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
             act(),
-            nn.ConvTranspose2d(_CHANNELS[0], 1, 4, stride=2, padding=1),
+            nn.ConvTranspose2d(_CHANNELS[0], 1, 4, stride=2, padding=1, bias=False),
         )
+        # One bias per pixel (a transposed convolution has one per channel): see output_bias.
+        self.output_bias = nn.Parameter(torch.zeros(data_dim))
         self.data_dim = data_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -154,7 +157,7 @@ class ConvDecoder(nn.Module):
         lead = z.shape[:-1]
         h = self.head(z.reshape(-1, z.shape[-1]))
         h = h.reshape(-1, _CHANNELS[1], self.quarter, self.quarter)
-        return self.deconv(h).reshape(*lead, self.data_dim)
+        return self.deconv(h).reshape(*lead, self.data_dim) + self.output_bias
 
 
 NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
@@ -178,6 +181,26 @@ NETWORKS.register("mlp", "fully connected layers with a chosen activation")(
 NETWORKS.register("conv", "convolutional encoder and decoder for square images (28x28, 8x8)")(
     NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder)
 )
+
+
+def output_bias(net: nn.Module) -> torch.Tensor | None:
+    """The per-output bias of a decoder network (what its output is for a zero last layer).
+
+    The likelihoods start this bias at the data's pixel marginals (see
+    :meth:`pyro_vae.likelihoods.DecoderLikelihood.init_from_data`). It is the last ``Linear``'s
+    bias for an MLP or a linear map, the ``output_bias`` attribute for other networks (the
+    convolutional decoder has one per pixel), and ``None`` for a network with neither.
+
+    Example:
+        >>> output_bias(MLP(2, (8,), 64)).shape
+        torch.Size([64])
+    """
+    if isinstance(net, nn.Sequential) and len(net) > 0:
+        net = net[-1]
+    if isinstance(net, nn.Linear):
+        return net.bias
+    bias = getattr(net, "output_bias", None)
+    return bias if isinstance(bias, torch.Tensor) else None
 
 
 def build_encoder_network(

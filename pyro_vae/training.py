@@ -141,6 +141,7 @@ def train(
     pyro.set_rng_seed(config.seed)
     vae = build_vae(config, splits.data_dim)
     if state is None:
+        vae.init_from_data(splits.train)
         _prepare_run_dir(run_dir, overwrite)
         write_config(run_dir, config, DataInfo(splits.data_dim, splits.image_shape))
     elif state["data_dim"] != splits.data_dim:

@@ -84,6 +84,19 @@ class VAE(nn.Module):
         with pyro.plate("data", x.shape[0]):
             return pyro.sample("z", self.encoder(x))
 
+    def init_from_data(self, x: torch.Tensor) -> bool:
+        """Start the likelihood at the pixel marginals of the training data ``x``, if it can.
+
+        Training calls this once, before the first step (see
+        :meth:`pyro_vae.likelihoods.DecoderLikelihood.init_from_data` for why). A likelihood
+        without the method is left as it is.
+
+        Returns:
+            Whether the likelihood was initialized.
+        """
+        init = getattr(self.likelihood, "init_from_data", None)
+        return bool(init(x)) if callable(init) else False
+
     @torch.no_grad()
     def sample(self, num: int) -> torch.Tensor:
         """Draw ``num`` latents from the prior and return the mean images E[X|z], ``[num, D]``."""

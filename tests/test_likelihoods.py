@@ -3,8 +3,9 @@ import pyro.distributions as dist
 import pytest
 import torch
 
-from pyro_vae import Config
+from pyro_vae import Config, build_vae
 from pyro_vae.likelihoods import LIKELIHOODS, bernoulli_pixels, build_likelihood
+from pyro_vae.networks import output_bias
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4], ids=["moderate", "large", "extreme"])
@@ -43,3 +44,33 @@ def test_every_likelihood_returns_a_distribution_over_flat_data(name):
     p = likelihood(torch.zeros(5, 3, 2))
     assert p.batch_shape == (5, 3) and p.event_shape == (12,)
     assert likelihood.mean(torch.zeros(5, 2)).shape == (5, 12)
+
+
+@pytest.mark.parametrize("network", ["mlp", "conv"])
+@pytest.mark.parametrize("name", LIKELIHOODS.names())
+def test_init_from_data_starts_the_decoder_at_the_pixel_marginals(name, network):
+    lik = build_likelihood(
+        Config(likelihood=name, network=network, latent_dim=2, hidden_dims=(8,)), 64
+    )
+    x = torch.rand(50, 64)
+    x[:, 0] = 0.0  # a pixel that is never on: its logit is kept finite
+    assert lik.init_from_data(x)
+    bias = output_bias(lik.decoder)
+    torch.testing.assert_close(bias.detach(), lik.link(x.mean(0)))
+    assert torch.isfinite(bias).all() and bias.requires_grad
+    if network == "mlp":  # with the last layer's weights at zero, the means are the marginals
+        with torch.no_grad():
+            lik.decoder[-1].weight.zero_()
+        marginals = {"binary": x.mean(0).clamp(1e-3, 1 - 1e-3), "real": x.mean(0)}
+        if lik.support in marginals:  # (a continuous Bernoulli's mean is not its parameter)
+            torch.testing.assert_close(
+                lik.mean(torch.randn(3, 2)), marginals[lik.support].expand(3, 64)
+            )
+
+
+def test_a_likelihood_without_an_output_bias_is_left_alone():
+    vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), 16)
+    vae.likelihood.decoder[-1] = torch.nn.Linear(8, 16, bias=False)
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    assert not vae.init_from_data(torch.rand(5, 16))
+    assert all(torch.equal(before[k], v) for k, v in vae.state_dict().items())
