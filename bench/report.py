@@ -187,11 +187,19 @@ def _components(r: dict[str, Any]) -> str:
     return (
         "## Priors and guides at equal training time on MNIST (`bench/mnist_components.py`)\n\n"
         f"Each model trained for a budget of {r['time_budget']:.0f} s (training stops after the "
-        "epoch in which the budget runs out), with a linear KL warm-up over the first "
-        f"{r['warmup_epochs']:g} epochs and the default architecture otherwise; test NLL by "
+        "epoch in which the budget runs out), "
+        + (
+            f"with a linear KL warm-up over the first {r['warmup_epochs']:g} epochs and "
+            if r["warmup_epochs"]
+            else "without KL warm-up, with "
+        )
+        + "the default architecture and settings otherwise; test NLL by "
         f"importance sampling with K = {r['num_samples']} on the first {r['num_points']} test "
         "images (the same for every row). The gain column is the mean per-image difference in "
-        "log P(X) to the first row, with its standard error over images.\n\n"
+        "log P(X) to the first row, with its standard error over images. At this budget no "
+        "model has converged: the epochs column shows what each part costs per step (the "
+        "VampPrior encodes every pseudo-input at every step, the IAF adds its autoregressive "
+        "networks), and rank at equal time can differ from rank at convergence.\n\n"
         f"{table}\n\n{_machine(r)}\n"
     )
 

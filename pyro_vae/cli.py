@@ -1,7 +1,7 @@
 """The ``pyro-vae`` command: a thin layer over the Python API.
 
-Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``sample``. Settings pass through
-:meth:`pyro_vae.Config.from_dict`, the same validation the Python API uses; any
+Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``sample``, ``plot``. Settings
+pass through :meth:`pyro_vae.Config.from_dict`, the same validation the Python API uses; any
 :class:`~pyro_vae.errors.InputError` becomes one line on stderr and exit status 2.
 """
 
@@ -105,6 +105,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing run in --out"
     )
     p_train.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p_train.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="do not write the standard figures (curves, samples, recon, interp, latent, "
+        "manifold) into the run directory at the end",
+    )
     _add_config_options(p_train)
 
     p_eval = sub.add_parser(
@@ -148,6 +154,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default="samples.png", help="PNG file (default: samples.png)"
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
+
+    from pyro_vae.figures import FIGURES
+
+    kinds = "; ".join(f"{e.name}: {e.summary}" for e in FIGURES.entries())
+    p_plot = sub.add_parser(
+        "plot",
+        help="draw one figure of a run into a PNG file",
+        description=f"Draw one figure of a trained run. Kinds: {kinds}.",
+    )
+    p_plot.add_argument("run_dir", metavar="RUN_DIR")
+    p_plot.add_argument("--kind", required=True, help=f"one of {', '.join(FIGURES.names())}")
+    p_plot.add_argument("-o", "--output", metavar="FILE.png", help="default: RUN_DIR/KIND.png")
+    p_plot.add_argument("--seed", default="0", help="random seed (default: 0)")
+    p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
+    p_plot.add_argument("--data-dir", help="where the run's data set lives now")
+    p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
     return parser
 
 
@@ -208,19 +230,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=None if not args.quiet else False,
         verbose=not args.quiet,
+        figures=not args.no_plots,
     )
     if result.interrupted:
         return EXIT_INTERRUPTED
     if args.quiet:
         print(f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {run_dir}")
+    elif result.figures:
+        print(f"figures: {', '.join(p.name for p in result.figures)}")
     return 0
 
 
-def _load_test_data(args: argparse.Namespace) -> Any:
+def _load_test_data(args: argparse.Namespace, run: Any = None) -> Any:
     """Load a run and the test data it is evaluated on (its own, or those the options name)."""
     from pyro_vae.data import load_data
 
-    run = load_run(Path(args.run_dir))
+    run = run or load_run(Path(args.run_dir))
     changes = {
         k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)
     }
@@ -411,11 +436,33 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pyro_vae.figures import FIGURES, FigureSource, draw_figure, save_figure
+
+    kind = FIGURES.check(args.kind)
+    seed = _integer(args.seed, "--seed")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".png")
+    run = load_run(Path(args.run_dir))
+
+    def load_test() -> Any:
+        splits = _load_test_data(args, run)[1]
+        return splits.test, splits.y_test
+
+    figure = draw_figure(kind, FigureSource(run, load_test), seed)
+    output = output or run.path / f"{kind}.png"
+    save_figure(figure, output)
+    print(f"wrote the {kind} figure of {args.run_dir} to {output}")
+    return 0
+
+
 _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "compare-estimators": _cmd_compare,
     "sample": _cmd_sample,
+    "plot": _cmd_plot,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimators import LogLikelihood, Proposal, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE

@@ -29,11 +29,12 @@ import pyro
 import pyro.optim
 import torch
 from pyro.infer import SVI
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.checkpoint import (
     RUN_FILES,
     DataInfo,
+    Run,
     read_checkpoint,
     read_config,
     save_checkpoint,
@@ -42,7 +43,7 @@ from pyro_vae.checkpoint import (
     write_model,
 )
 from pyro_vae.config import Config
-from pyro_vae.data import DataSplits, epoch_batches, load_data
+from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import elbo_terms
 from pyro_vae.likelihoods import likelihood_support
@@ -67,6 +68,7 @@ class TrainResult:
         interrupted: whether a signal stopped the run (it can be resumed).
         stopped_early: whether early stopping ended the run.
         test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
+        figures: the figure files written into the run directory (``figures=True``).
     """
 
     run_dir: Path
@@ -76,6 +78,7 @@ class TrainResult:
     interrupted: bool = False
     stopped_early: bool = False
     test_elbo: float = math.nan
+    figures: list[Path] = field(default_factory=list)
 
 
 def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _EVAL_BATCH) -> dict[str, float]:
@@ -103,17 +106,20 @@ def train(
     overwrite: bool = False,
     progress: bool | None = None,
     verbose: bool = False,
+    figures: bool = False,
 ) -> TrainResult:
     """Train a VAE as ``config`` says and leave everything in ``run_dir``.
 
     Args:
         config: the run's settings. When resuming, ``None`` takes the stored settings; a config
-            may differ from them only in ``epochs`` and ``early_stopping``.
+            may differ from them only in ``epochs``, ``early_stopping`` and ``time_budget``.
         run_dir: where the run directory goes.
         resume: continue the run stored in ``run_dir``.
         overwrite: replace the run files in an existing ``run_dir``.
         progress: show a progress bar (default: when stderr is a terminal).
         verbose: print one line per epoch and a final summary.
+        figures: write the standard figures (:func:`pyro_vae.figures.standard_kinds`) into
+            ``run_dir`` when training ends.
 
     Returns:
         A :class:`TrainResult`.
@@ -156,7 +162,19 @@ def train(
     show_bar = sys.stderr.isatty() if progress is None else progress
     with _interrupt_flag() as interrupted:
         trainer.run(interrupted, show_bar)
-    return trainer.finish()
+    result = trainer.finish()
+    if figures and not result.interrupted:
+        _write_figures(result, config)
+    return result
+
+
+def _write_figures(result: TrainResult, config: Config) -> None:
+    from pyro_vae.figures import FigureSource, write_standard_figures  # matplotlib: on demand
+
+    splits = result.data
+    run = Run(result.run_dir, config, DataInfo(splits.data_dim, splits.image_shape), result.vae)
+    written = write_standard_figures(FigureSource(run, lambda: (splits.test, splits.y_test)))
+    result.figures = written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +189,10 @@ def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
             f"run directory {run_dir} already holds a run: pass --resume to continue it, "
             "--overwrite to replace it, or choose another --out"
         )
+    from pyro_vae.figures import FIGURES
+
+    # Figures of the replaced run go too: a manifold.png of an old 2-D run would mislead.
+    existing += [f"{k}.png" for k in FIGURES.names() if (run_dir / f"{k}.png").is_file()]
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         for name in existing:
@@ -240,6 +262,10 @@ class _Trainer:
         )
         objective = build_objective(config.objective, config.num_particles, config.jit)
         self.svi = SVI(self.scale(vae.model), self.scale(vae.guide), self.optim, objective)
+        # A fixed share of the training set, as large as the validation set, scored like it
+        # after every epoch: the training curves of metrics.csv.
+        probe = splits.train[: splits.validation.shape[0]]
+        self.train_probe = binarize_fixed(probe) if splits.binarize_train else probe
         self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
         self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
@@ -361,6 +387,7 @@ class _Trainer:
         started = time.perf_counter()
         self.vae.eval()
         val = evaluate_elbo(self.vae, self.splits.validation)
+        fit = evaluate_elbo(self.vae, self.train_probe)
         self.vae.train()
         seconds = self.epoch_seconds + time.perf_counter() - started
         row = {
@@ -369,6 +396,9 @@ class _Trainer:
             "val_elbo": val["elbo"],
             "val_reconstruction": val["reconstruction"],
             "val_kl": val["kl"],
+            "train_elbo": fit["elbo"],
+            "train_reconstruction": fit["reconstruction"],
+            "train_kl": fit["kl"],
             "kl_weight": self.scale.scale,
             "learning_rate": self._learning_rate(),
             "seconds": seconds,

@@ -13,7 +13,7 @@ from pyro_vae.guides import GUIDES
 from pyro_vae.likelihoods import LIKELIHOODS
 from pyro_vae.priors import PRIORS
 
-TINY = ["--epochs", "1", "--latent-dim", "2", "--hidden-dims", "16", "--quiet"]
+TINY = ["--epochs", "1", "--latent-dim", "2", "--hidden-dims", "16", "--quiet", "--no-plots"]
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +311,7 @@ def test_every_combination_trains_and_evaluates_on_digits(prior, guide, likeliho
     if prior in ("mixture", "vamp"):
         parts += ["--prior-components", "5"]
     small = ["--epochs", "1", "--latent-dim", "2", "--hidden-dims", "8", "--sigma", "0.3"]
-    assert main(["train", *parts, *small, "--out", run, "--quiet"]) == 0
+    assert main(["train", *parts, *small, "--out", run, "--quiet", "--no-plots"]) == 0
     assert (
         main(["evaluate", run, "--num-samples", "30", "--limit", "10", "--proposal", "both"]) == 0
     )

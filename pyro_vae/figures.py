@@ -1,0 +1,223 @@
+"""The figures of a run directory: one registry entry per plot kind, and the standard set.
+
+Each kind draws one :mod:`pyro_vae.plots` figure from what a run directory holds: its model, its
+test data, or the CSV files that training (``metrics.csv``), ``pyro-vae evaluate``
+(``estimates.csv``) and ``pyro-vae compare-estimators`` (``estimators.csv``) leave there.
+``pyro-vae plot RUN_DIR --kind KIND`` draws one; ``pyro-vae train`` writes the standard set
+(:func:`standard_kinds`) as ``<kind>.png`` when it ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+
+from pyro_vae import plots
+from pyro_vae.checkpoint import (
+    COMPARISON_FILE,
+    ESTIMATES_FILE,
+    EVALUATION_FILE,
+    Run,
+    atomic_write_bytes,
+    read_metrics,
+)
+from pyro_vae.errors import InputError
+from pyro_vae.registry import Registry
+
+__all__ = [
+    "FIGURES",
+    "FigureSource",
+    "draw_figure",
+    "read_rows",
+    "save_figure",
+    "standard_kinds",
+    "write_standard_figures",
+]
+
+_SAMPLES = 64
+_RECONSTRUCTIONS = 32
+_PAIRS = 8
+_INTERPOLATION_STEPS = 10
+_LATENT_POINTS = 5000
+_MANIFOLD_STEPS = 20
+_DPI = 120
+
+
+@dataclass
+class FigureSource:
+    """What the figures of a run are drawn from: the run, and its test data when needed.
+
+    Args:
+        run: the loaded run directory.
+        load_test: returns the test vectors and their labels (or ``None``); called at most
+            once, and only by the kinds that need data.
+    """
+
+    run: Run
+    load_test: Callable[[], tuple[torch.Tensor, torch.Tensor | None]]
+
+    @cached_property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The test vectors ``[N, D]`` and labels ``[N]`` (or ``None``)."""
+        x, y = self.load_test()
+        return x.to(next(self.run.vae.parameters()).dtype), y
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """The run's image shape; an :class:`InputError` for data that are not images."""
+        shape = self.run.data.image_shape
+        if shape is None:
+            raise InputError(
+                f"the data of {self.run.path} are not images: only --kind curves, estimators "
+                "and khat apply"
+            )
+        return shape
+
+
+FigureMaker = Callable[[FigureSource], Figure]
+FIGURES: Registry[FigureMaker] = Registry("figure kind", "--kind")
+
+
+@FIGURES.register("samples", "a grid of samples from the model, E[X|z] with z ~ P(z)")
+def _samples(source: FigureSource) -> Figure:
+    return plots.samples_figure(source.run.vae, _SAMPLES, source.image_shape)
+
+
+@FIGURES.register("recon", "test images beside their reconstructions")
+def _recon(source: FigureSource) -> Figure:
+    shape = source.image_shape
+    return plots.reconstructions_figure(source.run.vae, source.test[0][:_RECONSTRUCTIONS], shape)
+
+
+@FIGURES.register("manifold", "the decoded 2-D latent grid (runs with --latent-dim 2)")
+def _manifold(source: FigureSource) -> Figure:
+    return plots.manifold_figure(source.run.vae, source.image_shape, _MANIFOLD_STEPS)
+
+
+@FIGURES.register("latent", "test-set posterior means coloured by label (PCA beyond 2-D)")
+def _latent(source: FigureSource) -> Figure:
+    x, y = source.test
+    labels = None if y is None else y[:_LATENT_POINTS]
+    return plots.latent_figure(source.run.vae, x[:_LATENT_POINTS], labels)
+
+
+@FIGURES.register("interp", "interpolations between pairs of test images through z")
+def _interp(source: FigureSource) -> Figure:
+    x = source.test[0][: 2 * _PAIRS]
+    return plots.interpolation_figure(source.run.vae, x, source.image_shape, _INTERPOLATION_STEPS)
+
+
+@FIGURES.register("curves", "ELBO, reconstruction and KL per epoch, from metrics.csv")
+def _curves(source: FigureSource) -> Figure:
+    return plots.curves_figure(read_metrics(source.run.path))
+
+
+@FIGURES.register("estimators", "log P(X) against K for both proposals, from estimators.csv")
+def _estimators(source: FigureSource) -> Figure:
+    rows = read_rows(source.run.path / COMPARISON_FILE, "pyro-vae compare-estimators")
+    return plots.estimators_figure(rows)
+
+
+@FIGURES.register("khat", "Pareto k-hat of every test point, from estimates.csv")
+def _khat(source: FigureSource) -> Figure:
+    rows = read_rows(source.run.path / ESTIMATES_FILE, "pyro-vae evaluate")
+    num_samples = None
+    evaluation = source.run.path / EVALUATION_FILE
+    if evaluation.is_file():
+        try:
+            proposals = json.loads(evaluation.read_text(encoding="utf-8"))["proposals"]
+            num_samples = int(next(iter(proposals.values()))["num_samples"])
+        except (ValueError, KeyError, TypeError, StopIteration):
+            num_samples = None  # the threshold line is an extra: leave it out
+    return plots.khat_figure(rows, num_samples)
+
+
+def read_rows(path: Path, made_by: str) -> list[dict[str, Any]]:
+    """Read a CSV file of the run as dicts, numbers as floats and other fields as strings.
+
+    Raises:
+        InputError: if the file is missing (naming the command that writes it) or unreadable.
+
+    Example:
+        >>> read_rows(Path("runs/none/estimates.csv"), "pyro-vae evaluate")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyro_vae.errors.InputError: runs/none/estimates.csv is missing: run pyro-vae evaluate ...
+    """
+    if not path.is_file():
+        raise InputError(f"{path} is missing: run {made_by} {path.parent} first")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path} cannot be read ({exc}): run {made_by} again") from None
+
+
+def _number(value: str | None) -> Any:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return value
+
+
+def draw_figure(kind: str, source: FigureSource, seed: int = 0) -> Figure:
+    """Draw the figure ``kind`` (a name in :data:`FIGURES`) of a run, with a fixed seed.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> from pyro_vae.checkpoint import DataInfo
+        >>> config = Config(latent_dim=2)
+        >>> run = Run(Path("."), config, DataInfo(64, (8, 8)), build_vae(config, 64))
+        >>> source = FigureSource(run, load_test=lambda: (torch.rand(4, 64), None))
+        >>> fig = draw_figure("samples", source)
+        >>> fig.axes[0].get_title()
+        '64 samples: z ~ P(z), shown as E[X|z]'
+    """
+    maker = FIGURES.get(kind)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return maker(source)
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    """Write ``figure`` as a PNG file, atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def standard_kinds(run: Run) -> Iterator[str]:
+    """The figures every finished run gets, in order.
+
+    Always curves; for images also samples, recon, interp, latent and, when the latent space is
+    2-D, manifold.
+    """
+    yield "curves"
+    if run.data.image_shape is None:
+        return
+    yield from ("samples", "recon", "interp", "latent")
+    if run.config.latent_dim == 2:
+        yield "manifold"
+
+
+def write_standard_figures(source: FigureSource, seed: int = 0) -> list[Path]:
+    """Write the standard figures of a run as ``<kind>.png`` into its directory.
+
+    Returns:
+        The paths written.
+    """
+    written = []
+    for kind in standard_kinds(source.run):
+        path = source.run.path / f"{kind}.png"
+        save_figure(draw_figure(kind, source, seed), path)
+        written.append(path)
+    return written
