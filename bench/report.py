@@ -141,8 +141,7 @@ def _estimator_gap(r: dict[str, Any]) -> str:
         "(ESS about 1, k-hat above the threshold): its small value measures nothing. Where "
         "the guide's k-hat is above the threshold too, the importance-sampling estimate has not "
         "converged either; since it is a lower bound in expectation, the true NLL can only be "
-        "lower. (Timings are left out: this run shared the machine with other work; see the "
-        "evaluation speed section.)\n\n"
+        "lower. For the estimator's speed see the evaluation speed section.\n\n"
         f"{_machine(r)}\n"
     )
 
@@ -204,10 +203,20 @@ def _components(r: dict[str, Any]) -> str:
     )
 
 
+def _readme_figures(r: dict[str, Any]) -> str:
+    commands = "\n".join(r["commands"])
+    return (
+        "## The README's figures (`bench/readme_figures.py`)\n\n"
+        f"{', '.join(r['figures'])} in `bench/figures/`, drawn by:\n\n"
+        f"```\n{commands}\n```\n\n{_machine(r)}\n"
+    )
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "eval_speed": _eval_speed,
     "mnist_estimator_gap": _estimator_gap,
     "mnist_components": _components,
+    "readme_figures": _readme_figures,
 }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
 import math
 import sys
@@ -417,7 +416,7 @@ def _check_output(output: Path, suffix: str) -> None:
 def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from pyro_vae.checkpoint import atomic_write_bytes
+    from pyro_vae.figures import save_figure
     from pyro_vae.plots import samples_figure
 
     num = _positive(args.num, "-n")
@@ -428,10 +427,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     torch.manual_seed(seed)
-    figure = samples_figure(run.vae, num, run.data.image_shape)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    atomic_write_bytes(output, buffer.getvalue())
+    save_figure(samples_figure(run.vae, num, run.data.image_shape), output)
     print(f"wrote {num} samples to {output}")
     return 0
 

@@ -45,6 +45,7 @@ _PROPOSAL_STYLE = {
     "guide": ("tab:blue", "importance sampling (guide)"),
     "prior": ("tab:red", "naive Monte Carlo (prior)"),
 }
+_KHAT_AXIS_TOP = 2.0
 _QUANTILE_DRAWS = 20_000
 _TILE_INCHES = 0.6
 
@@ -350,7 +351,9 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
     Points are plotted against the datapoint's log P(X) estimate, one colour per proposal, with
     the reliability levels drawn in (and the sample-size-dependent threshold min(1 - 1/log10 K,
     0.7) when ``num_samples`` is given). Datapoints without a k-hat (too few samples, tied
-    weights) are left out.
+    weights) are left out. The axis stops at k-hat = 2 (naive Monte Carlo's k-hat can be in the
+    tens, which would flatten everything else): larger values are drawn on that edge as
+    triangles.
 
     Example:
         >>> rows = [{"proposal": "guide", "estimate": -90.0 - i, "khat": i / 10} for i in range(9)]
@@ -359,7 +362,7 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
     """
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
-    drawn = 0
+    drawn = clipped = 0
     for proposal, (colour, label) in _PROPOSAL_STYLE.items():
         chosen = [
             (float(r["estimate"]), float(r["khat"]))
@@ -370,7 +373,24 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
             continue
         estimate, khat = np.array(chosen).T
         bad = float(np.mean(khat > 0.7))
-        ax.scatter(estimate, khat, s=5, alpha=0.5, color=colour, label=f"{label}: {bad:.0%} > 0.7")
+        inside = khat <= _KHAT_AXIS_TOP
+        ax.scatter(
+            estimate[inside],
+            khat[inside],
+            s=5,
+            alpha=0.5,
+            color=colour,
+            label=f"{label}: {bad:.0%} > 0.7",
+        )
+        ax.scatter(
+            estimate[~inside],
+            np.full(int((~inside).sum()), _KHAT_AXIS_TOP),
+            s=12,
+            marker="^",
+            alpha=0.5,
+            color=colour,
+        )
+        clipped += int((~inside).sum())
         drawn += len(chosen)
     if drawn == 0:
         raise InputError(
@@ -389,8 +409,11 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
                 linewidth=1,
                 label=f"threshold for K = {num_samples}",
             )
+    if clipped:
+        low = ax.get_ylim()[0]
+        ax.set_ylim(low, _KHAT_AXIS_TOP + 0.05 * (_KHAT_AXIS_TOP - low))
     ax.set_xlabel("log P(X) estimate of the datapoint (nats)")
-    ax.set_ylabel("Pareto k-hat")
+    ax.set_ylabel(f"Pareto k-hat (▲: above {_KHAT_AXIS_TOP:g})" if clipped else "Pareto k-hat")
     ax.set_title("reliability of each datapoint's importance weights", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, markerscale=3)

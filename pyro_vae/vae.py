@@ -93,6 +93,11 @@ class VAE(nn.Module):
 
         Returns:
             Whether the likelihood was initialized.
+
+        Example:
+            >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=3)
+            >>> vae.init_from_data(torch.tensor([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+            True
         """
         init = getattr(self.likelihood, "init_from_data", None)
         return bool(init(x)) if callable(init) else False

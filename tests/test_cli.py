@@ -242,6 +242,13 @@ BAD_INPUTS = {
     "zero-flow-layers": (["train", "--flow-layers", "0"], "flow_layers must be a positive"),
     "negative-time-budget": (["train", "--time-budget", "-1"], "time_budget must be >= 0"),
     "unknown-network": (["train", "--network", "resnet"], "unknown network 'resnet'"),
+    "plot-unknown-kind": (["plot", "{run}", "--kind", "violin"], "unknown figure kind 'violin'"),
+    "plot-not-png": (
+        ["plot", "{run}", "--kind", "samples", "-o", "{tmp}/s.pdf"],
+        "must end in .png",
+    ),
+    "plot-without-estimates": (["plot", "{run}", "--kind", "khat"], "run pyro-vae evaluate"),
+    "plot-missing-run": (["plot", "{tmp}/none", "--kind", "curves"], "does not exist"),
 }
 
 

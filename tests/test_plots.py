@@ -129,3 +129,13 @@ def test_khat_figure_marks_the_thresholds_and_skips_missing_values():
     assert "50% > 0.7" in ax.get_legend().get_texts()[0].get_text()
     with pytest.raises(InputError, match="--num-samples"):
         khat_figure([{"proposal": "guide", "estimate": -1.0, "khat": float("nan")}])
+
+
+def test_khat_figure_draws_huge_values_on_the_top_edge():
+    rows = [{"proposal": "prior", "estimate": -300.0, "khat": 40.0}]
+    rows += [{"proposal": "guide", "estimate": -90.0, "khat": k} for k in (0.3, 1.2)]
+    ax = khat_figure(rows).axes[0]
+    assert ax.get_ylim()[1] < 2.2
+    tops = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
+    assert any(np.allclose(o[:, 1], 2.0) for o in tops)
+    assert "above 2" in ax.get_ylabel()
