@@ -247,7 +247,7 @@ BAD_INPUTS = {
         ["plot", "{run}", "--kind", "samples", "-o", "{tmp}/s.pdf"],
         "must end in .png",
     ),
-    "plot-without-estimates": (["plot", "{run}", "--kind", "khat"], "run pyro-vae evaluate"),
+    "plot-text-seed": (["plot", "{run}", "--kind", "samples", "--seed", "x"], "--seed must be"),
     "plot-missing-run": (["plot", "{tmp}/none", "--kind", "curves"], "does not exist"),
 }
 
