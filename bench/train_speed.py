@@ -1,0 +1,190 @@
+"""Training speed: one SVI step of our VAE against the same step written in bare PyTorch.
+
+For the default architecture (784-200-200-50 tanh MLPs, Bernoulli likelihood, Adam, batch 100)
+and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and IWAE with k = 5
+-- this script builds
+
+* **ours**: exactly what ``pyro_vae.train`` runs per step: ``SVI(model, guide)`` with the
+  objective from ``build_objective`` and the KL-weight messenger around model and guide;
+* **bare**: a hand-written PyTorch step with copies of the same networks computing the same
+  objective (reparameterized z, Bernoulli log-likelihood as x.l - softplus(l), Gaussian
+  log-densities or the closed-form KL, logsumexp over the k samples for IWAE) and
+  ``torch.optim.Adam`` with the same settings.
+
+It first checks that both compute the same objective value (same weights, same noise), then
+times them alternately in the same process, ``--steps`` steps per round for ``--rounds`` rounds,
+and reports the median of the per-round ratios ours / bare. With ``--profile`` it adds the top
+operators of each step under ``torch.profiler``.
+
+Usage:
+    python bench/train_speed.py [--data-dir ../shared/data/mnist] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pyro
+import torch
+from pyro.infer import SVI
+from torch.nn import functional as F
+
+from pyro_vae import Config, build_vae, load_data
+from pyro_vae.objectives import LatentScale, build_objective
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save_result
+
+OBJECTIVES = [("elbo", 1), ("analytic-kl", 1), ("iwae", 5)]
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def ours(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
+    """The step ``pyro_vae.train`` takes."""
+    pyro.clear_param_store()
+    scale = LatentScale(1.0)
+    optim = pyro.optim.Adam({"lr": 1e-3})
+    svi = SVI(scale(vae.model), scale(vae.guide), optim, build_objective(objective, particles))
+    return svi.step
+
+
+def bare_loss(
+    encoder: torch.nn.Module,
+    decoder: torch.nn.Module,
+    x: torch.Tensor,
+    objective: str,
+    particles: int,
+) -> torch.Tensor:
+    """The negative objective summed over the batch, by hand."""
+    loc, raw_scale = encoder(x).chunk(2, dim=-1)
+    scale = F.softplus(raw_scale) + 1e-5
+    eps = torch.randn((particles, *loc.shape))
+    z = loc + scale * eps  # [k, B, d]
+    logits = decoder(z)
+    log_lik = (logits * x).sum(-1) - F.softplus(logits).sum(-1)
+    if objective == "analytic-kl":
+        kl = 0.5 * (scale**2 + loc**2 - 1.0).sum(-1) - scale.log().sum(-1)
+        return -(log_lik - kl).mean(0).sum()
+    log_q = (-0.5 * eps**2 - scale.log() - 0.5 * _LOG_2PI).sum(-1)
+    log_p = (-0.5 * z**2 - 0.5 * _LOG_2PI).sum(-1)
+    log_w = log_lik + log_p - log_q
+    if objective == "iwae":
+        return -(torch.logsumexp(log_w, 0) - math.log(particles)).sum()
+    return -log_w.mean(0).sum()
+
+
+def bare(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
+    """A hand-written step on copies of the same networks."""
+    encoder = copy.deepcopy(vae.encoder.net)
+    decoder = copy.deepcopy(vae.likelihood.decoder)
+    optim = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+
+    def step(x: torch.Tensor) -> float:
+        loss = bare_loss(encoder, decoder, x, objective, particles)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        return loss.item()
+
+    return step
+
+
+def same_value(vae: torch.nn.Module, x: torch.Tensor, objective: str, particles: int) -> float:
+    """|ours - bare| / |bare| for one loss evaluation with the same weights and noise."""
+    elbo = build_objective(objective, particles)
+    torch.manual_seed(1)
+    mine = elbo.loss(vae.model, vae.guide, x)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        theirs = float(bare_loss(vae.encoder.net, vae.likelihood.decoder, x, objective, particles))
+    return abs(mine - theirs) / abs(theirs)
+
+
+def timed(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> float:
+    start = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    return time.perf_counter() - start
+
+
+def profile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> list[dict]:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        timed(step, batches)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+    return [{"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count} for e in top]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="MNIST IDX folder (default: random binary images)")
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds")
+    parser.add_argument("--steps", type=int, default=30, help="steps per round and side")
+    parser.add_argument("--profile", action="store_true", help="add an operator profile")
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    if args.data_dir:
+        x = load_data(Config(dataset="mnist", data_dir=args.data_dir), "binary").train
+        x = torch.bernoulli(x[: 100 * args.steps])
+    else:
+        x = torch.bernoulli(torch.full((100 * args.steps, 784), 0.13))
+    batches = list(x.split(100))
+
+    rows = []
+    for objective, particles in OBJECTIVES:
+        vae = build_vae(Config(), data_dim=784)
+        vae.init_from_data(x)
+        gap = same_value(vae, batches[0], objective, particles)
+        mine, theirs = ours(vae, objective, particles), bare(vae, objective, particles)
+        timed(mine, batches[:5]), timed(theirs, batches[:5])  # warm-up
+        ratios, t_ours, t_bare = [], [], []
+        for _ in range(args.rounds):
+            a, b = timed(mine, batches), timed(theirs, batches)
+            t_ours.append(a / len(batches))
+            t_bare.append(b / len(batches))
+            ratios.append(a / b)
+        row = {
+            "objective": objective,
+            "num_particles": particles,
+            "relative_difference_of_objective": gap,
+            "ms_per_step_ours": 1e3 * statistics.median(t_ours),
+            "ms_per_step_bare": 1e3 * statistics.median(t_bare),
+            "ratio": statistics.median(ratios),
+            "ratio_min": min(ratios),
+            "ratio_max": max(ratios),
+        }
+        if args.profile:
+            row["profile_ours"] = profile(mine, batches)
+            row["profile_bare"] = profile(theirs, batches)
+        rows.append(row)
+        print(
+            f"{objective:>12} k={particles}: ours {row['ms_per_step_ours']:.2f} ms, bare "
+            f"{row['ms_per_step_bare']:.2f} ms per step, ratio {row['ratio']:.3f} "
+            f"(objective values differ by {gap:.1e})",
+            flush=True,
+        )
+    save_result(
+        "train_speed",
+        {"batch_size": 100, "rounds": args.rounds, "steps": args.steps, "rows": rows},
+    )
+    default = rows[0]
+    print(
+        f"train_speed: Trace_ELBO step {default['ratio']:.3f}x bare PyTorch "
+        f"({default['ms_per_step_ours']:.2f} vs {default['ms_per_step_bare']:.2f} ms, target 1.05)"
+    )
+
+
+if __name__ == "__main__":
+    main()
