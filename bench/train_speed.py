@@ -4,8 +4,11 @@ For the default architecture (784-200-200-50 tanh MLPs, Bernoulli likelihood, Ad
 and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and IWAE with k = 5
 -- this script builds
 
-* **ours**: exactly what ``pyro_vae.train`` runs per step: ``SVI(model, guide)`` with the
-  objective from ``build_objective`` and the KL-weight messenger around model and guide;
+* **ours**: exactly what ``pyro_vae.train`` runs per step: the objective from
+  ``build_objective`` computes loss and gradients of model and guide (wrapped in the KL-weight
+  messenger) with ``loss_and_grads``, and one ``torch.optim.Adam`` over all parameters steps;
+* **SVI**: the textbook Pyro step, ``SVI(model, guide, pyro.optim.Adam, objective).step``, which
+  keeps one Adam per parameter tensor;
 * **bare**: a hand-written PyTorch step with copies of the same networks computing the same
   objective (reparameterized z, Bernoulli log-likelihood as x.l - softplus(l), Gaussian
   log-densities or the closed-form KL, logsumexp over the k samples for IWAE) and
@@ -48,11 +51,26 @@ _LOG_2PI = math.log(2 * math.pi)
 
 def ours(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
     """The step ``pyro_vae.train`` takes."""
-    pyro.clear_param_store()
     scale = LatentScale(1.0)
+    model, guide = scale(vae.model), scale(vae.guide)
+    elbo = build_objective(objective, particles)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3)
+
+    def step(x: torch.Tensor) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = elbo.loss_and_grads(model, guide, x)
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def svi(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
+    """The textbook Pyro step on a copy of the model."""
+    vae = copy.deepcopy(vae)
+    vae.name = "svi"  # its own entries in Pyro's param store, apart from ours
     optim = pyro.optim.Adam({"lr": 1e-3})
-    svi = SVI(scale(vae.model), scale(vae.guide), optim, build_objective(objective, particles))
-    return svi.step
+    return SVI(vae.model, vae.guide, optim, build_objective(objective, particles)).step
 
 
 def bare_loss(
@@ -126,6 +144,41 @@ def profile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) 
     return [{"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count} for e in top]
 
 
+# Python-level parts of our step, by (file suffix, function name), for --profile.
+_PARTS = {
+    "model and guide traced (incl. their networks)": ("pyro/infer/enum.py", "get_importance_trace"),
+    "  of which pyro.module registration": ("pyro/primitives.py", "module"),
+    "  of which log-densities of the traces": ("pyro/poutine/trace_struct.py", "compute_log_prob"),
+    "  of which the networks' forward": ("torch/nn/modules/module.py", "_call_impl"),
+    "backward pass": ("torch/autograd/__init__.py", "backward"),
+    "Adam step": ("torch/optim/adam.py", "step"),
+}
+
+
+def python_profile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> dict:
+    """Shares of the step's time in its main Python-level parts (cProfile, cumulative)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    timed(step, batches)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(value[2] for value in stats.values())  # own times add up to the whole
+    shares = {}
+    for part, (suffix, name) in _PARTS.items():
+        shares[part] = (
+            sum(
+                value[3]
+                for (path, _, func), value in stats.items()
+                if path.endswith(suffix) and func == name
+            )
+            / total
+        )
+    return shares
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="MNIST IDX folder (default: random binary images)")
@@ -147,31 +200,40 @@ def main() -> None:
         vae = build_vae(Config(), data_dim=784)
         vae.init_from_data(x)
         gap = same_value(vae, batches[0], objective, particles)
-        mine, theirs = ours(vae, objective, particles), bare(vae, objective, particles)
-        timed(mine, batches[:5]), timed(theirs, batches[:5])  # warm-up
-        ratios, t_ours, t_bare = [], [], []
+        pyro.clear_param_store()
+        plain, theirs = svi(vae, objective, particles), bare(vae, objective, particles)
+        mine = ours(vae, objective, particles)
+        for step in (mine, plain, theirs):  # warm-up
+            timed(step, batches[:5])
+        ratios, svi_ratios, t_ours, t_svi, t_bare = [], [], [], [], []
         for _ in range(args.rounds):
-            a, b = timed(mine, batches), timed(theirs, batches)
+            a, c, b = timed(mine, batches), timed(plain, batches), timed(theirs, batches)
             t_ours.append(a / len(batches))
+            t_svi.append(c / len(batches))
             t_bare.append(b / len(batches))
             ratios.append(a / b)
+            svi_ratios.append(c / b)
         row = {
             "objective": objective,
             "num_particles": particles,
             "relative_difference_of_objective": gap,
             "ms_per_step_ours": 1e3 * statistics.median(t_ours),
+            "ms_per_step_svi": 1e3 * statistics.median(t_svi),
             "ms_per_step_bare": 1e3 * statistics.median(t_bare),
             "ratio": statistics.median(ratios),
+            "ratio_svi": statistics.median(svi_ratios),
             "ratio_min": min(ratios),
             "ratio_max": max(ratios),
         }
         if args.profile:
+            row["python_profile_ours"] = python_profile(mine, batches)
             row["profile_ours"] = profile(mine, batches)
             row["profile_bare"] = profile(theirs, batches)
         rows.append(row)
         print(
             f"{objective:>12} k={particles}: ours {row['ms_per_step_ours']:.2f} ms, bare "
             f"{row['ms_per_step_bare']:.2f} ms per step, ratio {row['ratio']:.3f} "
+            f"(plain SVI {row['ratio_svi']:.3f}) "
             f"(objective values differ by {gap:.1e})",
             flush=True,
         )

@@ -38,10 +38,13 @@ _MAX_PLATE_NESTING = 1
 
 
 def _vectorized(cls: Callable[..., ELBO], num_particles: int, **kwargs: Any) -> ELBO:
-    """Build a Pyro ELBO that draws its particles in one vectorized pass."""
+    """Build a Pyro ELBO that draws its particles in one vectorized pass.
+
+    A single particle needs no particle plate (same draws, less bookkeeping per step).
+    """
     return cls(
         num_particles=num_particles,
-        vectorize_particles=True,
+        vectorize_particles=num_particles > 1,
         max_plate_nesting=_MAX_PLATE_NESTING,
         **kwargs,
     )

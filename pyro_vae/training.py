@@ -1,7 +1,9 @@
-"""Training: stochastic variational inference with Pyro's SVI, checkpointed every epoch.
+"""Training: stochastic variational inference with a Pyro ELBO, checkpointed every epoch.
 
-Each step is ``pyro.infer.SVI.step`` on one minibatch, with the objective from
-:mod:`pyro_vae.objectives` and Adam (optionally decaying the learning rate every epoch).
+Each step is what ``pyro.infer.SVI.step`` does -- the objective's ``loss_and_grads`` on one
+minibatch, with the objective from :mod:`pyro_vae.objectives`, then an Adam step (optionally
+decaying the learning rate every epoch) -- with one ``torch.optim.Adam`` over all parameters in
+place of Pyro's optimizer wrapper, which keeps one Adam per parameter tensor.
 Minibatches go to the model and guide directly (no plate subsampling), which keeps the IWAE
 objective a valid bound. After every epoch the validation ELBO, its reconstruction and KL terms
 are measured and the run directory is checkpointed atomically; Ctrl-C (SIGINT) or SIGTERM saves
@@ -26,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pyro
-import pyro.optim
 import torch
-from pyro.infer import SVI
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.checkpoint import (
@@ -180,6 +180,23 @@ def _write_figures(result: TrainResult, config: Config) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The optimizer's state_dict with string keys (the checkpoint's skeleton is JSON)."""
+    state = optimizer.state_dict()
+    return {
+        "state": {str(k): v for k, v in state["state"].items()},
+        "param_groups": state["param_groups"],
+    }
+
+
+def _optimizer_state_back(saved: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`_optimizer_state`."""
+    return {
+        "state": {int(k): v for k, v in saved["state"].items()},
+        "param_groups": saved["param_groups"],
+    }
+
+
 def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
     existing = [name for name in RUN_FILES if (run_dir / name).exists()]
     if run_dir.exists() and not run_dir.is_dir():
@@ -253,15 +270,12 @@ class _Trainer:
         self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
         self.verbose = verbose
         self.scale = LatentScale(kl_weight(config.beta, config.warmup_epochs, 0.0))
-        self.optim = pyro.optim.ExponentialLR(
-            {
-                "optimizer": torch.optim.Adam,
-                "optim_args": {"lr": config.learning_rate},
-                "gamma": config.lr_decay,
-            }
-        )
-        objective = build_objective(config.objective, config.num_particles, config.jit)
-        self.svi = SVI(self.scale(vae.model), self.scale(vae.guide), self.optim, objective)
+        # Pyro's ELBO computes the loss and the gradients; one torch Adam over all parameters
+        # applies them: the same updates as pyro.optim.Adam, which would make a dozen optimizer
+        # calls per step for the default model (one per parameter tensor).
+        self.optimizer = torch.optim.Adam(vae.parameters(), lr=config.learning_rate)
+        self.objective = build_objective(config.objective, config.num_particles, config.jit)
+        self.model, self.guide = self.scale(vae.model), self.scale(vae.guide)
         # A fixed share of the training set, as large as the validation set, scored like it
         # after every epoch: the training curves of metrics.csv.
         probe = splits.train[: splits.validation.shape[0]]
@@ -289,7 +303,7 @@ class _Trainer:
             "stopped_early": self.stopped_early,
             "data_dim": self.splits.data_dim,
             "model": self.vae.state_dict(),
-            "optimizer": self.optim.get_state(),
+            "optimizer": _optimizer_state(self.optimizer),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -305,11 +319,9 @@ class _Trainer:
             self.best_epoch = int(state["best_epoch"])
             self.best_state = state["best_model"]
             self.stopped_early = bool(state["stopped_early"])
-            # Pyro's optimizer picks up per-parameter state when it first sees each parameter
-            # (train() has cleared the param store, so the names are registered afresh).
-            self.optim.set_state(state["optimizer"])
+            self.optimizer.load_state_dict(_optimizer_state_back(state["optimizer"]))
             torch.set_rng_state(state["torch_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(
                 f"{self.run_dir}/checkpoint.safetensors does not match this model "
                 f"({type(exc).__name__}): it is damaged or from another version; train again"
@@ -368,13 +380,15 @@ class _Trainer:
         return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
 
     def _svi_step(self, batch: torch.Tensor) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
         if self.config.jit:  # torch.jit.trace deprecation and tracer chatter, every step
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                loss = self.svi.step(batch)
+                loss = self.objective.loss_and_grads(self.model, self.guide, batch)
         else:
-            loss = self.svi.step(batch)
+            loss = self.objective.loss_and_grads(self.model, self.guide, batch)
+        self.optimizer.step()
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"the training loss became {loss} at epoch {self.epoch + 1}, step {self.step + 1}:"
@@ -404,7 +418,8 @@ class _Trainer:
             "seconds": seconds,
         }
         self.metrics.append(row)
-        self.optim.step()  # decay the learning rate for the next epoch
+        for group in self.optimizer.param_groups:  # decay the learning rate for the next epoch
+            group["lr"] = cfg.learning_rate * cfg.lr_decay ** (self.epoch + 1)
         if val["elbo"] > self.best_elbo:
             self.best_elbo, self.best_epoch = val["elbo"], self.epoch + 1
             if cfg.early_stopping:
@@ -422,9 +437,7 @@ class _Trainer:
             )
 
     def _learning_rate(self) -> float:
-        for scheduler in self.optim.optim_objs.values():
-            return float(scheduler.get_last_lr()[0])
-        return self.config.learning_rate
+        return float(self.optimizer.param_groups[0]["lr"])
 
     def _stop(self, signum: int) -> None:
         self.interrupted = True

@@ -143,4 +143,7 @@ def test_checkpoint_holds_everything_to_resume(tmp_path, tiny):
     assert state["epoch"] == 1 and state["step"] == 0
     assert state["torch_rng"].dtype == torch.uint8
     assert set(state["model"]) == set(load_run(tmp_path / "run").vae.state_dict())
-    assert all("optimizer" in s and "scheduler" in s for s in state["optimizer"].values())
+    adam = state["optimizer"]
+    assert len(adam["state"]) == len(state["model"])  # one Adam over every parameter
+    assert all({"exp_avg", "exp_avg_sq"} <= set(s) for s in adam["state"].values())
+    assert adam["param_groups"][0]["lr"] == tiny.learning_rate

@@ -132,7 +132,7 @@ def test_gaussian_likelihood_trains(tmp_path, tiny):
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, tiny, monkeypatch):
     train(tiny.replace(epochs=1), tmp_path / "r")
     before = (tmp_path / "r/checkpoint.safetensors").read_bytes()
-    monkeypatch.setattr(train_module.SVI, "step", lambda self, x: float("nan"))
+    monkeypatch.setattr(pyro.infer.Trace_ELBO, "loss_and_grads", lambda *a, **k: float("nan"))
     with pytest.raises(FloatingPointError, match="epoch 2, step 1"):
         train(tiny.replace(epochs=2), tmp_path / "r", resume=True)
     assert (tmp_path / "r/checkpoint.safetensors").read_bytes() == before
@@ -153,3 +153,30 @@ def test_time_budget_stops_after_the_epoch_that_spends_it(tiny, tmp_path):
     # a resumed run may raise the budget, like --epochs
     train(tiny.replace(epochs=3, time_budget=0.0), run, resume=True)
     assert len(read_metrics(run)) == 3
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae"])
+def test_one_adam_over_all_parameters_steps_exactly_like_pyro_svi(objective, tiny):
+    import copy
+
+    from pyro.infer import SVI
+
+    from pyro_vae import build_objective
+
+    ours = build_vae(tiny, 64)
+    theirs = copy.deepcopy(ours)
+    theirs.name = "svi"
+    x = torch.bernoulli(torch.full((20, 64), 0.3))
+    elbo = build_objective(objective, num_particles=3)
+    svi = SVI(theirs.model, theirs.guide, pyro.optim.Adam({"lr": 1e-2}), elbo)
+    adam = torch.optim.Adam(ours.parameters(), lr=1e-2)
+    for step in range(5):
+        pyro.set_rng_seed(step)
+        adam.zero_grad(set_to_none=True)
+        a = elbo.loss_and_grads(ours.model, ours.guide, x)
+        adam.step()
+        pyro.set_rng_seed(step)
+        b = svi.step(x)
+        assert a == b
+    for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert torch.equal(p, q)
