@@ -172,7 +172,9 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     ax.imshow(pixels, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     centres_x = 1 + (width + 1) * np.arange(steps) + width / 2 - 0.5
     centres_y = 1 + (height + 1) * np.arange(steps) + height / 2 - 0.5
-    shown = np.unique(np.linspace(0, steps - 1, min(steps, 5)).round().astype(int))
+    # Ticks mirror-symmetric about the centre (which is a tile only for an odd number of steps).
+    half = np.floor(np.linspace(0, (steps - 1) / 2, 3)).astype(int)[: 3 if steps % 2 else 2]
+    shown = np.unique(np.concatenate([half, steps - 1 - half]))
     ax.set_xticks(centres_x[shown], [f"{float(z1[i]):.2f}" for i in shown])
     ax.set_yticks(centres_y[shown], [f"{float(z2[i]):.2f}" for i in shown])
     ax.set_xlabel("z_1")
