@@ -17,7 +17,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -25,7 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from pyro_vae import Config, train
-from pyro_vae.checkpoint import CHECKPOINT_FILE, ESTIMATES_FILE, EVALUATION_FILE, read_metrics
+from pyro_vae.checkpoint import (
+    CHECKPOINT_FILE,
+    ESTIMATES_FILE,
+    EVALUATION_FILE,
+    read_metrics,
+    read_rows,
+)
 from pyro_vae.cli import main as cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,9 +45,8 @@ COMBINATIONS = [
 
 
 def _per_image(run_dir: Path) -> np.ndarray:
-    with (run_dir / ESTIMATES_FILE).open(newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["proposal"] == "guide"]
-    return np.array([float(r["estimate"]) for r in rows])
+    rows = read_rows(run_dir / ESTIMATES_FILE, "pyro-vae evaluate")
+    return np.array([r["estimate"] for r in rows if r["proposal"] == "guide"])
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "read_checkpoint",
     "read_config",
     "read_metrics",
+    "read_rows",
     "save_checkpoint",
     "unflatten_state",
     "write_config",
@@ -382,5 +383,32 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise InputError(f"{path} is missing: the run has not finished an epoch yet")
-    with path.open(newline="", encoding="utf-8") as handle:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    return read_rows(path, "pyro-vae train --resume")
+
+
+def read_rows(path: Path, made_by: str) -> list[dict[str, Any]]:
+    """Read a CSV file of the run as dicts, numbers as floats and other fields as strings.
+
+    Raises:
+        InputError: if the file is missing (naming the command that writes it) or unreadable.
+
+    Example:
+        >>> read_rows(Path("runs/none/estimates.csv"), "pyro-vae evaluate")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyro_vae.errors.InputError: runs/none/estimates.csv is missing: run pyro-vae evaluate ...
+    """
+    if not path.is_file():
+        raise InputError(f"{path} is missing: run {made_by} {path.parent} first")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path} cannot be read ({exc}): run {made_by} again") from None
+
+
+def _number(value: str | None) -> Any:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return value

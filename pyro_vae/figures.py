@@ -9,14 +9,12 @@ test data, or the CSV files that training (``metrics.csv``), ``pyro-vae evaluate
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import torch
 from matplotlib.figure import Figure
@@ -29,6 +27,7 @@ from pyro_vae.checkpoint import (
     Run,
     atomic_write_bytes,
     read_metrics,
+    read_rows,
 )
 from pyro_vae.errors import InputError
 from pyro_vae.registry import Registry
@@ -37,7 +36,6 @@ __all__ = [
     "FIGURES",
     "FigureSource",
     "draw_figure",
-    "read_rows",
     "save_figure",
     "standard_kinds",
     "write_standard_figures",
@@ -139,34 +137,6 @@ def _khat(source: FigureSource) -> Figure:
         except (ValueError, KeyError, TypeError, StopIteration):
             num_samples = None  # the threshold line is an extra: leave it out
     return plots.khat_figure(rows, num_samples)
-
-
-def read_rows(path: Path, made_by: str) -> list[dict[str, Any]]:
-    """Read a CSV file of the run as dicts, numbers as floats and other fields as strings.
-
-    Raises:
-        InputError: if the file is missing (naming the command that writes it) or unreadable.
-
-    Example:
-        >>> read_rows(Path("runs/none/estimates.csv"), "pyro-vae evaluate")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        pyro_vae.errors.InputError: runs/none/estimates.csv is missing: run pyro-vae evaluate ...
-    """
-    if not path.is_file():
-        raise InputError(f"{path} is missing: run {made_by} {path.parent} first")
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{path} cannot be read ({exc}): run {made_by} again") from None
-
-
-def _number(value: str | None) -> Any:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return value
 
 
 def draw_figure(kind: str, source: FigureSource, seed: int = 0) -> Figure:

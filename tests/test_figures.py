@@ -6,10 +6,10 @@ import torch
 from matplotlib.image import imread
 
 from pyro_vae import Config, build_vae
-from pyro_vae.checkpoint import DataInfo, Run, load_run
+from pyro_vae.checkpoint import DataInfo, Run, load_run, read_rows
 from pyro_vae.cli import main
 from pyro_vae.errors import InputError
-from pyro_vae.figures import FIGURES, FigureSource, draw_figure, read_rows, standard_kinds
+from pyro_vae.figures import FIGURES, FigureSource, draw_figure, standard_kinds
 from pyro_vae.guides import GUIDES
 from pyro_vae.priors import PRIORS
 
