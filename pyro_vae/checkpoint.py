@@ -13,7 +13,9 @@ A run directory holds
 
 Every file is written to a temporary file in the same directory, flushed, fsync'ed and moved
 into place with ``os.replace``: a crash leaves either the old or the new file, never half of
-one. Nothing is ever read with pickle; opening a stranger's run directory cannot run code.
+one (a killed process may leave a hidden ``.NAME.*.tmp`` file, which nothing reads), and a write
+that fails (disk full, read-only directory) raises :class:`InputError` with the old file intact.
+Nothing is ever read with pickle; opening a stranger's run directory cannot run code.
 """
 
 from __future__ import annotations
@@ -119,17 +121,31 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         b'hello'
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _write_error(path: Path, exc: OSError) -> InputError:
+    kept = f"the previous {path.name} is kept" if path.exists() else "nothing was written"
+    return InputError(
+        f"cannot write {path} ({exc.strerror or exc}): free disk space or choose a writable "
+        f"directory; {kept}"
+    )
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

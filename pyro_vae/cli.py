@@ -206,7 +206,7 @@ def _positive(value: str, name: str) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pyro_vae.training import EXIT_INTERRUPTED, train
+    from pyro_vae.training import train
 
     overrides = _config_overrides(args)
     if args.resume:
@@ -232,7 +232,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         figures=not args.no_plots,
     )
     if result.interrupted:
-        return EXIT_INTERRUPTED
+        return result.exit_status
     if args.quiet:
         print(f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {run_dir}")
     elif result.figures:

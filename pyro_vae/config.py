@@ -128,6 +128,11 @@ class Config:
         "stop after the epoch in which training has used this many seconds (0: off)",
         "training",
     )
+    on_nonfinite: str = _setting(
+        "stop",
+        "a non-finite loss or gradient: stop (keep the last checkpoint) or skip the batch",
+        "training",
+    )
     seed: int = _setting(0, "random seed (training, splits, binarization)", "training")
 
     # ----------------------------------------------------------------------------------------
@@ -212,6 +217,11 @@ class Config:
             raise InputError(
                 f"validation_fraction must lie strictly between 0 and 1, got "
                 f"{self.validation_fraction}: pass e.g. --validation-fraction 0.1"
+            )
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise InputError(
+                f"unknown on_nonfinite mode {self.on_nonfinite!r}: choose stop or skip "
+                "(option --on-nonfinite)"
             )
         if self.binarize not in ("auto", "dynamic", "none"):
             raise InputError(

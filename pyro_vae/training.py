@@ -10,12 +10,27 @@ are measured and the run directory is checkpointed atomically; Ctrl-C (SIGINT) o
 the position inside the epoch, and ``resume=True`` continues exactly where the run stopped, so an
 interrupted run ends with the same metrics as an uninterrupted one.
 
+What survives what:
+
+* The run directory holds a run once ``config.json`` is written, and that file is written last
+  when a run starts (after the initial model and checkpoint), so a directory with a
+  ``config.json`` can always be loaded and resumed, whenever its process was killed (SIGKILL
+  included): every file is replaced atomically, and a killed run resumes from its last
+  checkpoint (the end of the last finished epoch) to the same final numbers.
+* One process at a time: training holds the directory's lock (:mod:`pyro_vae.locking`).
+* A write that fails (disk full, read-only directory) raises :class:`InputError`; the file it
+  would have replaced is left as it was.
+* A non-finite loss or gradient stops training before the optimizer applies it, naming the epoch
+  and step and keeping the last checkpoint; with ``on_nonfinite="skip"`` such batches are
+  skipped instead and counted in the ``skipped_steps`` column of ``metrics.csv``.
+
 Pyro keeps the parameters that ``pyro.module`` registers in one global param store; ``train``
 clears it when it starts, as every Pyro training script does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -32,6 +47,7 @@ import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.checkpoint import (
+    CONFIG_FILE,
     RUN_FILES,
     DataInfo,
     Run,
@@ -47,12 +63,12 @@ from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import elbo_terms
 from pyro_vae.likelihoods import likelihood_support
+from pyro_vae.locking import run_lock
 from pyro_vae.objectives import LatentScale, build_objective, kl_weight
 from pyro_vae.vae import VAE, build_vae
 
-__all__ = ["EXIT_INTERRUPTED", "TrainResult", "evaluate_elbo", "train"]
+__all__ = ["TrainResult", "evaluate_elbo", "train"]
 
-EXIT_INTERRUPTED = 130  # the conventional status of a program stopped by SIGINT
 _EVAL_BATCH = 1000
 
 
@@ -66,6 +82,7 @@ class TrainResult:
         data: the data splits the run used.
         metrics: one dict per finished epoch, as in ``metrics.csv``.
         interrupted: whether a signal stopped the run (it can be resumed).
+        signal: the number of that signal (0 when none).
         stopped_early: whether early stopping ended the run.
         test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
         figures: the figure files written into the run directory (``figures=True``).
@@ -79,6 +96,12 @@ class TrainResult:
     stopped_early: bool = False
     test_elbo: float = math.nan
     figures: list[Path] = field(default_factory=list)
+    signal: int = 0
+
+    @property
+    def exit_status(self) -> int:
+        """The command line's exit status: 0, or 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+        return 128 + self.signal if self.interrupted else 0
 
 
 def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _EVAL_BATCH) -> dict[str, float]:
@@ -126,7 +149,9 @@ def train(
 
     Raises:
         InputError: for an existing run directory without ``resume``/``overwrite``, bad data,
-            or a damaged checkpoint.
+            a damaged checkpoint, a directory another process is training in, or a file that
+            cannot be written (the previous version of the file is kept).
+        FloatingPointError: for a non-finite loss or gradient with ``on_nonfinite="stop"``.
 
     Example:
         >>> result = train(Config(epochs=2), "runs/example", verbose=False)  # doctest: +SKIP
@@ -134,37 +159,46 @@ def train(
         -32.1
     """
     run_dir = Path(run_dir)
-    state: dict[str, Any] | None = None
     if resume:
-        config, state = _resumed_config(run_dir, config)
+        read_config(run_dir)  # a missing or foreign directory: its own message, before locking
     elif config is None:
         raise ValueError("train() needs a config unless it resumes a run")
+    with contextlib.ExitStack() as held:
+        state: dict[str, Any] | None = None
+        if resume:
+            held.enter_context(run_lock(run_dir))
+            config, state = _resumed_config(run_dir, config)
+        assert config is not None
 
-    # Everything that can fail on bad input happens before the run directory is touched.
-    pyro.clear_param_store()
-    support = likelihood_support(config.likelihood)
-    splits = load_data(config, support)
-    pyro.set_rng_seed(config.seed)
-    vae = build_vae(config, splits.data_dim)
-    if state is None:
-        vae.init_from_data(splits.train)
-        _prepare_run_dir(run_dir, overwrite)
-        write_config(run_dir, config, DataInfo(splits.data_dim, splits.image_shape))
-    elif state["data_dim"] != splits.data_dim:
-        raise InputError(
-            f"the data of {run_dir} no longer have {state['data_dim']} values per "
-            "datapoint: point --data-dir at the data the run was trained on"
-        )
+        # Everything that can fail on bad input happens before the run directory is touched.
+        pyro.clear_param_store()
+        support = likelihood_support(config.likelihood)
+        splits = load_data(config, support)
+        pyro.set_rng_seed(config.seed)
+        vae = build_vae(config, splits.data_dim)
+        if state is None:
+            vae.init_from_data(splits.train)
+            _make_run_dir(run_dir)
+            held.enter_context(run_lock(run_dir))
+            _prepare_run_dir(run_dir, overwrite)
+        elif state["data_dim"] != splits.data_dim:
+            raise InputError(
+                f"the data of {run_dir} no longer have {state['data_dim']} values per "
+                "datapoint: point --data-dir at the data the run was trained on"
+            )
 
-    trainer = _Trainer(config, vae, splits, run_dir, verbose)
-    if state is not None:
-        trainer.restore(state)
-    show_bar = sys.stderr.isatty() if progress is None else progress
-    with _interrupt_flag() as interrupted:
-        trainer.run(interrupted, show_bar)
-    result = trainer.finish()
-    if figures and not result.interrupted:
-        _write_figures(result, config)
+        trainer = _Trainer(config, vae, splits, run_dir, verbose)
+        if state is not None:
+            trainer.restore(state)
+        else:  # model and checkpoint first: a directory with a config.json is always loadable
+            trainer.save()
+            write_config(run_dir, config, DataInfo(splits.data_dim, splits.image_shape))
+        show_bar = sys.stderr.isatty() if progress is None else progress
+        with _interrupt_flag() as interrupted:
+            trainer.run(interrupted, show_bar)
+        result = trainer.finish()
+        if figures and not result.interrupted:
+            _write_figures(result, config)
     return result
 
 
@@ -197,21 +231,31 @@ def _optimizer_state_back(saved: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+def _make_run_dir(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"{run_dir} exists and is not a directory: choose another --out")
-    if existing and not overwrite:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+        ) from None
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Clear the files of a run being replaced (called with the directory's lock held)."""
+    if (run_dir / CONFIG_FILE).exists() and not overwrite:
         raise InputError(
             f"run directory {run_dir} already holds a run: pass --resume to continue it, "
             "--overwrite to replace it, or choose another --out"
         )
     from pyro_vae.figures import FIGURES
 
-    # Figures of the replaced run go too: a manifold.png of an old 2-D run would mislead.
+    # Without a config.json the files are what a start killed before its first save left.
+    # Figures of a replaced run go too: a manifold.png of an old 2-D run would mislead.
+    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
     existing += [f"{k}.png" for k in FIGURES.names() if (run_dir / f"{k}.png").is_file()]
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
         for name in existing:
             (run_dir / name).unlink()
     except OSError as exc:
@@ -273,7 +317,8 @@ class _Trainer:
         # Pyro's ELBO computes the loss and the gradients; one torch Adam over all parameters
         # applies them: the same updates as pyro.optim.Adam, which would make a dozen optimizer
         # calls per step for the default model (one per parameter tensor).
-        self.optimizer = torch.optim.Adam(vae.parameters(), lr=config.learning_rate)
+        self.parameters = list(vae.parameters())
+        self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate)
         self.objective = build_objective(config.objective, config.num_particles, config.jit)
         self.model, self.guide = self.scale(vae.model), self.scale(vae.guide)
         # A fixed share of the training set, as large as the validation set, scored like it
@@ -283,10 +328,12 @@ class _Trainer:
         self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
         self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.skipped = 0
         self.metrics: list[dict[str, float]] = []
         self.best_elbo, self.best_epoch = -math.inf, -1
         self.best_state: dict[str, torch.Tensor] | None = None
         self.interrupted = self.stopped_early = False
+        self.signal = 0
 
     # -- checkpoint state -----------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -296,6 +343,7 @@ class _Trainer:
             "loss_sum": self.loss_sum,
             "loss_count": self.loss_count,
             "epoch_seconds": self.epoch_seconds,
+            "skipped": self.skipped,
             "metrics": self.metrics,
             "best_elbo": self.best_elbo if math.isfinite(self.best_elbo) else None,
             "best_epoch": self.best_epoch,
@@ -313,7 +361,11 @@ class _Trainer:
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
             self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
             self.epoch_seconds = float(state["epoch_seconds"])
-            self.metrics = [dict(row) for row in state["metrics"]]
+            self.skipped = int(state.get("skipped", 0))
+            self.metrics = [
+                {**dict(row), "skipped_steps": row.get("skipped_steps", 0)}
+                for row in state["metrics"]
+            ]
             best = state["best_elbo"]
             self.best_elbo = -math.inf if best is None else float(best)
             self.best_epoch = int(state["best_epoch"])
@@ -328,7 +380,9 @@ class _Trainer:
             ) from None
 
     def save(self) -> None:
+        """Checkpoint, model and metrics, each replaced atomically (the checkpoint rules)."""
         save_checkpoint(self.run_dir, self.state())
+        write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
         write_metrics(self.run_dir, self.metrics)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -359,8 +413,11 @@ class _Trainer:
                     progress = self.epoch + self.step / self.steps_per_epoch
                     self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
                     loss = self._svi_step(batch)
-                    self.loss_sum += loss
-                    self.loss_count += batch.shape[0]
+                    if loss is None:
+                        self.skipped += 1
+                    else:
+                        self.loss_sum += loss
+                        self.loss_count += batch.shape[0]
                     self.step += 1
                     bar.update(1)
                     bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
@@ -379,7 +436,8 @@ class _Trainer:
         budget = self.config.time_budget
         return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
 
-    def _svi_step(self, batch: torch.Tensor) -> float:
+    def _svi_step(self, batch: torch.Tensor) -> float | None:
+        """One optimizer step; ``None`` when the step was skipped as non-finite."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.config.jit:  # torch.jit.trace deprecation and tracer chatter, every step
             with warnings.catch_warnings():
@@ -388,13 +446,31 @@ class _Trainer:
                 loss = self.objective.loss_and_grads(self.model, self.guide, batch)
         else:
             loss = self.objective.loss_and_grads(self.model, self.guide, batch)
-        self.optimizer.step()
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"the training loss became {loss} at epoch {self.epoch + 1}, step {self.step + 1}:"
-                " lower --learning-rate; the last good checkpoint is kept"
+        loss = float(loss)
+        problem = self._nonfinite(loss)
+        if problem:
+            if self.config.on_nonfinite == "skip":
+                return None
+            kept = (
+                f"the checkpoint of epoch {self.epoch} in {self.run_dir} is kept"
+                if self.epoch
+                else f"{self.run_dir} keeps the untrained start"
             )
+            raise FloatingPointError(
+                f"{problem} at epoch {self.epoch + 1}, step {self.step + 1}: lower "
+                f"--learning-rate, or pass --on-nonfinite skip to skip such batches; {kept}"
+            )
+        self.optimizer.step()
         return loss
+
+    def _nonfinite(self, loss: float) -> str:
+        """What is not finite about this step ('' when nothing), checked before Adam uses it."""
+        if not math.isfinite(loss):
+            return f"the training loss became {loss}"
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        if grads and not torch.isfinite(torch.nn.utils.get_total_norm(grads)):
+            return "a gradient became non-finite"
+        return ""
 
     def _end_epoch(self) -> None:
         cfg = self.config
@@ -415,6 +491,7 @@ class _Trainer:
             "train_kl": fit["kl"],
             "kl_weight": self.scale.scale,
             "learning_rate": self._learning_rate(),
+            "skipped_steps": self.skipped,
             "seconds": seconds,
         }
         self.metrics.append(row)
@@ -428,6 +505,7 @@ class _Trainer:
             self.stopped_early = True
         self.epoch, self.step = self.epoch + 1, 0
         self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.skipped = 0
         self.save()
         if self.verbose:
             tqdm.write(
@@ -440,12 +518,12 @@ class _Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def _stop(self, signum: int) -> None:
-        self.interrupted = True
+        self.interrupted, self.signal = True, signum
         self.save()
         name = signal.Signals(signum).name
         print(
             f"{name} received: saved epoch {self.epoch + 1} at step {self.step} in {self.run_dir};"
-            f" continue with: pyro-vae train --resume {self.run_dir}",
+            f" continue with: pyro-vae train --resume {self.run_dir} (exit status {128 + signum})",
             file=sys.stderr,
         )
 
@@ -454,8 +532,8 @@ class _Trainer:
             self.run_dir, self.vae, self.splits, self.metrics, self.interrupted, self.stopped_early
         )
         if self.interrupted:
-            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
-            return result
+            result.signal = self.signal
+            return result  # _stop saved the model with the checkpoint
         if self.best_state is not None:
             self.vae.load_state_dict(self.best_state)
         write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
