@@ -58,6 +58,7 @@ __all__ = [
     "read_config",
     "read_metrics",
     "read_rows",
+    "remove_stale_temporaries",
     "save_checkpoint",
     "unflatten_state",
     "write_config",
@@ -138,6 +139,17 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files that writes killed half-way left in ``folder``.
+
+    Call it only while no other process writes there (training holds the directory's lock).
+    """
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _write_error(path: Path, exc: OSError) -> InputError:

@@ -53,6 +53,7 @@ from pyro_vae.checkpoint import (
     Run,
     read_checkpoint,
     read_config,
+    remove_stale_temporaries,
     save_checkpoint,
     write_config,
     write_metrics,
@@ -70,6 +71,8 @@ from pyro_vae.vae import VAE, build_vae
 __all__ = ["TrainResult", "evaluate_elbo", "train"]
 
 _EVAL_BATCH = 1000
+#: The settings a resumed run may change: when and how it stops, not what it trains.
+_RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite")
 
 
 @dataclass
@@ -135,7 +138,8 @@ def train(
 
     Args:
         config: the run's settings. When resuming, ``None`` takes the stored settings; a config
-            may differ from them only in ``epochs``, ``early_stopping`` and ``time_budget``.
+            may differ from them only in ``epochs``, ``early_stopping``, ``time_budget`` and
+            ``on_nonfinite``.
         run_dir: where the run directory goes.
         resume: continue the run stored in ``run_dir``.
         overwrite: replace the run files in an existing ``run_dir``.
@@ -159,16 +163,18 @@ def train(
         -32.1
     """
     run_dir = Path(run_dir)
-    if resume:
-        read_config(run_dir)  # a missing or foreign directory: its own message, before locking
+    if resume:  # settings are checked before the directory is locked or touched
+        config = _resumed_config(run_dir, config)
     elif config is None:
         raise ValueError("train() needs a config unless it resumes a run")
+    elif (run_dir / CONFIG_FILE).exists() and not overwrite:
+        _prepare_run_dir(run_dir, overwrite)  # the "already holds a run" message
     with contextlib.ExitStack() as held:
         state: dict[str, Any] | None = None
         if resume:
             held.enter_context(run_lock(run_dir))
-            config, state = _resumed_config(run_dir, config)
-        assert config is not None
+            remove_stale_temporaries(run_dir)
+            state = read_checkpoint(run_dir)
 
         # Everything that can fail on bad input happens before the run directory is touched.
         pyro.clear_param_store()
@@ -181,6 +187,7 @@ def train(
             _make_run_dir(run_dir)
             held.enter_context(run_lock(run_dir))
             _prepare_run_dir(run_dir, overwrite)
+            remove_stale_temporaries(run_dir)
         elif state["data_dim"] != splits.data_dim:
             raise InputError(
                 f"the data of {run_dir} no longer have {state['data_dim']} values per "
@@ -264,22 +271,22 @@ def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
         ) from None
 
 
-def _resumed_config(run_dir: Path, requested: Config | None) -> tuple[Config, dict[str, Any]]:
+def _resumed_config(run_dir: Path, requested: Config | None) -> Config:
     stored, _ = read_config(run_dir)
-    state = read_checkpoint(run_dir)
     if requested is None:
-        return stored, state
+        return stored
     changed = sorted(
         k
         for k, v in requested.to_dict().items()
-        if k not in ("epochs", "early_stopping", "time_budget") and v != stored.to_dict()[k]
+        if k not in _RESUMABLE and v != stored.to_dict()[k]
     )
     if changed:
         raise InputError(
             f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs, "
-            "--early-stopping and --time-budget may differ; start a new run for other settings"
+            "--early-stopping, --time-budget and --on-nonfinite may differ; start a new run "
+            "for other settings"
         )
-    return requested, state
+    return requested
 
 
 @contextmanager

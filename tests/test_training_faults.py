@@ -1,0 +1,237 @@
+"""Faults during training: SIGKILL at exact points, signals, a second writer, failed writes.
+
+The killed runs are real processes (``tests/fault_runner.py`` runs the CLI with a fault injected
+at a named point); resuming and the reference run happen in this process. Every kill is followed
+by the same checks: each file in the run directory is complete and readable, a directory with a
+``config.json`` loads, and the resumed run ends with exactly the metrics and weights of an
+uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import safetensors
+
+from pyro_vae.checkpoint import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    MODEL_FILE,
+    load_run,
+    read_checkpoint,
+    read_metrics,
+    read_rows,
+)
+from pyro_vae.cli import main
+
+RUNNER = Path(__file__).with_name("fault_runner.py")
+#: A run of 3 epochs x 13 steps on the digits data: small, but every code path of a real run.
+ARGS = ["--epochs", "3", "--latent-dim", "2", "--hidden-dims", "16", "--lr-decay", "0.9"]
+
+
+def _train_args(run_dir: Path) -> list[str]:
+    return ["train", "--out", str(run_dir), *ARGS, "--quiet", "--no-plots"]
+
+
+def _run_with_fault(point: str, action: str, run_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), point, action, "--", *_train_args(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _no_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The uninterrupted run every killed-and-resumed run must reproduce."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    assert main(_train_args(run_dir)) == 0
+    return run_dir
+
+
+def _assert_every_file_is_whole(run_dir: Path) -> None:
+    for path in run_dir.iterdir():
+        if path.name.startswith("."):
+            continue  # the lock, and temporary files a kill left (nothing reads them)
+        if path.suffix == ".safetensors":
+            with safetensors.safe_open(str(path), framework="pt") as handle:
+                for key in handle.keys():  # noqa: SIM118
+                    handle.get_tensor(key)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".csv":
+            assert read_rows(path, "test")
+    if (run_dir / CONFIG_FILE).exists():
+        load_run(run_dir)
+        state = read_checkpoint(run_dir)
+        metrics = read_metrics(run_dir) if (run_dir / "metrics.csv").exists() else []
+        assert len(metrics) <= state["epoch"] + 1
+
+
+def _finish(run_dir: Path) -> None:
+    """Resume a run directory (or start it again when the kill came before its first save)."""
+    if (run_dir / CONFIG_FILE).exists():
+        assert main(["train", "--resume", str(run_dir), "--quiet", "--no-plots"]) == 0
+    else:
+        assert main(_train_args(run_dir)) == 0
+
+
+def _assert_same_as(run_dir: Path, reference: Path) -> None:
+    assert _no_time(read_metrics(run_dir)) == _no_time(read_metrics(reference))
+    assert (run_dir / MODEL_FILE).read_bytes() == (reference / MODEL_FILE).read_bytes()
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+#: (point, where it is): writes are counted per file name; the start writes model (1),
+#: checkpoint (1) and config; each epoch end writes checkpoint, model, metrics; the end writes
+#: the model once more.
+KILL_POINTS = [
+    ("write:checkpoint.safetensors:1", "the first checkpoint half-written, before config.json"),
+    ("replace:config.json:1", "just after the run was created"),
+    ("step:*:5", "in the middle of epoch 1"),
+    ("validate:*:1", "during the validation after epoch 1"),
+    ("write:checkpoint.safetensors:2", "the epoch-1 checkpoint half-written"),
+    ("replace:checkpoint.safetensors:2", "epoch-1 checkpoint in place, model and metrics old"),
+    ("write:metrics.csv:1", "the first metrics.csv half-written"),
+    ("fsync:checkpoint.safetensors:3", "epoch-2 checkpoint written but not moved into place"),
+    ("write:model.safetensors:3", "the epoch-2 model half-written"),
+    ("replace:metrics.csv:2", "just after epoch 2 was saved"),
+    ("step:*:33", "in the middle of epoch 3"),
+    ("write:model.safetensors:5", "the final model half-written"),
+]
+
+
+@pytest.mark.parametrize(("point", "where"), KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
+def test_sigkill_anywhere_then_resume_gives_the_uninterrupted_run(
+    tmp_path, reference, point, where
+):
+    run_dir = tmp_path / "run"
+    killed = _run_with_fault(point, "kill", run_dir)
+    assert killed.returncode == -signal.SIGKILL, f"{where}: the fault point was never reached"
+    _assert_every_file_is_whole(run_dir)
+    _finish(run_dir)
+    _assert_same_as(run_dir, reference)
+
+
+def test_killed_twice_then_resumed(tmp_path, reference):
+    run_dir = tmp_path / "run"
+    assert _run_with_fault("step:*:5", "kill", run_dir).returncode == -signal.SIGKILL
+    resume = ["train", "--resume", str(run_dir), "--quiet", "--no-plots"]
+    resumed = subprocess.run(
+        [sys.executable, str(RUNNER), "write:checkpoint.safetensors:2", "kill", "--", *resume],
+        capture_output=True,
+        timeout=300,
+    )
+    assert resumed.returncode == -signal.SIGKILL
+    _assert_every_file_is_whole(run_dir)
+    _finish(run_dir)
+    _assert_same_as(run_dir, reference)
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "status"), [("int", "SIGINT", 130), ("term", "SIGTERM", 143)]
+)
+def test_sigint_and_sigterm_save_and_exit_with_their_status(
+    tmp_path, reference, action, name, status
+):
+    run_dir = tmp_path / "run"
+    stopped = _run_with_fault("step:*:20", action, run_dir)
+    assert stopped.returncode == status
+    message = stopped.stderr.strip().splitlines()
+    assert len(message) == 1 and "Traceback" not in stopped.stderr
+    assert message[0].startswith(f"{name} received: saved epoch 2 at step 7 in {run_dir}")
+    assert f"pyro-vae train --resume {run_dir}" in message[0]
+    state = read_checkpoint(run_dir)
+    assert (state["epoch"], state["step"]) == (1, 7)
+    _finish(run_dir)
+    _assert_same_as(run_dir, reference)
+
+
+def test_a_second_training_in_the_same_directory_is_refused(tmp_path, reference, capsys):
+    run_dir = tmp_path / "run"
+    first = subprocess.Popen(
+        [sys.executable, str(RUNNER), "step:*:20", "sleep", "--", *_train_args(run_dir)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stderr is not None
+        assert first.stderr.readline().strip() == "fault_runner: sleeping"
+        before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+        for argv in (
+            ["train", "--resume", str(run_dir), "--quiet"],
+            [*_train_args(run_dir), "--overwrite"],
+        ):
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip()
+            assert err.endswith(
+                f"run directory {run_dir} is in use by another pyro-vae process (pid "
+                f"{first.pid}): wait for it to finish, or choose another run directory"
+            )
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    finally:
+        first.kill()
+        first.wait()
+    _finish(run_dir)  # the lock died with its holder
+    _assert_same_as(run_dir, reference)
+
+
+def test_disk_full_keeps_the_last_checkpoint(tmp_path, reference, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def full_disk(src, dst, **kwargs):
+        if Path(dst).name == CHECKPOINT_FILE:
+            calls["n"] += 1
+            if calls["n"] == 3:  # the start, epoch 1, then epoch 2 fails
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    assert main(_train_args(run_dir)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"pyro-vae train: error: cannot write {run_dir / CHECKPOINT_FILE} (No space left on "
+        f"device): free disk space or choose a writable directory; the previous "
+        f"{CHECKPOINT_FILE} is kept"
+    )
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert read_checkpoint(run_dir)["epoch"] == 1
+    _assert_every_file_is_whole(run_dir)
+    _finish(run_dir)
+    _assert_same_as(run_dir, reference)
+
+
+def test_an_unwritable_run_directory_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(_train_args(blocker / "run")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"pyro-vae train: error: cannot create the run directory {blocker}/run")
+    assert err.endswith("choose a writable --out") and blocker.read_text() == "not a directory"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only directories")
+def test_a_read_only_run_directory_is_a_clear_error(tmp_path, capsys):  # pragma: no cover
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o500)
+    try:
+        assert main(_train_args(run_dir)) == 2
+        assert "choose a writable" in capsys.readouterr().err
+    finally:
+        run_dir.chmod(0o700)
