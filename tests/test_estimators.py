@@ -1,3 +1,6 @@
+import copy
+import math
+
 import numpy as np
 import pyro
 import pyro.distributions as dist
@@ -85,3 +88,80 @@ def test_a_hand_written_pyro_model_is_estimated_against_its_closed_form():
     assert (np.abs(error) < 5 * res.standard_error + 1e-6).all()
     # ... and the mean within 4 standard errors of the mean
     assert abs(error.mean()) < 4 * np.sqrt((res.standard_error**2).sum()) / len(error)
+
+
+# ---------------------------------------------------------------------------------------------
+# extremes: huge K, log-weights near -1e4, all-zero and all-one images, batch 1, latent_dim 1.
+# Each is checked against float64: exactly where the proposal is the exact posterior (every
+# weight equals P(x)), else within 4 combined standard errors of two independent estimates.
+
+
+def _linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int):
+    from pyro_vae.exact import LinearGaussianVAE
+
+    torch.manual_seed(seed)
+    vae = LinearGaussianVAE(data_dim, latent_dim, sigma).double()
+    with torch.no_grad():
+        vae.weight.normal_()
+        vae.bias.normal_()
+    return vae
+
+
+def test_k_of_100000_in_chunks_is_exact_in_float32():
+    vae64 = _linear_gaussian(data_dim=6, latent_dim=1, sigma=0.5, seed=0)
+    x = vae64.sample_data(3)
+    exact = vae64.exact_log_likelihood(x).numpy()
+    vae32 = copy.deepcopy(vae64).float()
+    res = log_likelihood(vae32.model, vae32.exact_guide, x.float(), 100_000, chunk_size=8192)
+    # float32 log-weights of magnitude ~10 carry rounding errors ~1e-6; the sums are float64
+    np.testing.assert_allclose(res.estimate, exact, atol=1e-4)
+    np.testing.assert_allclose(res.ess, 100_000, rtol=1e-3)
+    assert np.all(res.standard_error < 1e-4) and np.all(res.khat < 0.5)
+
+
+def test_log_weights_near_minus_ten_thousand_stay_exact_in_float32():
+    vae64 = _linear_gaussian(data_dim=50, latent_dim=2, sigma=0.1, seed=1)
+    x = vae64.sample_data(4) + 2.0  # far out in the tails of P(X)
+    exact = vae64.exact_log_likelihood(x).numpy()
+    assert np.all(exact < -5_000)
+    vae32 = copy.deepcopy(vae64).float()
+    res = log_likelihood(vae32.model, vae32.exact_guide, x.float(), 5000)
+    # float32 keeps ~7 significant digits: a relative error of 1e-5 is a few rounding steps
+    np.testing.assert_allclose(res.estimate, exact, rtol=1e-5)
+    assert np.all(np.isfinite(res.ess)) and np.all(res.ess > 4000)
+
+
+def _quadrature_log_likelihood(vae, x: torch.Tensor) -> float:
+    """log P(x) of a 1-D latent model by the trapezoid rule on a dense grid, in float64."""
+    z = torch.linspace(-12.0, 12.0, 24_001, dtype=torch.float64).unsqueeze(-1)
+    with torch.no_grad():
+        log_joint = vae.likelihood(z).log_prob(x) + vae.prior().log_prob(z)
+    step = float(z[1] - z[0])
+    return float(torch.logsumexp(log_joint, 0) + math.log(step))
+
+
+@pytest.mark.parametrize("image", ["zeros", "ones"])
+def test_extreme_images_one_at_a_time_against_float64_quadrature(image):
+    vae = build_vae(Config(latent_dim=1, hidden_dims=(32,)), data_dim=784)
+    x = torch.full((1, 784), 0.0 if image == "zeros" else 1.0)
+    exact = _quadrature_log_likelihood(copy.deepcopy(vae).double(), x.double())
+    res = log_likelihood(vae.model, vae.guide, x, 20_000)
+    assert res.estimate.shape == (1,) and res.khat[0] < 0.7  # the standard error is trustworthy
+    assert abs(res.estimate[0] - exact) < 4 * res.standard_error[0] + 1e-5 * abs(exact)
+
+
+def test_log_weights_near_minus_ten_thousand_of_an_all_one_image():
+    from pyro_vae.networks import output_bias
+
+    vae = build_vae(Config(latent_dim=1, hidden_dims=(32,)), data_dim=784)
+    with torch.no_grad():  # every pixel's probability sigmoid(-12.7), whatever z: P(X) is known
+        vae.likelihood.decoder[-1].weight.zero_()
+        output_bias(vae.likelihood.decoder).fill_(-12.7)
+    x = torch.ones(1, 784)
+    exact = 784 * float(torch.nn.functional.logsigmoid(torch.tensor(-12.7, dtype=torch.float64)))
+    assert exact < -9_900
+    res = log_likelihood(vae.model, vae.guide, x, 20_000)
+    assert res.khat[0] < 0.7
+    assert abs(res.estimate[0] - exact) < 4 * res.standard_error[0] + 1e-5 * abs(exact)
+    naive = log_likelihood(vae.model, None, x, 20_000, proposal="prior")
+    assert abs(naive.estimate[0] - exact) < 1e-5 * abs(exact)  # the prior is exact here

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pyro
 import pytest
 import safetensors
+import torch
 
+import pyro_vae.training as training
+from pyro_vae import Config
 from pyro_vae.checkpoint import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
@@ -235,3 +240,88 @@ def test_a_read_only_run_directory_is_a_clear_error(tmp_path, capsys):  # pragma
         assert "choose a writable" in capsys.readouterr().err
     finally:
         run_dir.chmod(0o700)
+
+
+# ---------------------------------------------------------------------------------------------
+# non-finite losses and gradients
+
+
+def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
+    """Make the objective's loss (or one gradient) non-finite at the given 1-based steps."""
+    real_build = training.build_objective
+    calls = {"n": 0}
+
+    def build(*args, **kwargs):
+        objective = real_build(*args, **kwargs)
+        real_loss_and_grads = objective.loss_and_grads
+
+        def loss_and_grads(model, guide, *batch):
+            loss = real_loss_and_grads(model, guide, *batch)
+            calls["n"] += 1
+            if calls["n"] in bad_steps:
+                if what == "loss":
+                    return math.nan
+                param = next(p for p in pyro.get_param_store().values() if p.grad is not None)
+                param.grad.view(-1)[0] = math.inf
+            return loss
+
+        objective.loss_and_grads = loss_and_grads
+        return objective
+
+    monkeypatch.setattr(training, "build_objective", build)
+
+
+@pytest.mark.parametrize(
+    ("what", "problem"),
+    [("loss", "the training loss became nan"), ("grad", "a gradient became non-finite")],
+)
+def test_a_non_finite_step_stops_training_and_keeps_the_last_checkpoint(
+    tmp_path, monkeypatch, capsys, what, problem
+):
+    run_dir = tmp_path / "run"
+    _poisoned_objective(monkeypatch, {20}, what)  # epoch 2, step 7
+    before_model = None
+
+    real_save = training._Trainer.save
+
+    def save(self):
+        nonlocal before_model
+        real_save(self)
+        before_model = (run_dir / MODEL_FILE).read_bytes()
+
+    monkeypatch.setattr(training._Trainer, "save", save)
+    assert main(_train_args(run_dir)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"pyro-vae train: error: {problem} at epoch 2, step 7: lower --learning-rate, or pass "
+        f"--on-nonfinite skip to skip such batches; the checkpoint of epoch 1 in {run_dir} is kept"
+    )
+    assert read_checkpoint(run_dir)["epoch"] == 1
+    assert (run_dir / MODEL_FILE).read_bytes() == before_model  # nothing written after it
+    assert all(torch.isfinite(t).all() for t in load_run(run_dir).vae.state_dict().values())
+
+
+def test_skipping_non_finite_steps_counts_them_and_stays_finite(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    _poisoned_objective(monkeypatch, {5, 6, 20}, "loss")
+    assert main([*_train_args(run_dir), "--on-nonfinite", "skip"]) == 0
+    metrics = read_metrics(run_dir)
+    assert [row["skipped_steps"] for row in metrics] == [2, 1, 0]
+    assert all(math.isfinite(row["train_objective"]) for row in metrics)
+    assert all(torch.isfinite(t).all() for t in load_run(run_dir).vae.state_dict().values())
+
+
+def test_a_stopped_run_resumes_with_skipping_turned_on(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+    _poisoned_objective(monkeypatch, {20}, "grad")
+    with pytest.raises(FloatingPointError):
+        training.train(Config.from_dict(_config_values()), run_dir)
+    _poisoned_objective(monkeypatch, {7}, "grad")  # epoch 2 again: 7th step after the resume
+    resumed = training.train(
+        Config.from_dict({**_config_values(), "on_nonfinite": "skip"}), run_dir, resume=True
+    )
+    assert [row["skipped_steps"] for row in resumed.metrics] == [0, 1, 0]
+
+
+def _config_values() -> dict:
+    return {"epochs": 3, "latent_dim": 2, "hidden_dims": [16], "lr_decay": 0.9}
