@@ -329,7 +329,10 @@ def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
     if not run_dir.is_dir():
         raise InputError(f"run directory {run_dir} does not exist: check the path")
     if not path.is_file():
-        raise InputError(f"{run_dir} has no {CONFIG_FILE}: it is not a pyro-vae run directory")
+        raise InputError(
+            f"{run_dir} has no {CONFIG_FILE}: it is not a pyro-vae run directory; pass the "
+            "folder that pyro-vae train wrote"
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

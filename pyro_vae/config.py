@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import itertools
 import json
 import math
 import sys
@@ -28,7 +29,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Config", "load_config_file"]
+__all__ = ["MAX_WEIGHTS", "Config", "load_config_file"]
+
+#: The most weights between the latent and hidden layers of one network (about 1 GiB): larger
+#: is a typo or a hostile config.json, refused before anything is allocated.
+MAX_WEIGHTS = 250_000_000
 
 
 def _setting(default: Any, help: str, group: str) -> Any:
@@ -190,6 +195,20 @@ class Config:
         _positive_int("num_particles", self.num_particles, 1, upper=100_000)
         for width in self.hidden_dims:
             _positive_int("hidden_dims", width, 200, upper=65_536)
+        if len(self.hidden_dims) > 32:
+            raise InputError(
+                f"hidden_dims has {len(self.hidden_dims)} layers, more than 32: pass fewer, "
+                "e.g. --hidden-dims 200,200"
+            )
+        widths = (self.latent_dim, *self.hidden_dims)
+        weights = sum(a * b for a, b in itertools.pairwise(widths))
+        if weights > MAX_WEIGHTS:
+            raise InputError(
+                f"hidden_dims {','.join(map(str, self.hidden_dims))} with latent_dim "
+                f"{self.latent_dim} need {weights / 1e6:.0f} million weights per network, more "
+                f"than {MAX_WEIGHTS // 10**6} million: pass smaller widths, e.g. "
+                "--hidden-dims 200,200"
+            )
         if self.prior_components is not None:
             _positive_int("prior_components", self.prior_components, 10, upper=100_000)
         _positive_int("flow_layers", self.flow_layers, 2, upper=64)

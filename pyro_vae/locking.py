@@ -1,9 +1,10 @@
 """One writer per run directory: an advisory lock held while a command writes into it.
 
-``pyro-vae train`` (and ``evaluate`` / ``compare-estimators``, which write results beside the
-model) hold an exclusive ``flock`` on ``RUN_DIR/.lock`` for as long as they run. A second
-process pointed at the same directory is refused at once with a message naming the holder,
-instead of interleaving its checkpoints with the first one's. The operating system drops the
+Training (``pyro_vae.train``, ``pyro-vae train``) holds an exclusive ``flock`` on
+``RUN_DIR/.lock`` for as long as it runs. A second training pointed at the same directory is
+refused at once with a message naming the holder, instead of interleaving its checkpoints with
+the first one's. Reading a run (evaluate, sample, plot) takes no lock: every file is replaced
+atomically, so a reader sees the last complete version. The operating system drops the
 lock when its holder exits, however it exits (SIGKILL included), so a killed run never leaves a
 stale lock behind; the ``.lock`` file itself stays and is harmless.
 

@@ -15,7 +15,8 @@ import pyro
 import torch
 from torch import nn
 
-from pyro_vae.config import Config
+from pyro_vae.config import MAX_WEIGHTS, Config
+from pyro_vae.errors import InputError
 from pyro_vae.guides import build_encoder
 from pyro_vae.likelihoods import build_likelihood
 from pyro_vae.priors import build_prior
@@ -164,4 +165,11 @@ def build_vae(config: Config, data_dim: int) -> VAE:
         >>> sum(p.numel() for p in vae.parameters())
         425284
     """
+    first = config.hidden_dims[0] if config.hidden_dims else config.latent_dim
+    if data_dim * first > MAX_WEIGHTS:
+        raise InputError(
+            f"{data_dim} values per datapoint into a first layer of {first} units need "
+            f"{data_dim * first / 1e6:.0f} million weights, more than {MAX_WEIGHTS // 10**6} "
+            "million: pass smaller --hidden-dims or smaller data"
+        )
     return MODELS.get(config.model)(config, data_dim)

@@ -1,6 +1,9 @@
+import ast
+import io
 import json
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -147,3 +150,42 @@ def test_checkpoint_holds_everything_to_resume(tmp_path, tiny):
     assert len(adam["state"]) == len(state["model"])  # one Adam over every parameter
     assert all({"exp_avg", "exp_avg_sq"} <= set(s) for s in adam["state"].values())
     assert adam["param_groups"][0]["lr"] == tiny.learning_rate
+
+
+def _python_files() -> list[Path]:
+    root = Path(__file__).resolve().parents[1]
+    return [p for folder in ("pyro_vae", "bench") for p in sorted((root / folder).rglob("*.py"))]
+
+
+def test_nothing_in_the_project_unpickles():
+    """No pickle-based loader anywhere; torch.load only with weights_only=True."""
+    unpicklers = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal"}
+    files = _python_files()
+    assert len(files) > 20
+    for path in files:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = {alias.name.split(".")[0] for alias in node.names}
+                assert not names & unpicklers, f"{path}:{node.lineno} imports {names}"
+            elif isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] not in unpicklers, f"{path}:{node.lineno}"
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "load" and ast.unparse(node.func.value) == "torch":
+                    safe = any(
+                        k.arg == "weights_only" and ast.unparse(k.value) == "True"
+                        for k in node.keywords
+                    )
+                    assert safe, f"{path}:{node.lineno} calls torch.load without weights_only"
+                if node.func.attr == "load" and ast.unparse(node.func.value) in ("np", "numpy"):
+                    allow = [k for k in node.keywords if k.arg == "allow_pickle"]
+                    assert not allow or ast.unparse(allow[0].value) == "False", f"{path}"
+
+
+def test_the_suite_runs_with_torch_load_forced_to_weights_only():
+    assert os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD") == "1"
+    buffer = io.BytesIO()
+    pickle.dump(_Exploit(), buffer, protocol=2)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer)  # the environment variable wins over the default
