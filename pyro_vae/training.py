@@ -167,8 +167,8 @@ def train(
         config = _resumed_config(run_dir, config)
     elif config is None:
         raise ValueError("train() needs a config unless it resumes a run")
-    elif (run_dir / CONFIG_FILE).exists() and not overwrite:
-        _prepare_run_dir(run_dir, overwrite)  # the "already holds a run" message
+    elif not overwrite:
+        _refuse_existing_run(run_dir)
     with contextlib.ExitStack() as held:
         state: dict[str, Any] | None = None
         if resume:
@@ -249,13 +249,18 @@ def _make_run_dir(run_dir: Path) -> None:
         ) from None
 
 
-def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
-    """Clear the files of a run being replaced (called with the directory's lock held)."""
-    if (run_dir / CONFIG_FILE).exists() and not overwrite:
+def _refuse_existing_run(run_dir: Path) -> None:
+    if (run_dir / CONFIG_FILE).exists():
         raise InputError(
             f"run directory {run_dir} already holds a run: pass --resume to continue it, "
             "--overwrite to replace it, or choose another --out"
         )
+
+
+def _prepare_run_dir(run_dir: Path, overwrite: bool) -> None:
+    """Clear the files of a run being replaced (called with the directory's lock held)."""
+    if not overwrite:  # again: another process may have started a run since the first check
+        _refuse_existing_run(run_dir)
     from pyro_vae.figures import FIGURES
 
     # Without a config.json the files are what a start killed before its first save left.
