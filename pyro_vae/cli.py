@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -479,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FloatingPointError as exc:
         print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and returns 130)
+        print(
+            f"pyro-vae {args.command}: interrupted; files written so far are whole", file=sys.stderr
+        )
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -188,3 +188,17 @@ def test_conv_network_on_digits(tmp_path):
     argv = ["train", "--network", "conv", "--epochs", "1", "--latent-dim", "2"]
     assert main([*argv, "--hidden-dims", "16", "--out", run, "--quiet"]) == 0
     assert main(["evaluate", run, "--num-samples", "30", "--limit", "10"]) == 0
+
+
+def test_ctrl_c_outside_training_is_one_line_and_status_130(trained, monkeypatch, capsys):
+    import pyro_vae.evaluation as evaluation
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "evaluate_log_likelihood", interrupted)
+    before = sorted(p.name for p in trained.iterdir())
+    assert main(["evaluate", str(trained)]) == 130
+    err = capsys.readouterr().err
+    assert err == "pyro-vae evaluate: interrupted; files written so far are whole\n"
+    assert sorted(p.name for p in trained.iterdir()) == before
