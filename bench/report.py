@@ -20,9 +20,10 @@ RESULTS = ROOT / "bench" / "results"
 
 def _machine(record: dict[str, Any]) -> str:
     m = record["machine"]
+    threads = f"{m['torch_threads']} torch thread" + ("s" if m["torch_threads"] != 1 else "")
     return (
-        f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch "
-        f"threads), Python {m['python']}, torch {m['torch']}, pyro-ppl {m['pyro']}.\n\n"
+        f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores ({threads}), "
+        f"Python {m['python']}, torch {m['torch']}, pyro-ppl {m['pyro']}.\n\n"
         f"Command: `{record['command']}`"
     )
 

@@ -185,7 +185,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="alternating rounds")
     parser.add_argument("--steps", type=int, default=30, help="steps per round and side")
     parser.add_argument("--profile", action="store_true", help="add an operator profile")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     if args.data_dir:
