@@ -96,3 +96,14 @@ def test_kl_weight_schedule():
     assert kl_weight(2.0, 4, 1.0) == 0.5
     assert kl_weight(2.0, 4, 9.0) == 2.0
     assert 0 < kl_weight(1.0, 4, 0.0) < 1e-5
+
+
+def test_the_jit_mean_field_objective_compiles_once():
+    vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+    objective = build_objective("analytic-kl", 1, jit=True)
+    model, guide = vae.model, vae.guide
+    x = torch.ones(3, 4)
+    objective.loss_and_grads(model, guide, x)
+    compiled = objective._differentiable_loss
+    objective.loss_and_grads(model, guide, x)
+    assert objective._differentiable_loss is compiled and len(compiled.compiled) == 1
