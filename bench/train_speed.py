@@ -4,9 +4,13 @@ For the default architecture (784-200-200-50 tanh MLPs, Bernoulli likelihood, Ad
 and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and IWAE with k = 5
 -- this script builds
 
-* **ours**: exactly what ``pyro_vae.train`` runs per step: the objective from
-  ``build_objective`` computes loss and gradients of model and guide (wrapped in the KL-weight
-  messenger) with ``loss_and_grads``, and one ``torch.optim.Adam`` over all parameters steps;
+* **ours, traced**: exactly what ``pyro_vae.train`` runs per step with ``--jit off`` (and for
+  IWAE): the objective from ``build_objective`` computes loss and gradients of model and guide
+  (wrapped in the KL-weight messenger) with ``loss_and_grads``, the gradients are checked for
+  non-finite values, and one ``torch.optim.Adam`` over all parameters steps;
+* **ours, compiled**: the same with Pyro's JIT objective compiled once
+  (``training.compile_objective``), what ``pyro_vae.train`` runs by default (``--jit auto``)
+  for Trace_ELBO and TraceMeanField_ELBO;
 * **SVI**: the textbook Pyro step, ``SVI(model, guide, pyro.optim.Adam, objective).step``, which
   keeps one Adam per parameter tensor;
 * **bare**: a hand-written PyTorch step with copies of the same networks computing the same
@@ -20,7 +24,7 @@ and reports the median of the per-round ratios ours / bare. With ``--profile`` i
 operators of each step under ``torch.profiler``.
 
 Usage:
-    python bench/train_speed.py [--data-dir ../shared/data/mnist] [--profile]
+    python bench/train_speed.py [--data-dir ../shared/data/mnist] [--profile] [--threads N]
 """
 
 from __future__ import annotations
@@ -53,9 +57,16 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 def ours(
-    vae: torch.nn.Module, objective: str, particles: int, jit_batch: torch.Tensor | None = None
+    vae: torch.nn.Module,
+    objective: str,
+    particles: int,
+    jit_batch: torch.Tensor | None = None,
+    check: bool = True,
 ) -> Callable[[torch.Tensor], float]:
-    """The step ``pyro_vae.train`` takes; with ``jit_batch``, the ``--jit`` step compiled on it."""
+    """The step ``pyro_vae.train`` takes; with ``jit_batch``, the ``--jit`` step compiled on it.
+
+    ``check=False`` leaves out the non-finite check, to measure what that check costs.
+    """
     scale = LatentScale(1.0)
     model, guide = scale(vae.model), scale(vae.guide)
     elbo = build_objective(objective, particles, jit_batch is not None)
@@ -67,7 +78,7 @@ def ours(
     def step(x: torch.Tensor) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss = float(elbo.loss_and_grads(model, guide, x))
-        if nonfinite_problem(loss, parameters):  # the trainer's check before every Adam step
+        if check and nonfinite_problem(loss, parameters):  # the trainer's check before Adam
             raise FloatingPointError(loss)
         optimizer.step()
         return loss
@@ -220,12 +231,14 @@ def main() -> None:
         mine = ours(vae, objective, particles)
         steps = [mine, plain, theirs]
         if objective in JIT_OBJECTIVES:
-            compiled = copy.deepcopy(vae)
-            compiled.name = "jit"  # its own entries in Pyro's param store
-            steps.append(ours(compiled, objective, particles, jit_batch=batches[0]))
+            for name, check in (("jit", True), ("jit_unchecked", False)):
+                compiled = copy.deepcopy(vae)
+                compiled.name = name  # its own entries in Pyro's param store
+                steps.append(ours(compiled, objective, particles, batches[0], check))
         for step in steps:  # warm-up
             timed(step, batches[:5])
         ratios, svi_ratios, jit_ratios, t_ours, t_svi, t_bare, t_jit = [], [], [], [], [], [], []
+        unchecked_ratios = []
         for _ in range(args.rounds):
             a, c, b = timed(mine, batches), timed(plain, batches), timed(theirs, batches)
             t_ours.append(a / len(batches))
@@ -233,10 +246,11 @@ def main() -> None:
             t_bare.append(b / len(batches))
             ratios.append(a / b)
             svi_ratios.append(c / b)
-            if len(steps) == 4:
-                j = timed(steps[3], batches)
+            if len(steps) == 5:
+                j, u = timed(steps[3], batches), timed(steps[4], batches)
                 t_jit.append(j / len(batches))
                 jit_ratios.append(j / b)
+                unchecked_ratios.append(u / b)
         row = {
             "objective": objective,
             "num_particles": particles,
@@ -252,6 +266,7 @@ def main() -> None:
         if jit_ratios:
             row["ms_per_step_jit"] = 1e3 * statistics.median(t_jit)
             row["ratio_jit"] = statistics.median(jit_ratios)
+            row["ratio_jit_unchecked"] = statistics.median(unchecked_ratios)
         if args.profile:
             row["python_profile_ours"] = python_profile(mine, batches)
             row["profile_ours"] = profile(mine, batches)

@@ -72,7 +72,7 @@ __all__ = ["TrainResult", "compile_objective", "evaluate_elbo", "nonfinite_probl
 
 _EVAL_BATCH = 1000
 #: The settings a resumed run may change: when and how it stops, not what it trains.
-_RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite")
+_RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "jit")
 
 
 @dataclass
@@ -138,8 +138,8 @@ def train(
 
     Args:
         config: the run's settings. When resuming, ``None`` takes the stored settings; a config
-            may differ from them only in ``epochs``, ``early_stopping``, ``time_budget`` and
-            ``on_nonfinite``.
+            may differ from them only in ``epochs``, ``early_stopping``, ``time_budget``,
+            ``on_nonfinite`` and ``jit``.
         run_dir: where the run directory goes.
         resume: continue the run stored in ``run_dir``.
         overwrite: replace the run files in an existing ``run_dir``.
@@ -240,6 +240,7 @@ def compile_objective(objective: Any, model: Any, guide: Any, batch: torch.Tenso
     Example:
         >>> from pyro_vae import Config, build_vae
         >>> from pyro_vae.objectives import build_objective
+        >>> pyro.clear_param_store()  # JIT objectives find their parameters in the param store
         >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
         >>> model, guide = vae.model, vae.guide
         >>> compile_objective(build_objective("elbo", 1, jit=True), model, guide, torch.ones(3, 4))
@@ -331,8 +332,8 @@ def _resumed_config(run_dir: Path, requested: Config | None) -> Config:
     if changed:
         raise InputError(
             f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs, "
-            "--early-stopping, --time-budget and --on-nonfinite may differ; start a new run "
-            "for other settings"
+            "--early-stopping, --time-budget, --on-nonfinite and --jit may differ; start a new "
+            "run for other settings"
         )
     return requested
 
@@ -374,7 +375,7 @@ class _Trainer:
         # calls per step for the default model (one per parameter tensor).
         self.parameters = list(vae.parameters())
         self.optimizer = torch.optim.Adam(self.parameters, lr=config.learning_rate)
-        self.objective = build_objective(config.objective, config.num_particles, config.jit)
+        self.objective = build_objective(config.objective, config.num_particles, config.use_jit)
         self.model, self.guide = self.scale(vae.model), self.scale(vae.guide)
         # A fixed share of the training set, as large as the validation set, scored like it
         # after every epoch: the training curves of metrics.csv.
@@ -453,7 +454,7 @@ class _Trainer:
             dynamic_ncols=True,
             leave=False,
         )
-        if cfg.jit:
+        if cfg.use_jit:
             first = self.splits.train[: cfg.batch_size]
             if self.splits.binarize_train:  # any valid batch will do: values don't matter here
                 first = (first > 0.5).to(first.dtype)
@@ -499,7 +500,7 @@ class _Trainer:
     def _svi_step(self, batch: torch.Tensor) -> float | None:
         """One optimizer step; ``None`` when the step was skipped as non-finite."""
         self.optimizer.zero_grad(set_to_none=True)
-        if self.config.jit:  # torch.jit.trace deprecation and tracer chatter, every step
+        if self.config.use_jit:  # torch.jit.trace deprecation and tracer chatter, every step
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)

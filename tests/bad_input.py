@@ -105,7 +105,16 @@ CASES: list[Case] = [
         "--prior-components",
         "5",
     ),
-    cli("jit-with-flow", "a setting the part cannot follow", "train", "--jit", "--guide", "iaf"),
+    cli(
+        "jit-with-flow",
+        "a setting the part cannot follow",
+        "train",
+        "--jit",
+        "on",
+        "--guide",
+        "iaf",
+    ),
+    cli("unknown-jit-mode", "a mode", "train", "--jit", "yes"),
     cli(
         "conv-not-square",
         "a network for the data",

@@ -18,7 +18,7 @@ def test_strings_from_the_command_line_are_coerced():
     cfg = Config.from_dict(
         {"epochs": "3", "learning-rate": "0.01", "hidden_dims": "8,4", "jit": "false"}
     )
-    assert (cfg.epochs, cfg.learning_rate, cfg.hidden_dims, cfg.jit) == (3, 0.01, (8, 4), False)
+    assert (cfg.epochs, cfg.learning_rate, cfg.hidden_dims, cfg.jit) == (3, 0.01, (8, 4), "off")
 
 
 def test_round_trip_through_plain_values():
@@ -67,3 +67,23 @@ def test_broken_and_missing_config_files(tmp_path):
         load_config_file(bad)
     with pytest.raises(InputError, match="does not exist"):
         load_config_file(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, True),
+        ({"objective": "analytic-kl"}, True),
+        ({"objective": "iwae", "num_particles": 5}, False),
+        ({"warmup_epochs": 3}, False),
+        ({"prior": "vamp"}, False),
+        ({"prior": "flow"}, False),
+        ({"guide": "iaf"}, False),
+        ({"jit": "off"}, False),
+        ({"jit": "on", "prior": "mixture"}, True),
+        ({"jit": True}, True),  # a config.json from before the modes: true -> on
+        ({"jit": False}, False),
+    ],
+)
+def test_jit_auto_compiles_where_pyro_can(values, expected):
+    assert Config.from_dict(values).use_jit is expected

@@ -248,8 +248,15 @@ def test_a_read_only_run_directory_is_a_clear_error(tmp_path, capsys):  # pragma
 
 def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
     """Make the objective's loss (or one gradient) non-finite at the given 1-based steps."""
-    real_build = training.build_objective
-    calls = {"n": 0}
+    real_build, real_compile = training.build_objective, training.compile_objective
+    calls = {"n": 0, "compiling": False}
+
+    def compile_objective(*args, **kwargs):  # the JIT's compile run is not a training step
+        calls["compiling"] = True
+        try:
+            real_compile(*args, **kwargs)
+        finally:
+            calls["compiling"] = False
 
     def build(*args, **kwargs):
         objective = real_build(*args, **kwargs)
@@ -257,6 +264,8 @@ def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
 
         def loss_and_grads(model, guide, *batch):
             loss = real_loss_and_grads(model, guide, *batch)
+            if calls["compiling"]:
+                return loss
             calls["n"] += 1
             if calls["n"] in bad_steps:
                 if what == "loss":
@@ -269,6 +278,7 @@ def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
         return objective
 
     monkeypatch.setattr(training, "build_objective", build)
+    monkeypatch.setattr(training, "compile_objective", compile_objective)
 
 
 @pytest.mark.parametrize(
