@@ -8,6 +8,7 @@ from pyro_vae import OBJECTIVES, Config, build_objective, build_vae
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import log_weight_terms
 from pyro_vae.objectives import LatentScale, kl_weight
+from pyro_vae.training import compile_objective
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_the_jit_mean_field_objective_compiles_once():
     objective = build_objective("analytic-kl", 1, jit=True)
     model, guide = vae.model, vae.guide
     x = torch.ones(3, 4)
-    objective.loss_and_grads(model, guide, x)
+    compile_objective(objective, model, guide, x)  # (quietly: torch.jit.trace is deprecated)
     compiled = objective._differentiable_loss
     objective.loss_and_grads(model, guide, x)
     assert objective._differentiable_loss is compiled and len(compiled.compiled) == 1
