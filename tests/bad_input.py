@@ -265,7 +265,6 @@ def make_workspace(root: Path) -> None:
     from conftest import write_idx
 
     from pyro_vae import Config, train
-    from pyro_vae.locking import run_lock  # noqa: F401  (the locked case holds it, see run_case)
 
     root.mkdir(parents=True, exist_ok=True)
     run = root / "run"
