@@ -98,8 +98,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p_train.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR (only --epochs, --early-stopping and --time-budget "
-        "may change)",
+        help="continue the run in RUN_DIR (only --epochs, --early-stopping, --time-budget, "
+        "--on-nonfinite and --jit may change)",
     )
     p_train.add_argument(
         "--overwrite", action="store_true", help="replace an existing run in --out"
