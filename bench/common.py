@@ -14,6 +14,7 @@ import os
 import platform
 import resource
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,26 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _commit() -> str | None:
+    """The checked-out commit (``+`` if the package has uncommitted changes), or None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "pyro_vae"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:  # no git
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
 def machine() -> dict[str, Any]:
     """The machine and library versions a measurement was taken with."""
     import numpy
@@ -48,6 +69,7 @@ def machine() -> dict[str, Any]:
         "pyro": pyro.__version__,
         "numpy": numpy.__version__,
         "date": datetime.date.today().isoformat(),
+        "commit": _commit(),
     }
 
 

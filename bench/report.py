@@ -21,9 +21,10 @@ RESULTS = ROOT / "bench" / "results"
 def _machine(record: dict[str, Any]) -> str:
     m = record["machine"]
     threads = f"{m['torch_threads']} torch thread" + ("s" if m["torch_threads"] != 1 else "")
+    commit = f", pyro_vae at commit {m['commit']}" if m.get("commit") else ""
     return (
         f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores ({threads}), "
-        f"Python {m['python']}, torch {m['torch']}, pyro-ppl {m['pyro']}.\n\n"
+        f"Python {m['python']}, torch {m['torch']}, pyro-ppl {m['pyro']}{commit}.\n\n"
         f"Command: `{record['command']}`"
     )
 
@@ -272,12 +273,50 @@ def _train_speed(r: dict[str, Any]) -> str:
     first = r["rows"][0]
     default = first.get("ratio_jit", first["ratio"])
     verdict = "met" if default <= 1.05 else "not met"
+    compiled = ""
+    if "parts_jit" in first:
+        ours, bare = first["parts_jit"], first["parts_bare"]
+        compiled = (
+            "The default step (Trace_ELBO, compiled) beside the bare one, part by part "
+            "(milliseconds per step under cProfile, which slows both a little; medians of 9 "
+            "alternating rounds):\n\n"
+            + _table(
+                ["part", "ours compiled", "bare PyTorch", "difference"],
+                [
+                    [
+                        part,
+                        f"{ours[part]:.2f}",
+                        f"{bare[part]:.2f}",
+                        f"{ours[part] - bare[part]:+.2f}",
+                    ]
+                    for part in ours
+                ]
+                + [
+                    [
+                        "whole step",
+                        f"{sum(ours.values()):.2f}",
+                        f"{sum(bare.values()):.2f}",
+                        f"{sum(ours.values()) - sum(bare.values()):+.2f}",
+                    ]
+                ],
+            )
+            + "\n\n"
+        )
+    adam = ""
+    if "adam_ms_per_step" in r:
+        times = r["adam_ms_per_step"]
+        adam = (
+            f"Both sides step with torch's fused Adam (`training.make_optimizer`): on the default "
+            f"model's parameters it takes {times['fused']:.2f} ms per step against "
+            f"{times['default']:.2f} ms for torch's default Adam (measured in the same run), "
+            "time that the trainer saves on every step. "
+        )
     return (
         "## Training speed against bare PyTorch (`bench/train_speed.py`)\n\n"
         f"One step of the default model (784-200-200-50 tanh MLPs, Bernoulli pixels, Adam, "
         f"batch {r['batch_size']}) as `pyro_vae.train` takes it (the Pyro objective's "
-        "`loss_and_grads`, the check for non-finite values, one `torch.optim.Adam` over all "
-        "parameters) in its two forms -- *compiled* (Pyro's JIT objective, compiled once; the "
+        "`loss_and_grads`, the check for non-finite values, one fused `torch.optim.Adam` over "
+        "all parameters) in its two forms -- *compiled* (Pyro's JIT objective, compiled once; the "
         "default, `--jit auto`, wherever Pyro has one: Trace_ELBO and TraceMeanField_ELBO) and "
         "*traced* (Pyro's tracing of model and guide at every step: IWAE, the VampPrior, flows, "
         "KL warm-up, or `--jit off`) -- the textbook "
@@ -287,6 +326,7 @@ def _train_speed(r: dict[str, Any]) -> str:
         f"{r['steps']} steps per side and round, {r['rounds']} rounds. "
         f"**Target 1.05 for the default (Trace_ELBO, compiled): {default:.2f}, {verdict}.**\n\n"
         f"{table}\n\n"
+        f"{compiled}"
         "Where the traced step's time goes, by Python-level part:\n\n"
         f"{python}\n\n"
         "and by operator (share of operator self time under `torch.profiler`):\n\n"
@@ -297,9 +337,10 @@ def _train_speed(r: dict[str, Any]) -> str:
         "bookkeeping), which the table of parts shows and the operator profile cannot. The "
         "compiled step replays one recorded graph and skips that work; it draws the same noise "
         "as the traced step and agrees with it to float rounding (`tests/test_training.py`). "
-        "The check for non-finite loss and gradients (one fused norm over all gradients, so "
-        "that a NaN never reaches Adam) reads every gradient once per step; the column without "
+        "The check for non-finite loss and gradients (one sum per gradient tensor, so that a "
+        "NaN never reaches Adam) reads every gradient once per step; the column without "
         "it shows what that safety costs. "
+        f"{adam}"
         "Pyro's optimizer wrapper (one Adam per parameter tensor) was the other cost; the "
         "training loop does not use it (compare the plain SVI column). IWAE's ratio is lower "
         "because its five particles give the matrix products more to do per Python call.\n\n"

@@ -7,7 +7,7 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
 * **ours, traced**: exactly what ``pyro_vae.train`` runs per step with ``--jit off`` (and for
   IWAE): the objective from ``build_objective`` computes loss and gradients of model and guide
   (wrapped in the KL-weight messenger) with ``loss_and_grads``, the gradients are checked for
-  non-finite values, and one ``torch.optim.Adam`` over all parameters steps;
+  non-finite values, and one fused ``torch.optim.Adam`` over all parameters steps;
 * **ours, compiled**: the same with Pyro's JIT objective compiled once
   (``training.compile_objective``), what ``pyro_vae.train`` runs by default (``--jit auto``)
   for Trace_ELBO and TraceMeanField_ELBO;
@@ -16,7 +16,10 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
 * **bare**: a hand-written PyTorch step with copies of the same networks computing the same
   objective (reparameterized z, Bernoulli log-likelihood as x.l - softplus(l), Gaussian
   log-densities or the closed-form KL, logsumexp over the k samples for IWAE) and
-  ``torch.optim.Adam`` with the same settings.
+  the same fused ``torch.optim.Adam``.
+
+It also times torch's default Adam against the fused one on the model's parameters (the
+trainer's choice, ``training.make_optimizer``).
 
 It first checks that both compute the same objective value (same weights, same noise), then
 times them alternately in the same process, ``--steps`` steps per round for ``--rounds`` rounds,
@@ -45,7 +48,7 @@ from torch.nn import functional as F
 
 from pyro_vae import Config, build_vae, load_data
 from pyro_vae.objectives import LatentScale, build_objective
-from pyro_vae.training import compile_objective, nonfinite_problem
+from pyro_vae.training import compile_objective, make_optimizer, nonfinite_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result
@@ -73,7 +76,7 @@ def ours(
     if jit_batch is not None:
         compile_objective(elbo, model, guide, jit_batch)
     parameters = list(vae.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    optimizer = make_optimizer(parameters, 1e-3)
 
     def step(x: torch.Tensor) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -123,7 +126,7 @@ def bare(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torc
     """A hand-written step on copies of the same networks."""
     encoder = copy.deepcopy(vae.encoder.net)
     decoder = copy.deepcopy(vae.likelihood.decoder)
-    optim = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+    optim = make_optimizer([*encoder.parameters(), *decoder.parameters()], 1e-3)  # fused Adam
 
     def step(x: torch.Tensor) -> float:
         loss = bare_loss(encoder, decoder, x, objective, particles)
@@ -176,8 +179,16 @@ _PARTS = {
 }
 
 
-def python_profile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> dict:
-    """Shares of the step's time in its main Python-level parts (cProfile, cumulative)."""
+# The compiled step and the bare one, part by part, for --profile.
+_STEP_PARTS = {
+    "forward (the loss)": [("pyro/ops/jit.py", "__call__"), ("bench/train_speed.py", "bare_loss")],
+    "backward pass": [("torch/autograd/__init__.py", "backward")],
+    "non-finite check": [("pyro_vae/training.py", "nonfinite_problem")],
+    "Adam step": [("torch/optim/adam.py", "step")],
+}
+
+
+def _cprofile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> dict:
     import cProfile
     import pstats
 
@@ -185,19 +196,64 @@ def python_profile(step: Callable[[torch.Tensor], float], batches: list[torch.Te
     profiler.enable()
     timed(step, batches)
     profiler.disable()
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    return pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+
+
+def _cumulative(stats: dict, places: list[tuple[str, str]]) -> float:
+    """Cumulative seconds in the functions at ``places`` (file suffix, function name)."""
+    return sum(
+        value[3]
+        for (path, _, func), value in stats.items()
+        if any(path.endswith(suffix) and func == name for suffix, name in places)
+    )
+
+
+def step_parts(
+    sides: dict[str, Callable[[torch.Tensor], float]], batches: list[torch.Tensor], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Side -> milliseconds per step in each part of :data:`_STEP_PARTS` and the rest.
+
+    Under cProfile, the sides alternating for ``rounds`` rounds; medians over the rounds.
+    """
+    times: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+    for _ in range(rounds):
+        for side, step in sides.items():
+            stats = _cprofile(step, batches)
+            total = sum(value[2] for value in stats.values())
+            parts = {part: _cumulative(stats, places) for part, places in _STEP_PARTS.items()}
+            parts["everything else"] = total - sum(parts.values())
+            for part, seconds in parts.items():
+                times[side].setdefault(part, []).append(1e3 * seconds / len(batches))
+    return {
+        side: {part: statistics.median(values) for part, values in parts.items()}
+        for side, parts in times.items()
+    }
+
+
+def adam_times(vae: torch.nn.Module, rounds: int, steps: int) -> dict[str, float]:
+    """Milliseconds per step of torch's default Adam and the fused one, alternating."""
+    times: dict[str, list[float]] = {"default": [], "fused": []}
+    optimizers = {}
+    for kind in times:
+        parameters = [p.detach().clone().requires_grad_() for p in vae.parameters()]
+        for p in parameters:
+            p.grad = torch.randn_like(p)
+        optimizers[kind] = torch.optim.Adam(parameters, lr=1e-3, fused=kind == "fused")
+        optimizers[kind].step()
+    for _ in range(rounds):
+        for kind, optimizer in optimizers.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                optimizer.step()
+            times[kind].append(1e3 * (time.perf_counter() - start) / steps)
+    return {kind: statistics.median(values) for kind, values in times.items()}
+
+
+def python_profile(step: Callable[[torch.Tensor], float], batches: list[torch.Tensor]) -> dict:
+    """Shares of the step's time in its main Python-level parts (cProfile, cumulative)."""
+    stats = _cprofile(step, batches)
     total = sum(value[2] for value in stats.values())  # own times add up to the whole
-    shares = {}
-    for part, (suffix, name) in _PARTS.items():
-        shares[part] = (
-            sum(
-                value[3]
-                for (path, _, func), value in stats.items()
-                if path.endswith(suffix) and func == name
-            )
-            / total
-        )
-    return shares
+    return {part: _cumulative(stats, [place]) / total for part, place in _PARTS.items()}
 
 
 def main() -> None:
@@ -269,6 +325,9 @@ def main() -> None:
             row["ratio_jit_unchecked"] = statistics.median(unchecked_ratios)
         if args.profile:
             row["python_profile_ours"] = python_profile(mine, batches)
+            if len(steps) == 5:
+                parts = step_parts({"jit": steps[3], "bare": theirs}, batches, 9)
+                row["parts_jit"], row["parts_bare"] = parts["jit"], parts["bare"]
             row["profile_ours"] = profile(mine, batches)
             row["profile_bare"] = profile(theirs, batches)
         rows.append(row)
@@ -279,9 +338,16 @@ def main() -> None:
             f"(objective values differ by {gap:.1e})",
             flush=True,
         )
+    adam = adam_times(build_vae(Config(), data_dim=784), args.rounds, args.steps)
     save_result(
         "train_speed",
-        {"batch_size": 100, "rounds": args.rounds, "steps": args.steps, "rows": rows},
+        {
+            "batch_size": 100,
+            "rounds": args.rounds,
+            "steps": args.steps,
+            "rows": rows,
+            "adam_ms_per_step": adam,
+        },
     )
     default = rows[0]
     print(

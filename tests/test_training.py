@@ -11,6 +11,7 @@ from pyro_vae import InputError, build_vae, load_run, train
 from pyro_vae.checkpoint import read_metrics
 from pyro_vae.data import load_data
 from pyro_vae.estimators import elbo_terms
+from pyro_vae.training import make_optimizer
 
 
 def _metrics_without_time(rows):
@@ -165,7 +166,7 @@ def test_time_budget_stops_after_the_epoch_that_spends_it(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("objective", ["elbo", "iwae"])
-def test_one_adam_over_all_parameters_steps_exactly_like_pyro_svi(objective, tiny):
+def test_one_fused_adam_over_all_parameters_steps_like_pyro_svi(objective, tiny):
     import copy
 
     from pyro.infer import SVI
@@ -178,7 +179,8 @@ def test_one_adam_over_all_parameters_steps_exactly_like_pyro_svi(objective, tin
     x = torch.bernoulli(torch.full((20, 64), 0.3))
     elbo = build_objective(objective, num_particles=3)
     svi = SVI(theirs.model, theirs.guide, pyro.optim.Adam({"lr": 1e-2}), elbo)
-    adam = torch.optim.Adam(ours.parameters(), lr=1e-2)
+    adam = make_optimizer(list(ours.parameters()), 1e-2)
+    assert adam.defaults["fused"]  # torch has a fused Adam for the CPU
     for step in range(5):
         pyro.set_rng_seed(step)
         adam.zero_grad(set_to_none=True)
@@ -186,6 +188,7 @@ def test_one_adam_over_all_parameters_steps_exactly_like_pyro_svi(objective, tin
         adam.step()
         pyro.set_rng_seed(step)
         b = svi.step(x)
-        assert a == b
+        assert a == pytest.approx(b, rel=1e-6)  # the fused kernel rounds differently
     for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
-        assert torch.equal(p, q)
+        # tight enough that a learning rate 1% off fails
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)

@@ -246,6 +246,27 @@ def test_a_read_only_run_directory_is_a_clear_error(tmp_path, capsys):  # pragma
 # non-finite losses and gradients
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "problem"),
+    [
+        ([1.0, -2.0], [3.0], ""),
+        ([1.0, math.nan], [3.0], "a gradient became non-finite"),
+        ([1.0, math.inf], [3.0], "a gradient became non-finite"),
+        ([1.0, -math.inf], [3.0], "a gradient became non-finite"),
+        ([math.inf, -math.inf], [3.0], "a gradient became non-finite"),  # cancel to NaN
+        ([math.inf, 1.0], [-math.inf], "a gradient became non-finite"),  # across tensors
+        ([3e38, 3e38], [1.0], "a gradient became non-finite"),  # finite, sum beyond float32
+    ],
+    ids=["finite", "nan", "inf", "minus-inf", "both-infs", "infs-apart", "overflow"],
+)
+def test_nonfinite_problem_finds_any_bad_gradient_element(first, second, problem):
+    parameters = [torch.zeros(len(first), requires_grad=True), torch.zeros(1, requires_grad=True)]
+    parameters[0].grad, parameters[1].grad = torch.tensor(first), torch.tensor(second)
+    no_grad = torch.zeros(2, requires_grad=True)  # a parameter without a gradient is skipped
+    assert training.nonfinite_problem(1.0, [*parameters, no_grad]) == problem
+    assert training.nonfinite_problem(math.nan, parameters) == "the training loss became nan"
+
+
 def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
     """Make the objective's loss (or one gradient) non-finite at the given 1-based steps."""
     real_build, real_compile = training.build_objective, training.compile_objective
