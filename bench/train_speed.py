@@ -322,6 +322,7 @@ def main() -> None:
         if jit_ratios:
             row["ms_per_step_jit"] = 1e3 * statistics.median(t_jit)
             row["ratio_jit"] = statistics.median(jit_ratios)
+            row["ratio_jit_min"], row["ratio_jit_max"] = min(jit_ratios), max(jit_ratios)
             row["ratio_jit_unchecked"] = statistics.median(unchecked_ratios)
         if args.profile:
             row["python_profile_ours"] = python_profile(mine, batches)
