@@ -40,7 +40,7 @@ from pyro_vae.checkpoint import CHECKPOINT_FILE, EVALUATION_FILE, MODEL_FILE, re
 from pyro_vae.cli import main as cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, save_result
+from common import RESULTS, machine, save_result
 
 #: name -> the settings that differ from the protocol's defaults
 ROWS: dict[str, dict[str, Any]] = {
@@ -81,14 +81,17 @@ def _finished(run_dir: Path, budget: float) -> bool:
     return sum(row["seconds"] for row in read_metrics(run_dir)) >= budget
 
 
-def _earlier_threads() -> dict[str, int]:
-    """Row -> the torch threads it was trained with, from the results file of an earlier call."""
+def _earlier_rows() -> dict[str, tuple[int, str | None]]:
+    """Row -> (torch threads, commit) it was trained with, from an earlier call's results."""
     path = RESULTS / "mnist_nll.json"
     if not path.is_file():
         return {}
     record = json.loads(path.read_text())
     default = record["machine"]["torch_threads"]
-    return {row["row"]: row.get("train_threads", default) for row in record["rows"]}
+    return {
+        row["row"]: (row.get("train_threads", default), row.get("trained_at_commit"))
+        for row in record["rows"]
+    }
 
 
 def main() -> None:
@@ -110,7 +113,8 @@ def main() -> None:
         sys.exit(f"unknown rows {unknown}: choose from {', '.join(ROWS)}")
 
     all_threads = torch.get_num_threads()
-    earlier = _earlier_threads()
+    earlier = _earlier_rows()
+    commit = machine()["commit"]
     rows = []
     for name in names:
         settings = ROWS[name]
@@ -118,8 +122,9 @@ def main() -> None:
         run_dir = Path(args.runs) / name
         train_threads = args.train_threads or all_threads
         torch.set_num_threads(train_threads)
+        trained_at = commit
         if _finished(run_dir, budget):  # resuming would rewrite the model: its evaluation stale
-            train_threads = earlier.get(name, train_threads)
+            train_threads, trained_at = earlier.get(name, (train_threads, None))
         elif (run_dir / CHECKPOINT_FILE).exists():
             result = train(None, run_dir, resume=True, verbose=True)
             if result.interrupted:
@@ -152,6 +157,7 @@ def main() -> None:
                 "num_particles": settings["num_particles"],
                 "time_budget": budget,
                 "train_threads": train_threads,
+                "trained_at_commit": trained_at,  # None: trained before commits were recorded
                 "epochs": len(metrics),
                 "training_seconds": sum(r["seconds"] for r in metrics),
                 "nll": guide["nll"],
