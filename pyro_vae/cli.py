@@ -26,7 +26,7 @@ from pyro_vae.checkpoint import (
     read_config,
     write_csv,
 )
-from pyro_vae.config import Config, load_config_file
+from pyro_vae.config import RESUMABLE_OPTIONS, Config, load_config_file
 from pyro_vae.errors import InputError
 
 __all__ = ["EXIT_INPUT_ERROR", "main"]
@@ -98,8 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p_train.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue the run in RUN_DIR (only --epochs, --early-stopping, --time-budget, "
-        "--on-nonfinite and --jit may change)",
+        help=f"continue the run in RUN_DIR (only {RESUMABLE_OPTIONS} may change)",
     )
     p_train.add_argument(
         "--overwrite", action="store_true", help="replace an existing run in --out"

@@ -29,11 +29,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_WEIGHTS", "Config", "load_config_file"]
+__all__ = ["MAX_WEIGHTS", "RESUMABLE", "RESUMABLE_OPTIONS", "Config", "load_config_file"]
 
 #: The most weights between the latent and hidden layers of one network (about 1 GiB): larger
 #: is a typo or a hostile config.json, refused before anything is allocated.
 MAX_WEIGHTS = 250_000_000
+
+#: The settings a resumed run may change: when and how it stops, not what it trains.
+RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "jit")
+#: The same as command-line options, for messages: ``--epochs, ... and --jit``.
+RESUMABLE_OPTIONS = (
+    ", ".join(f"--{name.replace('_', '-')}" for name in RESUMABLE[:-1])
+    + f" and --{RESUMABLE[-1].replace('_', '-')}"
+)
 
 
 def _setting(default: Any, help: str, group: str) -> Any:

@@ -11,10 +11,12 @@ model and guide, which keeps it a valid bound.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import torch
 from pyro.infer import (
     ELBO,
     JitTrace_ELBO,
@@ -28,7 +30,7 @@ from pyro.poutine.scale_messenger import ScaleMessenger
 from pyro_vae.errors import InputError
 from pyro_vae.registry import Registry
 
-__all__ = ["OBJECTIVES", "LatentScale", "build_objective", "kl_weight"]
+__all__ = ["OBJECTIVES", "LatentScale", "build_objective", "kl_weight", "quiet_jit_warnings"]
 
 ObjectiveFactory = Callable[[int, bool], ELBO]
 OBJECTIVES: Registry[ObjectiveFactory] = Registry("objective", "--objective")
@@ -112,6 +114,20 @@ def build_objective(name: str, num_particles: int = 1, jit: bool = False) -> ELB
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return OBJECTIVES.get(name)(num_particles, jit)
+
+
+@contextlib.contextmanager
+def quiet_jit_warnings() -> Iterator[None]:
+    """Silence torch's ``jit.trace`` deprecation and tracer warnings while a JIT objective runs.
+
+    Example:
+        >>> with quiet_jit_warnings():
+        ...     pass
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace's deprecation
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
 
 
 class LatentScale(ScaleMessenger):

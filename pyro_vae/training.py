@@ -36,7 +36,6 @@ import math
 import signal
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,13 +59,13 @@ from pyro_vae.checkpoint import (
     write_metrics,
     write_model,
 )
-from pyro_vae.config import Config
+from pyro_vae.config import RESUMABLE, RESUMABLE_OPTIONS, Config
 from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import elbo_terms
 from pyro_vae.likelihoods import likelihood_support
 from pyro_vae.locking import run_lock
-from pyro_vae.objectives import LatentScale, build_objective, kl_weight
+from pyro_vae.objectives import LatentScale, build_objective, kl_weight, quiet_jit_warnings
 from pyro_vae.vae import VAE, build_vae
 
 __all__ = [
@@ -79,8 +78,6 @@ __all__ = [
 ]
 
 _EVAL_BATCH = 1000
-#: The settings a resumed run may change: when and how it stops, not what it trains.
-_RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "jit")
 
 
 @dataclass
@@ -274,9 +271,7 @@ def compile_objective(objective: Any, model: Any, guide: Any, batch: torch.Tenso
         >>> model, guide = vae.model, vae.guide
         >>> compile_objective(build_objective("elbo", 1, jit=True), model, guide, torch.ones(3, 4))
     """
-    with torch.random.fork_rng(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace's deprecation
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+    with torch.random.fork_rng(), quiet_jit_warnings():
         objective.loss_and_grads(model, guide, batch)
     for param in pyro.get_param_store().values():
         param.grad = None
@@ -353,16 +348,14 @@ def _resumed_config(run_dir: Path, requested: Config | None) -> Config:
     stored, _ = read_config(run_dir)
     if requested is None:
         return stored
+    before = stored.to_dict()
     changed = sorted(
-        k
-        for k, v in requested.to_dict().items()
-        if k not in _RESUMABLE and v != stored.to_dict()[k]
+        k for k, v in requested.to_dict().items() if k not in RESUMABLE and v != before[k]
     )
     if changed:
         raise InputError(
-            f"cannot change {', '.join(changed)} when resuming {run_dir}: only --epochs, "
-            "--early-stopping, --time-budget, --on-nonfinite and --jit may differ; start a new "
-            "run for other settings"
+            f"cannot change {', '.join(changed)} when resuming {run_dir}: only "
+            f"{RESUMABLE_OPTIONS} may differ; start a new run for other settings"
         )
     return requested
 
@@ -529,14 +522,9 @@ class _Trainer:
     def _svi_step(self, batch: torch.Tensor) -> float | None:
         """One optimizer step; ``None`` when the step was skipped as non-finite."""
         self.optimizer.zero_grad(set_to_none=True)
-        if self.config.use_jit:  # torch.jit.trace deprecation and tracer chatter, every step
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)
-                loss = self.objective.loss_and_grads(self.model, self.guide, batch)
-        else:
-            loss = self.objective.loss_and_grads(self.model, self.guide, batch)
-        loss = float(loss)
+        quiet = quiet_jit_warnings() if self.config.use_jit else contextlib.nullcontext()
+        with quiet:  # the JIT's deprecation and tracer chatter come every step
+            loss = float(self.objective.loss_and_grads(self.model, self.guide, batch))
         problem = nonfinite_problem(loss, self.parameters)
         if problem:
             if self.config.on_nonfinite == "skip":

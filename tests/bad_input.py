@@ -262,7 +262,7 @@ class _Exploit:
 
 def make_workspace(root: Path) -> None:
     """Build everything the cases refer to inside ``root``."""
-    from conftest import write_idx
+    from conftest import write_idx_folder
 
     from pyro_vae import Config, train
 
@@ -277,13 +277,7 @@ def make_workspace(root: Path) -> None:
     np.savez(root / "big.npz", x_train=np.full((20, 4), 5.0))
     np.savez(root / "grey.npz", x_train=np.full((20, 4), 0.5))
     np.savez(root / "nokey.npz", images=np.zeros((20, 4)))
-    rng = np.random.default_rng(0)
-    idx = root / "idx"
-    idx.mkdir()
-    write_idx(idx / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (120, 28, 28)))
-    write_idx(idx / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 120))
-    write_idx(idx / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28)))
-    write_idx(idx / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 30))
+    write_idx_folder(root / "idx")
 
     def copy(name: str) -> Path:
         shutil.copytree(run, root / name)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyro
 import pytest
+import torch
 
 from pyro_vae import Config
 
@@ -42,14 +43,30 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
 
 
-@pytest.fixture
-def idx_dir(tmp_path: Path) -> Path:
-    """A tiny MNIST-shaped data set in the four standard IDX files."""
+def write_idx_folder(folder: Path) -> Path:
+    """Create ``folder`` with a tiny MNIST-shaped data set in the four standard IDX files."""
     rng = np.random.default_rng(0)
-    folder = tmp_path / "idx"
     folder.mkdir()
     write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (120, 28, 28)))
     write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 120))
     write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (30, 28, 28)))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 30))
     return folder
+
+
+@pytest.fixture
+def idx_dir(tmp_path: Path) -> Path:
+    """A tiny MNIST-shaped data set in the four standard IDX files."""
+    return write_idx_folder(tmp_path / "idx")
+
+
+def make_linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int):
+    """A float64 linear-Gaussian model with W ~ N(0, 1) entries and b ~ N(0, 1)."""
+    from pyro_vae.exact import LinearGaussianVAE
+
+    torch.manual_seed(seed)
+    vae = LinearGaussianVAE(data_dim, latent_dim, sigma).double()
+    with torch.no_grad():
+        vae.weight.normal_()
+        vae.bias.normal_()
+    return vae

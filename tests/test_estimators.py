@@ -6,6 +6,7 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+from conftest import make_linear_gaussian
 
 from pyro_vae import Config, build_vae, elbo_terms, log_likelihood
 
@@ -96,19 +97,8 @@ def test_a_hand_written_pyro_model_is_estimated_against_its_closed_form():
 # weight equals P(x)), else within 4 combined standard errors of two independent estimates.
 
 
-def _linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int):
-    from pyro_vae.exact import LinearGaussianVAE
-
-    torch.manual_seed(seed)
-    vae = LinearGaussianVAE(data_dim, latent_dim, sigma).double()
-    with torch.no_grad():
-        vae.weight.normal_()
-        vae.bias.normal_()
-    return vae
-
-
 def test_k_of_100000_in_chunks_is_exact_in_float32():
-    vae64 = _linear_gaussian(data_dim=6, latent_dim=1, sigma=0.5, seed=0)
+    vae64 = make_linear_gaussian(data_dim=6, latent_dim=1, sigma=0.5, seed=0)
     x = vae64.sample_data(3)
     exact = vae64.exact_log_likelihood(x).numpy()
     vae32 = copy.deepcopy(vae64).float()
@@ -120,7 +110,7 @@ def test_k_of_100000_in_chunks_is_exact_in_float32():
 
 
 def test_log_weights_near_minus_ten_thousand_stay_exact_in_float32():
-    vae64 = _linear_gaussian(data_dim=50, latent_dim=2, sigma=0.1, seed=1)
+    vae64 = make_linear_gaussian(data_dim=50, latent_dim=2, sigma=0.1, seed=1)
     x = vae64.sample_data(4) + 2.0  # far out in the tails of P(X)
     exact = vae64.exact_log_likelihood(x).numpy()
     assert np.all(exact < -5_000)

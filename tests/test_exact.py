@@ -9,19 +9,10 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+from conftest import make_linear_gaussian
 
 from pyro_vae import Config, InputError, build_vae, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
-
-
-def make_model(data_dim: int, latent_dim: int, sigma: float, seed: int) -> LinearGaussianVAE:
-    """A float64 linear-Gaussian model with W ~ N(0, 1) entries and b ~ N(0, 1)."""
-    torch.manual_seed(seed)
-    vae = LinearGaussianVAE(data_dim, latent_dim, sigma).double()
-    with torch.no_grad():
-        vae.weight.normal_()
-        vae.bias.normal_()
-    return vae
 
 
 def perturbed_guide(vae: LinearGaussianVAE, scale: float, shift: float):
@@ -46,7 +37,7 @@ def mean_and_se(values: np.ndarray) -> tuple[float, float]:
 
 
 def test_marginal_and_posterior_match_bayes_rule():
-    vae = make_model(data_dim=7, latent_dim=3, sigma=0.6, seed=0)
+    vae = make_linear_gaussian(data_dim=7, latent_dim=3, sigma=0.6, seed=0)
     x = vae.sample_data(5)
     cov = vae.weight @ vae.weight.T + 0.36 * torch.eye(7, dtype=torch.float64)
     full = dist.MultivariateNormal(vae.bias, covariance_matrix=cov).log_prob(x)
@@ -59,7 +50,7 @@ def test_marginal_and_posterior_match_bayes_rule():
 
 @pytest.mark.parametrize("num_samples", [1, 7, 1000])
 def test_the_exact_posterior_gives_equal_weights_and_the_exact_value(num_samples):
-    vae = make_model(data_dim=10, latent_dim=4, sigma=0.5, seed=1)
+    vae = make_linear_gaussian(data_dim=10, latent_dim=4, sigma=0.5, seed=1)
     x = vae.sample_data(6)
     res = log_likelihood(vae.model, vae.exact_guide, x, num_samples, dtype=torch.float64)
     np.testing.assert_allclose(res.estimate, vae.exact_log_likelihood(x).numpy(), atol=1e-10)
@@ -71,7 +62,7 @@ def test_the_exact_posterior_gives_equal_weights_and_the_exact_value(num_samples
 
 
 def test_float32_evaluation_is_exact_to_float_precision():
-    vae = make_model(data_dim=10, latent_dim=4, sigma=0.5, seed=1)
+    vae = make_linear_gaussian(data_dim=10, latent_dim=4, sigma=0.5, seed=1)
     x = vae.sample_data(6)
     exact = vae.exact_log_likelihood(x).numpy()
     vae32 = vae.float()
@@ -80,7 +71,7 @@ def test_float32_evaluation_is_exact_to_float_precision():
 
 
 def test_importance_sampling_is_biased_low_and_converges_as_k_grows():
-    vae = make_model(data_dim=8, latent_dim=2, sigma=0.7, seed=0)
+    vae = make_linear_gaussian(data_dim=8, latent_dim=2, sigma=0.7, seed=0)
     x = vae.sample_data(5)
     repeats = 200  # every row of the repeated batch draws its own proposals
     exact = np.tile(vae.exact_log_likelihood(x).numpy(), repeats)
@@ -103,7 +94,7 @@ def test_importance_sampling_is_biased_low_and_converges_as_k_grows():
 def test_naive_monte_carlo_fails_as_the_latent_dimension_grows():
     gaps, gap_se = [], []
     for latent_dim in (2, 10, 50):
-        vae = make_model(data_dim=64, latent_dim=latent_dim, sigma=1.0, seed=latent_dim)
+        vae = make_linear_gaussian(data_dim=64, latent_dim=latent_dim, sigma=1.0, seed=latent_dim)
         x = vae.sample_data(20)
         exact = vae.exact_log_likelihood(x).numpy()
         naive = log_likelihood(vae.model, None, x, 1000, proposal="prior", dtype=torch.float64)
@@ -129,7 +120,7 @@ def test_naive_monte_carlo_fails_as_the_latent_dimension_grows():
 
 @pytest.mark.parametrize("num_samples", [100, 1000])
 def test_the_standard_error_covers_the_exact_value_at_the_nominal_rate(num_samples):
-    vae = make_model(data_dim=8, latent_dim=2, sigma=0.7, seed=2)
+    vae = make_linear_gaussian(data_dim=8, latent_dim=2, sigma=0.7, seed=2)
     x = vae.sample_data(5)
     repeats = 200
     exact = np.tile(vae.exact_log_likelihood(x).numpy(), repeats)
