@@ -3,7 +3,9 @@
 The model P(X|z)P(z) and the amortized guide Q(z|X) are plain Pyro programs
 (:meth:`VAE.model`, :meth:`VAE.guide`) built from a swappable prior, encoder and likelihood;
 :func:`train` fits them with SVI and :func:`log_likelihood` estimates log P(X) per datapoint by
-importance sampling with the guide or, for comparison, with the prior.
+importance sampling with the guide or, for comparison, with the prior; :func:`evaluate_run`
+does it for a whole run directory. What a part must provide is written down in
+:mod:`pyro_vae.contracts`; each family of parts has one registry (:data:`PRIORS`, ...).
 
 Example:
     >>> from pyro_vae import Config, train, load_run
@@ -14,25 +16,28 @@ Example:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from pyro_vae.checkpoint import Run, load_run
+from pyro_vae._version import __version__
 from pyro_vae.config import Config, load_config_file
+from pyro_vae.contracts import Encoder, Likelihood, Prior
 from pyro_vae.data import DATASETS, DataSplits, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import ElboTerms, LogLikelihood, elbo_terms, log_likelihood
+from pyro_vae.evaluation import compare_run, evaluate_elbo, evaluate_run
+from pyro_vae.exact import LinearGaussianVAE
 from pyro_vae.guides import GUIDES
 from pyro_vae.likelihoods import LIKELIHOODS
 from pyro_vae.networks import NETWORKS
 from pyro_vae.objectives import OBJECTIVES, build_objective
 from pyro_vae.priors import PRIORS
-from pyro_vae.training import TrainResult, evaluate_elbo, train
-from pyro_vae.vae import VAE, build_vae
+from pyro_vae.rundir import Run, load_run
+from pyro_vae.training import TrainResult, train
+from pyro_vae.vae import MODELS, VAE, build_vae
 
 __all__ = [
     "DATASETS",
     "GUIDES",
     "LIKELIHOODS",
+    "MODELS",
     "NETWORKS",
     "OBJECTIVES",
     "PRIORS",
@@ -40,15 +45,21 @@ __all__ = [
     "Config",
     "DataSplits",
     "ElboTerms",
+    "Encoder",
     "InputError",
+    "Likelihood",
+    "LinearGaussianVAE",
     "LogLikelihood",
+    "Prior",
     "Run",
     "TrainResult",
     "__version__",
     "build_objective",
     "build_vae",
+    "compare_run",
     "elbo_terms",
     "evaluate_elbo",
+    "evaluate_run",
     "load_config_file",
     "load_data",
     "load_run",

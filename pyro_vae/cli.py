@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import signal
 import sys
@@ -17,17 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pyro_vae.checkpoint import (
-    COMPARISON_FILE,
-    ESTIMATES_FILE,
-    EVALUATION_FILE,
-    atomic_write_text,
-    load_run,
-    read_config,
-    write_csv,
-)
 from pyro_vae.config import RESUMABLE_OPTIONS, Config, load_config_file
 from pyro_vae.errors import InputError
+from pyro_vae.registry import family
+from pyro_vae.rundir import figure_path, load_run, read_config
 
 __all__ = ["EXIT_INPUT_ERROR", "main"]
 
@@ -49,7 +41,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per :class:`Config` field, documented with its default."""
+    """One ``--option`` per :class:`Config` field, documented with its default.
+
+    A setting that picks a part lists the registered names (with their summaries) of its family.
+    """
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in dataclasses.fields(Config):
         group_name = f.metadata["group"]
@@ -59,19 +54,23 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         flag = "--" + f.name.replace("_", "-")
+        text = f.metadata["help"]
+        if f.metadata.get("family"):
+            entries = family(f.metadata["family"]).entries()
+            text += ": " + "; ".join(f"{e.name} ({e.summary})" for e in entries)
         if isinstance(default, bool):
             group.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=f"{f.metadata['help']} (default: {shown})",
+                help=f"{text} (default: {shown})",
             )
         else:
             group.add_argument(
                 flag,
                 default=None,
                 metavar=f.name.upper(),
-                help=f"{f.metadata['help']} (default: {shown})",
+                help=f"{text} (default: {shown})",
             )
 
 
@@ -117,8 +116,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="estimate the test-set log P(X) of a trained run (importance sampling / naive)",
         description="Estimate log P(X) of every test point with K samples from the guide "
         "(importance sampling) and/or the prior (naive Monte Carlo); print the test NLL with its "
-        "standard error, mean ESS, share of unreliable Pareto k-hat and the ELBO. Writes "
-        "evaluation.json and estimates.csv (one row per point) into the run directory.",
+        "standard error, mean ESS, share of unreliable Pareto k-hat and the ELBO. Writes the "
+        "summary and one row per point into the run directory.",
     )
     _add_estimator_options(p_eval)
     p_eval.add_argument(
@@ -135,7 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="both log P(X) estimators against K, as a table and a CSV",
         description="Run the importance-sampling and the naive estimator for each K and print "
         "their mean test log P(X) with standard errors (and the exact value for a "
-        "linear-gaussian run). Writes estimators.csv into the run directory (or -o).",
+        "linear-gaussian run). Writes the table into the run directory (or -o).",
     )
     _add_estimator_options(p_cmp)
     p_cmp.add_argument(
@@ -154,16 +153,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
 
-    from pyro_vae.figures import FIGURES
+    from pyro_vae.plot_kinds import PLOT_KINDS
 
-    kinds = "; ".join(f"{e.name}: {e.summary}" for e in FIGURES.entries())
+    kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
     p_plot = sub.add_parser(
         "plot",
         help="draw one figure of a run into a PNG file",
         description=f"Draw one figure of a trained run. Kinds: {kinds}.",
     )
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
-    p_plot.add_argument("--kind", required=True, help=f"one of {', '.join(FIGURES.names())}")
+    p_plot.add_argument("--kind", required=True, help=f"one of {', '.join(PLOT_KINDS.names())}")
     p_plot.add_argument("-o", "--output", metavar="FILE.png", help="default: RUN_DIR/KIND.png")
     p_plot.add_argument("--seed", default="0", help="random seed (default: 0)")
     p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
@@ -240,24 +239,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_test_data(args: argparse.Namespace, run: Any = None) -> Any:
-    """Load a run and the test data it is evaluated on (its own, or those the options name)."""
-    from pyro_vae.data import load_data
-
-    run = run or load_run(Path(args.run_dir))
-    changes = {
-        k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)
-    }
-    config = run.config.replace(**changes) if changes else run.config
-    splits = load_data(config, run.vae.likelihood.support)
-    if splits.data_dim != run.data.data_dim:
-        raise InputError(
-            f"the run's model takes {run.data.data_dim} values per datapoint but the data have "
-            f"{splits.data_dim}: point --data-dir/--data-file at the data it was trained on"
-        )
-    return run, splits
-
-
 def _proposals(value: str) -> tuple[str, ...]:
     choices = {"guide": ("guide",), "prior": ("prior",), "both": ("guide", "prior")}
     if value not in choices:
@@ -274,8 +255,8 @@ def _integer(value: str, name: str) -> int:
         raise InputError(f"{name} must be an integer, got {value!r}: pass e.g. {name} 0") from None
 
 
-def _estimator_setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    """Check the options shared by evaluate and compare-estimators; load the run and its data."""
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Check the options shared by evaluate and compare-estimators; load the run."""
     import torch
 
     options = {
@@ -284,11 +265,29 @@ def _estimator_setup(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]
         "batch_size": _positive(args.batch_size, "--batch-size"),
         "dtype": torch.float64 if args.float64 else torch.float32,
         "progress": sys.stderr.isatty(),
+        "limit": _positive(args.limit, "--limit") if args.limit is not None else None,
+        "data": _data_options(args),
     }
-    limit = _positive(args.limit, "--limit") if args.limit is not None else None
-    run, splits = _load_test_data(args)
-    x = splits.test if limit is None else splits.test[:limit]
-    return run, x, options
+    options["run"] = _load(args.run_dir)
+    return options
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, str]:
+    return {k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)}
+
+
+def _load(run_dir: str) -> Any:
+    from pyro_vae.rundir import custom_model_name
+
+    path = Path(run_dir)
+    read_config(path)  # the config's own errors first
+    custom = custom_model_name(path)
+    if custom is not None:
+        raise InputError(
+            f"{run_dir} was trained with a custom VAE ({custom}), which the command line cannot "
+            "build: in Python, pass it to pyro_vae.load_run(RUN_DIR, vae=model)"
+        )
+    return load_run(path)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -310,24 +309,12 @@ _PROPOSAL_LABEL = {"guide": "guide (importance sampling)", "prior": "prior (naiv
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
-
-    from pyro_vae.evaluation import evaluate_log_likelihood
-    from pyro_vae.training import evaluate_elbo
+    from pyro_vae.evaluation import evaluate_run
 
     num_samples = _positive(args.num_samples, "--num-samples")
-    run, x, options = _estimator_setup(args)
-    evaluation = evaluate_log_likelihood(run.vae, x, num_samples, **options)
-    torch.manual_seed(options["seed"])
-    elbo = evaluate_elbo(run.vae, x)
-    report = {
-        **evaluation.summary(),
-        "test_elbo": elbo["elbo"],
-        "test_reconstruction": elbo["reconstruction"],
-        "test_kl": elbo["kl"],
-    }
-    atomic_write_text(run.path / EVALUATION_FILE, json.dumps(report, indent=2) + "\n")
-    write_csv(run.path / ESTIMATES_FILE, evaluation.per_point_rows())
+    options = _estimator_options(args)
+    result = evaluate_run(num_samples=num_samples, **options)
+    evaluation, elbo = result.evaluation, result.elbo
 
     threshold = next(iter(evaluation.results.values())).khat_threshold
     rows = []
@@ -355,7 +342,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
     print(
         f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
-        f"KL {elbo['kl']:.3f}); written to {run.path / EVALUATION_FILE}"
+        f"KL {elbo['kl']:.3f}); written to {result.path}"
     )
     return 0
 
@@ -374,16 +361,15 @@ def _ks(value: str) -> list[int]:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from pyro_vae.evaluation import compare_estimators
+    from pyro_vae.evaluation import compare_run
 
     ks = _ks(args.ks)
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".csv")
-    run, x, options = _estimator_setup(args)
-    output = output or run.path / COMPARISON_FILE
-    rows = compare_estimators(run.vae, x, ks, **options)
-    write_csv(output, rows)
+    options = _estimator_options(args)
+    comparison = compare_run(ks=ks, output=output, **options)
+    rows = comparison.rows
     exact = rows[0].get("exact_log_likelihood")
     table = [
         [
@@ -397,12 +383,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
-    print(f"mean test log P(X) of {args.run_dir} on {x.shape[0]} points against K")
+    print(f"mean test log P(X) of {args.run_dir} on {comparison.num_points} points against K")
     headers = ["K", "proposal", "log P(X)", "MC se", "mean ESS", "% bad k-hat", "- exact"]
     print(_table(headers, table))
     if exact is not None:
         print(f"exact mean log P(X) = {exact:.3f}")
-    print(f"written to {output}")
+    print(f"written to {comparison.path}")
     return 0
 
 
@@ -416,14 +402,14 @@ def _check_output(output: Path, suffix: str) -> None:
 def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from pyro_vae.figures import save_figure
+    from pyro_vae.plot_kinds import save_figure
     from pyro_vae.plots import samples_figure
 
     num = _positive(args.num, "-n")
     seed = _integer(args.seed, "--seed")
     output = Path(args.output)
     _check_output(output, ".png")
-    run = load_run(Path(args.run_dir))
+    run = _load(args.run_dir)
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     torch.manual_seed(seed)
@@ -433,21 +419,22 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from pyro_vae.figures import FIGURES, FigureSource, draw_figure, save_figure
+    from pyro_vae.evaluation import run_test_data
+    from pyro_vae.plot_kinds import PLOT_KINDS, FigureSource, draw_figure, save_figure
 
-    kind = FIGURES.check(args.kind)
+    kind = PLOT_KINDS.check(args.kind)
     seed = _integer(args.seed, "--seed")
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = load_run(Path(args.run_dir))
+    run = _load(args.run_dir)
 
     def load_test() -> Any:
-        splits = _load_test_data(args, run)[1]
+        splits = run_test_data(run, **_data_options(args))
         return splits.test, splits.y_test
 
     figure = draw_figure(kind, FigureSource(run, load_test), seed)
-    output = output or run.path / f"{kind}.png"
+    output = output or figure_path(run.path, kind)
     save_figure(figure, output)
     print(f"wrote the {kind} figure of {args.run_dir} to {output}")
     return 0

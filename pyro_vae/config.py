@@ -3,8 +3,10 @@
 A :class:`Config` is what a run directory's ``config.json`` holds. It is built from keyword
 arguments (Python), a TOML file and command-line overrides (CLI) through the same function,
 :meth:`Config.from_dict`, which checks names, types and ranges and raises :class:`InputError`
-naming the problem and the fix. Names of parts are checked against their registries when the
-parts are built (see :mod:`pyro_vae.vae`).
+naming the problem and the fix. A setting that picks a part names its family (``family=`` in
+:func:`_setting`); the name is checked against that family's registry
+(:func:`pyro_vae.registry.family`), and what the settings allow together (JIT, components) is
+asked of the parts' traits. This module imports no part module: parts depend on it, not back.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import math
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pyro_vae.errors import InputError
+from pyro_vae.registry import family
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,9 +48,12 @@ RESUMABLE_OPTIONS = (
 )
 
 
-def _setting(default: Any, help: str, group: str) -> Any:
-    """A dataclass field whose help text and option group feed ``pyro-vae train --help``."""
-    return field(default=default, metadata={"help": help, "group": group})
+def _setting(default: Any, help: str, group: str, family: str | None = None) -> Any:
+    """A dataclass field whose help text and option group feed ``pyro-vae train --help``.
+
+    ``family`` names the registry whose entries the setting picks (``"prior"``, ...).
+    """
+    return field(default=default, metadata={"help": help, "group": group, "family": family})
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class Config:
     """
 
     # data
-    dataset: str = _setting("digits", "data set: digits, mnist, fashion-mnist or npz", "data")
+    dataset: str = _setting("digits", "data set", "data", family="dataset")
     data_dir: str | None = _setting(
         None, "folder with the four IDX .gz files (mnist, fashion-mnist); no network needed", "data"
     )
@@ -80,46 +87,27 @@ class Config:
         0.1, "share of the training images held out for validation", "data"
     )
     # model
-    model: str = _setting(
-        "vae",
-        "model family: vae (the parts below) or linear-gaussian (linear decoder with Gaussian "
-        "noise and an exact log P(X); implies --likelihood gaussian)",
-        "model",
-    )
-    prior: str = _setting(
-        "standard-normal", "prior P(z): standard-normal, mixture, vamp or flow", "model"
-    )
+    model: str = _setting("vae", "model family", "model", family="model")
+    prior: str = _setting("standard-normal", "prior P(z)", "model", family="prior")
     prior_components: int | None = _setting(
-        None,
-        "mixture components (--prior mixture, default 10) or pseudo-inputs (--prior vamp, "
-        "default 500)",
-        "model",
+        None, "components of a mixture prior (default: the prior's own)", "model"
     )
-    flow_layers: int = _setting(
-        2, "autoregressive transforms in --prior flow and --guide iaf", "model"
-    )
-    guide: str = _setting("diagonal", "guide family Q(z|X): diagonal, full or iaf", "model")
-    likelihood: str = _setting(
-        "bernoulli",
-        "likelihood P(X|z): bernoulli, gaussian, gaussian-learned, gaussian-pixelwise or "
-        "continuous-bernoulli",
-        "model",
-    )
+    flow_layers: int = _setting(2, "autoregressive transforms of a flow prior or guide", "model")
+    guide: str = _setting("diagonal", "guide family Q(z|X)", "model", family="guide")
+    likelihood: str = _setting("bernoulli", "likelihood P(X|z)", "model", family="likelihood")
     sigma: float = _setting(
         0.1, "sigma of the gaussian likelihood (the start value when it is learned)", "model"
     )
-    network: str = _setting("mlp", "encoder/decoder network body: mlp or conv", "model")
+    network: str = _setting("mlp", "encoder/decoder network body", "model", family="network")
     latent_dim: int = _setting(50, "dimension of z", "model")
     hidden_dims: tuple[int, ...] = _setting(
         (200, 200),
         "hidden layer widths, comma separated (encoder; reversed for the decoder)",
         "model",
     )
-    activation: str = _setting("tanh", "hidden activation", "model")
+    activation: str = _setting("tanh", "hidden activation", "model", family="activation")
     # objective
-    objective: str = _setting(
-        "elbo", "training objective: elbo (Trace_ELBO), analytic-kl, iwae", "objective"
-    )
+    objective: str = _setting("elbo", "training objective", "objective", family="objective")
     num_particles: int = _setting(1, "samples of z per datapoint in the objective (k)", "objective")
     beta: float = _setting(1.0, "weight of the KL term (beta-VAE), > 0", "objective")
     warmup_epochs: float = _setting(
@@ -127,8 +115,8 @@ class Config:
     )
     jit: str = _setting(
         "auto",
-        "compile the objective with Pyro's JIT: on, off, or auto (on where the settings allow "
-        "it: elbo or analytic-kl, no warm-up, no flows or VampPrior)",
+        "compile the objective with Pyro's JIT: on, off, or auto (on where the objective and "
+        "every part allow it and there is no KL warm-up)",
         "objective",
     )
     # optimisation
@@ -184,8 +172,10 @@ class Config:
             if name == "jit" and str(value).lower() in ("true", "false"):  # the old boolean
                 value = "on" if str(value).lower() == "true" else "off"
             kwargs[name] = _coerce(name, value, hints[name])
-        if kwargs.get("model") == "linear-gaussian":
-            kwargs.setdefault("likelihood", "gaussian")
+        model = kwargs.get("model", known["model"].default)
+        if model in family("model"):  # a model that fixes some parts implies them
+            for setting, value in family("model").trait(model, "parts").items():
+                kwargs.setdefault(setting, value)
         config = cls(**kwargs)
         config.validate()
         return config
@@ -275,8 +265,9 @@ class Config:
     def use_jit(self) -> bool:
         """Whether training compiles its objective (``jit`` on, or auto and allowed).
 
-        With ``jit="auto"`` the objective is compiled whenever Pyro can: it then follows the
-        plain objective's path up to float rounding (same noise), in about 80% of the time.
+        With ``jit="auto"`` the objective is compiled whenever Pyro can: the objective and every
+        part declare it (trait ``jit`` of their registry entries) and the KL weight is fixed. It
+        then follows the plain objective's path up to float rounding (same noise), faster.
 
         Example:
             >>> Config().use_jit, Config(prior="vamp").use_jit, Config(jit="off").use_jit
@@ -287,55 +278,56 @@ class Config:
         if self.jit != "auto":
             return self.jit == "on"
         return (
-            self.objective in ("elbo", "analytic-kl")
+            family("objective").trait(self.objective, "jit")
             and self.warmup_epochs == 0
-            and not self._jit_unsupported_parts()
+            and not self._parts_without_jit()
             and hasattr(torch.jit, "trace")  # deprecated in torch 2.x: off once it is gone
         )
 
-    def _jit_unsupported_parts(self) -> bool:
-        return self.prior in ("vamp", "flow") or self.guide == "iaf"
+    def _selections(self) -> Iterator[tuple[str, str, str]]:
+        """(setting, family, chosen name) for every setting that picks a registered part."""
+        for f in dataclasses.fields(self):
+            if f.metadata.get("family"):
+                yield f.name, f.metadata["family"], getattr(self, f.name)
+
+    def _parts_without_jit(self) -> list[str]:
+        """The options naming parts that Pyro's JIT cannot compile, e.g. ``--prior vamp``."""
+        return [
+            f"--{setting} {name}"
+            for setting, kind, name in self._selections()
+            if kind in ("prior", "guide", "likelihood", "network")
+            and not family(kind).trait(name, "jit")
+        ]
 
     def _check_names(self) -> None:
-        # Imported here: the registries' modules import this one.
-        from pyro_vae.data import DATASETS
-        from pyro_vae.guides import GUIDES
-        from pyro_vae.likelihoods import LIKELIHOODS
-        from pyro_vae.networks import ACTIVATIONS, NETWORKS
-        from pyro_vae.objectives import OBJECTIVES
-        from pyro_vae.priors import PRIORS
-        from pyro_vae.vae import MODELS
-
-        for registry, name in (
-            (DATASETS, self.dataset),
-            (MODELS, self.model),
-            (PRIORS, self.prior),
-            (GUIDES, self.guide),
-            (LIKELIHOODS, self.likelihood),
-            (NETWORKS, self.network),
-            (ACTIVATIONS, self.activation),
-            (OBJECTIVES, self.objective),
-        ):
-            registry.check(name)
-        if self.model == "linear-gaussian" and (
-            self.likelihood != "gaussian" or self.prior != "standard-normal"
-        ):
+        for _, kind, name in self._selections():
+            family(kind).check(name)
+        for setting, value in family("model").trait(self.model, "parts").items():
+            if getattr(self, setting) != value:
+                fixed = " ".join(
+                    f"--{k} {v}" for k, v in family("model").trait(self.model, "parts").items()
+                )
+                raise InputError(
+                    f"--model {self.model} fixes {fixed}: drop --{setting} or pass "
+                    f"--{setting} {value}"
+                )
+        priors = family("prior")
+        if self.prior_components is not None and priors.trait(self.prior, "components") is None:
+            mixtures = ", ".join(e.name for e in priors.entries() if e.traits["components"])
             raise InputError(
-                "--model linear-gaussian has a standard normal prior and a Gaussian likelihood: "
-                "drop --prior/--likelihood or pass --likelihood gaussian --prior standard-normal"
+                f"--prior-components applies to a prior with components ({mixtures}), not "
+                f"{self.prior}: drop it or choose one of those priors"
             )
-        if self.prior_components is not None and self.prior not in ("mixture", "vamp"):
+        unsupported = self._parts_without_jit()
+        if self.jit == "on" and unsupported:
             raise InputError(
-                f"--prior-components applies to --prior mixture or vamp, not {self.prior}: "
-                "drop it or choose one of those priors"
+                f"--jit on traces fixed tensor shapes and cannot compile {unsupported[0]}: "
+                "pass --jit auto"
             )
-        if self.jit == "on" and self._jit_unsupported_parts():
+        if self.jit == "on" and not family("objective").trait(self.objective, "jit"):
             raise InputError(
-                "--jit on traces fixed tensor shapes and does not support flows or the "
-                "VampPrior: pass --jit auto"
+                f"Pyro has no JIT version of the {self.objective} objective: pass --jit auto"
             )
-        if self.jit == "on" and self.objective == "iwae":
-            raise InputError("Pyro has no JIT version of the IWAE objective: pass --jit auto")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -98,7 +98,9 @@ class DataSplits:
         return int(self.train.shape[1])
 
 
-Loader = Callable[[Config], RawData]
+Loader = Callable[..., RawData]
+#: Loaders take the keyword arguments they name of ``data_dir`` (a folder of files) and
+#: ``data_file`` (one file); :func:`load_raw` offers both.
 DATASETS: Registry[Loader] = Registry("dataset", "--dataset")
 
 
@@ -107,7 +109,7 @@ DATASETS: Registry[Loader] = Registry("dataset", "--dataset")
 
 
 @DATASETS.register("digits", "scikit-learn's bundled 8x8 handwritten digits (1,797 images)")
-def _digits(config: Config) -> RawData:
+def _digits() -> RawData:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -136,10 +138,10 @@ _IDX_FILES = {
 
 
 def _idx_loader(name: str, torchvision_class: str) -> Loader:
-    def load(config: Config) -> RawData:
-        if config.data_dir is not None:
+    def load(data_dir: str | None) -> RawData:
+        if data_dir is not None:
             arrays = {
-                key: _read_idx(_find_idx(Path(config.data_dir), stem, name))
+                key: _read_idx(_find_idx(Path(data_dir), stem, name))
                 for key, stem in _IDX_FILES.items()
             }
         else:
@@ -231,10 +233,10 @@ def _download(name: str, torchvision_class: str) -> dict[str, np.ndarray]:
 
 
 @DATASETS.register("npz", "your own arrays: --data-file FILE.npz with x_train (and x_test, y_*)")
-def _npz(config: Config) -> RawData:
-    if config.data_file is None:
+def _npz(data_file: str | None) -> RawData:
+    if data_file is None:
         raise InputError("--dataset npz needs --data-file FILE.npz holding an array x_train")
-    path = Path(config.data_file)
+    path = Path(data_file)
     if not path.is_file():
         raise InputError(f"data file {path} does not exist: check --data-file")
     try:
@@ -313,7 +315,7 @@ def load_raw(config: Config) -> RawData:
         >>> raw.x_train.shape, raw.x_test.shape, raw.image_shape
         (torch.Size([1437, 64]), torch.Size([360, 64]), (8, 8))
     """
-    return DATASETS.get(config.dataset)(config)
+    return DATASETS.build(config.dataset, data_dir=config.data_dir, data_file=config.data_file)
 
 
 def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None:

@@ -94,6 +94,7 @@ def log_weight_terms(
     guide: Callable[..., Any] | None,
     x: torch.Tensor,
     num: int,
+    *,
     proposal: Proposal = "guide",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``num`` proposals per datapoint; return log p(x|z) and log p(z) - log q(z), [num, B].
@@ -163,7 +164,7 @@ def elbo_terms(
         >>> bool((terms.kl >= -1).all()), terms.elbo.shape
         (True, torch.Size([3]))
     """
-    log_lik, latent = log_weight_terms(model, guide, x, num_particles, "guide")
+    log_lik, latent = log_weight_terms(model, guide, x, num_particles, proposal="guide")
     reconstruction, kl = log_lik.mean(0), -latent.mean(0)
     return ElboTerms(reconstruction - kl, reconstruction, kl)
 
@@ -263,6 +264,7 @@ def log_likelihood(
     guide: Callable[..., Any] | None,
     x: torch.Tensor,
     num_samples: int,
+    *,
     proposal: Proposal = "guide",
     chunk_size: int | None = None,
     dtype: torch.dtype = torch.float32,
@@ -304,7 +306,7 @@ def log_likelihood(
     tail = torch.empty(0, batch, dtype=torch.float64)
     for start in range(0, num_samples, chunk_size):
         num = min(chunk_size, num_samples - start)
-        log_lik, latent = log_weight_terms(model, guide, x, num, proposal)
+        log_lik, latent = log_weight_terms(model, guide, x, num, proposal=proposal)
         lw = (log_lik + latent).to(torch.float64)
         lse_w = torch.logaddexp(lse_w, torch.logsumexp(lw, 0))
         lse_w2 = torch.logaddexp(lse_w2, torch.logsumexp(2.0 * lw, 0))

@@ -1,39 +1,59 @@
-"""Evaluating a trained model on a whole data set: log P(X) with both proposals, side by side.
+"""Evaluating a trained model: log P(X) with both proposals side by side, and the ELBO.
 
-:func:`estimate_dataset` runs :func:`pyro_vae.estimators.log_likelihood` over a data set in
-batches of datapoints (memory stays bounded by the batch and the chunk of K, never by the data
-set). :func:`evaluate_log_likelihood` does it for each requested proposal and adds the exact
-value when the model has one (:class:`pyro_vae.exact.LinearGaussianVAE`);
-:func:`compare_estimators` repeats it over a list of K, the data behind the convergence figure.
+:func:`evaluate_run` evaluates a run directory as ``pyro-vae evaluate`` does -- on the run's
+test data or other data, with each requested proposal -- and writes the results into the run
+directory; :func:`compare_run` does what ``pyro-vae compare-estimators`` does. Below them, for
+a model and data in hand: :func:`estimate_dataset` runs
+:func:`pyro_vae.estimators.log_likelihood` over a data set in batches of datapoints (memory stays
+bounded by the batch and the chunk of K, never by the data set); :func:`evaluate_log_likelihood`
+does it for each requested proposal and adds the exact value when the model has one
+(:class:`pyro_vae.exact.LinearGaussianVAE`); :func:`compare_estimators` repeats it over a list
+of K, the data behind the convergence figure; :func:`evaluate_elbo` is the single-sample ELBO
+that training reports every epoch.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
-from pyro_vae.estimators import LogLikelihood, Proposal, log_likelihood
+from pyro_vae.contracts import support_of
+from pyro_vae.data import DataSplits, load_data
+from pyro_vae.errors import InputError
+from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
+from pyro_vae.rundir import Run, load_run, write_comparison, write_evaluation
 from pyro_vae.vae import VAE
 
 __all__ = [
+    "DATA_SETTINGS",
     "PROPOSALS",
     "Evaluation",
+    "RunComparison",
+    "RunEvaluation",
     "compare_estimators",
+    "compare_run",
     "estimate_dataset",
+    "evaluate_elbo",
     "evaluate_log_likelihood",
+    "evaluate_run",
     "exact_log_likelihood",
+    "run_test_data",
 ]
 
 PROPOSALS: tuple[Proposal, ...] = ("guide", "prior")
 _BATCH = 100
+_ELBO_BATCH = 1000
+#: Settings of a run's data that an evaluation may point elsewhere.
+DATA_SETTINGS = ("dataset", "data_dir", "data_file")
 
 
 def estimate_dataset(
@@ -41,6 +61,7 @@ def estimate_dataset(
     guide: Callable[..., Any] | None,
     x: torch.Tensor,
     num_samples: int,
+    *,
     proposal: Proposal = "guide",
     batch_size: int = _BATCH,
     dtype: torch.dtype = torch.float32,
@@ -70,10 +91,29 @@ def estimate_dataset(
     """
     starts = range(0, x.shape[0], batch_size)
     parts = [
-        log_likelihood(model, guide, x[s : s + batch_size], num_samples, proposal, dtype=dtype)
+        log_likelihood(
+            model, guide, x[s : s + batch_size], num_samples, proposal=proposal, dtype=dtype
+        )
         for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False)
     ]
     return LogLikelihood.concat(parts)
+
+
+def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _ELBO_BATCH) -> dict[str, float]:
+    """Mean ELBO, reconstruction and KL terms per datapoint over ``x`` (one sample of z each).
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> sorted(evaluate_elbo(vae, torch.ones(5, 4)))
+        ['elbo', 'kl', 'reconstruction']
+    """
+    totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for start in range(0, x.shape[0], batch_size):
+        terms = elbo_terms(vae.model, vae.guide, x[start : start + batch_size])
+        for name in totals:
+            totals[name] += float(getattr(terms, name).double().sum())
+    return {name: value / x.shape[0] for name, value in totals.items()}
 
 
 def exact_log_likelihood(vae: VAE, x: torch.Tensor) -> np.ndarray | None:
@@ -151,6 +191,7 @@ def evaluate_log_likelihood(
     vae: VAE,
     x: torch.Tensor,
     num_samples: int,
+    *,
     proposals: Sequence[Proposal] = ("guide",),
     seed: int = 0,
     batch_size: int = _BATCH,
@@ -178,7 +219,14 @@ def evaluate_log_likelihood(
         torch.manual_seed(seed)
         start = time.perf_counter()
         results[proposal] = estimate_dataset(
-            vae.model, vae.guide, x, num_samples, proposal, batch_size, dtype, progress
+            vae.model,
+            vae.guide,
+            x,
+            num_samples,
+            proposal=proposal,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
         )
         seconds[proposal] = time.perf_counter() - start
     return Evaluation(results, exact_log_likelihood(vae, x), seconds, seed)
@@ -188,6 +236,7 @@ def compare_estimators(
     vae: VAE,
     x: torch.Tensor,
     ks: Iterable[int],
+    *,
     proposals: Sequence[Proposal] = PROPOSALS,
     seed: int = 0,
     batch_size: int = _BATCH,
@@ -211,7 +260,16 @@ def compare_estimators(
     rows = []
     exact = None
     for k in ks:
-        ev = evaluate_log_likelihood(vae, x, k, proposals, seed, batch_size, dtype, progress)
+        ev = evaluate_log_likelihood(
+            vae,
+            x,
+            k,
+            proposals=proposals,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
+        )
         exact = ev.exact
         for proposal, res in ev.results.items():
             s = res.summary()
@@ -236,3 +294,191 @@ def compare_estimators(
                 row["exact_log_likelihood"] = float(exact.mean())
             rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# run directories
+
+
+def run_test_data(run: Run, **changes: str | None) -> DataSplits:
+    """The data a run is evaluated on: its own, or those ``changes`` point to.
+
+    Args:
+        run: a loaded run directory.
+        **changes: ``dataset``, ``data_dir`` or ``data_file`` to read other data (of the same
+            width) or the run's data from where they live now; ``None`` values are ignored.
+
+    Raises:
+        InputError: if the data cannot be loaded or do not fit the model.
+    """
+    unknown = sorted(set(changes) - set(DATA_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown data settings {unknown}: choose from {DATA_SETTINGS}")
+    given = {k: v for k, v in changes.items() if v}
+    config = run.config.replace(**given) if given else run.config
+    splits = load_data(config, support_of(run.vae.likelihood))
+    if splits.data_dim != run.data.data_dim:
+        raise InputError(
+            f"the run's model takes {run.data.data_dim} values per datapoint but the data have "
+            f"{splits.data_dim}: point --data-dir/--data-file at the data it was trained on"
+        )
+    return splits
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """What :func:`evaluate_run` measured.
+
+    Attributes:
+        run: the evaluated run.
+        evaluation: the log P(X) estimates per proposal (and the exact value when known).
+        elbo: the single-sample ELBO and its terms on the same points.
+        summary: what ``evaluation.json`` holds.
+        path: the file the summary was written to (``None`` with ``write=False``).
+    """
+
+    run: Run
+    evaluation: Evaluation
+    elbo: dict[str, float]
+    summary: dict[str, Any]
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """What :func:`compare_run` measured.
+
+    Attributes:
+        run: the evaluated run.
+        rows: one row per K and proposal (:func:`compare_estimators`).
+        path: the file they were written to.
+        num_points: how many points were evaluated.
+    """
+
+    run: Run
+    rows: list[dict[str, Any]]
+    path: Path
+    num_points: int
+
+
+def _points(
+    run: Run, x: torch.Tensor | None, limit: int | None, data: Mapping[str, str | None]
+) -> torch.Tensor:
+    if x is None:
+        x = run_test_data(run, **data).test
+    elif x.shape[-1] != run.data.data_dim:
+        raise InputError(
+            f"the run's model takes {run.data.data_dim} values per datapoint but x has "
+            f"{x.shape[-1]}: pass data of the run's width"
+        )
+    return x if limit is None else x[:limit]
+
+
+def evaluate_run(
+    run: Run | str | Path,
+    *,
+    num_samples: int = 5000,
+    proposals: Sequence[Proposal] = ("guide",),
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    limit: int | None = None,
+    x: torch.Tensor | None = None,
+    data: Mapping[str, str | None] | None = None,
+    batch_size: int = _BATCH,
+    write: bool = True,
+    progress: bool = False,
+) -> RunEvaluation:
+    """Estimate log P(X) of a run's test points and write the results into its directory.
+
+    What ``pyro-vae evaluate`` does: each proposal's estimates with ``num_samples`` samples per
+    point (seeded with ``seed``), the single-sample ELBO on the same points, the exact value when
+    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them.
+
+    Args:
+        run: a loaded :class:`~pyro_vae.rundir.Run` or a run directory (of registered parts;
+            load a custom one with ``load_run(path, vae=...)`` and pass that).
+        num_samples: K per point.
+        proposals: ``"guide"`` (importance sampling), ``"prior"`` (naive Monte Carlo) or both.
+        seed: the seed each proposal and the ELBO start from.
+        dtype: ``torch.float64`` evaluates a double-precision copy of the model.
+        limit: evaluate the first ``limit`` points only.
+        x: points to evaluate instead of the run's test set, ``[N, data_dim]``.
+        data: ``dataset``/``data_dir``/``data_file`` to read the test set from elsewhere.
+        batch_size: points per pass (memory grows with it, not with K).
+        write: write the files into the run directory.
+        progress: show a progress bar.
+
+    Returns:
+        A :class:`RunEvaluation`.
+
+    Example:
+        >>> ev = evaluate_run("runs/digits", num_samples=1000, limit=50)  # doctest: +SKIP
+        >>> ev.summary["proposals"]["guide"]["nll"]  # doctest: +SKIP
+        21.7
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    points = _points(run, x, limit, data or {})
+    evaluation = evaluate_log_likelihood(
+        run.vae,
+        points,
+        num_samples,
+        proposals=proposals,
+        seed=seed,
+        batch_size=batch_size,
+        dtype=dtype,
+        progress=progress,
+    )
+    torch.manual_seed(seed)
+    elbo = evaluate_elbo(run.vae, points)
+    summary = {
+        **evaluation.summary(),
+        "test_elbo": elbo["elbo"],
+        "test_reconstruction": elbo["reconstruction"],
+        "test_kl": elbo["kl"],
+    }
+    path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
+    return RunEvaluation(run, evaluation, elbo, summary, path)
+
+
+def compare_run(
+    run: Run | str | Path,
+    *,
+    ks: Iterable[int] = (1, 10, 100, 1000, 5000),
+    proposals: Sequence[Proposal] = PROPOSALS,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    limit: int | None = None,
+    x: torch.Tensor | None = None,
+    data: Mapping[str, str | None] | None = None,
+    batch_size: int = _BATCH,
+    output: str | Path | None = None,
+    progress: bool = False,
+) -> RunComparison:
+    """Both estimators against K on a run's test points (:func:`compare_estimators`), written.
+
+    What ``pyro-vae compare-estimators`` does. The arguments are those of :func:`evaluate_run`,
+    with ``ks`` in place of ``num_samples``; ``output`` is a ``.csv`` file to write instead of
+    the run directory's own.
+
+    Returns:
+        A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
+
+    Example:
+        >>> cmp = compare_run("runs/digits", ks=[10, 100], limit=50)  # doctest: +SKIP
+        >>> [(r["num_samples"], r["proposal"]) for r in cmp.rows][:2]  # doctest: +SKIP
+        [(10, 'guide'), (10, 'prior')]
+    """
+    run = run if isinstance(run, Run) else load_run(run)
+    points = _points(run, x, limit, data or {})
+    rows = compare_estimators(
+        run.vae,
+        points,
+        sorted(set(ks)),
+        proposals=proposals,
+        seed=seed,
+        batch_size=batch_size,
+        dtype=dtype,
+        progress=progress,
+    )
+    path = write_comparison(Path(output) if output else run.path, rows)
+    return RunComparison(run, rows, path, int(points.shape[0]))

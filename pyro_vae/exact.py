@@ -17,19 +17,20 @@ to see naive Monte Carlo fail as the latent dimension grows.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import nn
 
-from pyro_vae.config import Config
-from pyro_vae.guides import DiagonalGaussianEncoder, build_encoder
+from pyro_vae.guides import GUIDES, DiagonalGaussianEncoder
 from pyro_vae.likelihoods import GaussianLikelihood
-from pyro_vae.networks import MLP
+from pyro_vae.networks import MLP, NetworkSpec
 from pyro_vae.priors import StandardNormalPrior
-from pyro_vae.vae import VAE
+from pyro_vae.vae import MODELS, VAE
 
-__all__ = ["LinearGaussianVAE"]
+__all__ = ["LinearGaussianVAE", "linear_gaussian"]
 
 
 class LinearGaussianVAE(VAE):
@@ -73,17 +74,6 @@ class LinearGaussianVAE(VAE):
         )
         self.data_dim = data_dim
         self.latent_dim = latent_dim
-
-    @classmethod
-    def from_config(cls, config: Config, data_dim: int) -> LinearGaussianVAE:
-        """The model of ``--model linear-gaussian``: its guide is the one ``config`` names.
-
-        Example:
-            >>> cfg = Config(model="linear-gaussian", latent_dim=2, hidden_dims=(8,))
-            >>> LinearGaussianVAE.from_config(cfg, data_dim=4).weight.shape
-            torch.Size([4, 2])
-        """
-        return cls(data_dim, config.latent_dim, config.sigma, build_encoder(config, data_dim))
 
     @property
     def weight(self) -> torch.Tensor:
@@ -132,3 +122,26 @@ class LinearGaussianVAE(VAE):
     def sample_data(self, num: int) -> torch.Tensor:
         """Draw ``num`` datapoints X ~ P(X) (with noise, unlike :meth:`VAE.sample`)."""
         return self.marginal().sample((num,))
+
+
+@MODELS.register(
+    "linear-gaussian",
+    "N(0, I) prior, P(X|z) = N(Wz + b, sigma^2 I): exact log P(X) (PPCA)",
+    parts={"likelihood": "gaussian", "prior": "standard-normal"},
+)
+def linear_gaussian(
+    *, data_dim: int, latent_dim: int, sigma: float, guide: str, network: NetworkSpec, **sizes: Any
+) -> LinearGaussianVAE:
+    """The model of ``--model linear-gaussian``: its guide is the registered one named ``guide``.
+
+    Example:
+        >>> vae = linear_gaussian(
+        ...     data_dim=4, latent_dim=2, sigma=1.0, guide="diagonal", network=NetworkSpec()
+        ... )
+        >>> vae.weight.shape
+        torch.Size([4, 2])
+    """
+    encoder = GUIDES.build(
+        guide, data_dim=data_dim, latent_dim=latent_dim, network=network, **sizes
+    )
+    return LinearGaussianVAE(data_dim, latent_dim, sigma, encoder)

@@ -4,8 +4,11 @@ An encoder maps a batch ``x`` of shape ``[..., data_dim]`` to a distribution wit
 ``[...]`` and ``event_shape == (latent_dim,)``, reparameterized (``rsample``) and with an exact
 ``log_prob`` at its own samples. :class:`pyro_vae.VAE` samples it at site ``"z"``.
 
-Your own guide family is any ``nn.Module`` with that contract; pass it to
-:class:`pyro_vae.VAE`, or register a factory in :data:`GUIDES` to select it by name.
+Your own guide family is any ``nn.Module`` with that contract (:class:`pyro_vae.contracts.Encoder`);
+pass it to :class:`pyro_vae.VAE`, or register a factory in :data:`GUIDES` to select it by name.
+Factories take keyword arguments: ``data_dim``, ``latent_dim``, ``network`` (a
+:class:`~pyro_vae.networks.NetworkSpec`) and, for flows, ``layers``; the trait ``jit`` says
+whether Pyro's JIT can compile the guide.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from torch import nn
 from torch.distributions.utils import vec_to_tril_matrix
 from torch.nn import functional as F
 
-from pyro_vae.config import Config
-from pyro_vae.networks import build_encoder_network
+from pyro_vae.networks import NetworkSpec
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -28,7 +30,9 @@ __all__ = [
     "DiagonalGaussianEncoder",
     "FullCovarianceEncoder",
     "IAFEncoder",
-    "build_encoder",
+    "diagonal_guide",
+    "full_guide",
+    "iaf_guide",
 ]
 
 _MIN_SCALE = 1e-5
@@ -145,41 +149,36 @@ class IAFEncoder(nn.Module):
         return dist.TransformedDistribution(_diagonal(loc, raw_scale), steps)
 
 
-EncoderFactory = Callable[[Config, int], nn.Module]
-GUIDES: Registry[EncoderFactory] = Registry("guide", "--guide")
+GUIDES: Registry[Callable[..., nn.Module]] = Registry("guide", "--guide", defaults={"jit": False})
 
 
-def _net(config: Config, data_dim: int, out_features: int) -> nn.Module:
-    return build_encoder_network(
-        config.network, data_dim, config.hidden_dims, out_features, config.activation
-    )
+@GUIDES.register(
+    "diagonal", "diagonal Gaussian, the amortized guide of Kingma & Welling 2014", jit=True
+)
+def diagonal_guide(*, data_dim: int, latent_dim: int, network: NetworkSpec) -> nn.Module:
+    """The ``diagonal`` guide: :class:`DiagonalGaussianEncoder` on a ``network`` body.
+
+    Example:
+        >>> diagonal_guide(data_dim=64, latent_dim=3, network=NetworkSpec("mlp", (16,)))(
+        ...     torch.zeros(2, 64)
+        ... ).mean.shape
+        torch.Size([2, 3])
+    """
+    return DiagonalGaussianEncoder(network.encoder(data_dim, 2 * latent_dim), latent_dim)
 
 
-@GUIDES.register("diagonal", "diagonal Gaussian, the amortized guide of Kingma & Welling 2014")
-def _diagonal_guide(config: Config, data_dim: int) -> nn.Module:
-    return DiagonalGaussianEncoder(_net(config, data_dim, 2 * config.latent_dim), config.latent_dim)
-
-
-@GUIDES.register("full", "full-covariance Gaussian: the encoder outputs a Cholesky factor")
-def _full(config: Config, data_dim: int) -> nn.Module:
-    d = config.latent_dim
-    return FullCovarianceEncoder(_net(config, data_dim, FullCovarianceEncoder.num_outputs(d)), d)
+@GUIDES.register(
+    "full", "full-covariance Gaussian: the encoder outputs a Cholesky factor", jit=True
+)
+def full_guide(*, data_dim: int, latent_dim: int, network: NetworkSpec) -> nn.Module:
+    """The ``full`` guide: :class:`FullCovarianceEncoder` on a ``network`` body."""
+    outputs = FullCovarianceEncoder.num_outputs(latent_dim)
+    return FullCovarianceEncoder(network.encoder(data_dim, outputs), latent_dim)
 
 
 @GUIDES.register("iaf", "inverse autoregressive flow on a diagonal Gaussian, Kingma et al. 2016")
-def _iaf(config: Config, data_dim: int) -> nn.Module:
-    d = config.latent_dim
-    context = max(d, 8)
-    net = _net(config, data_dim, 2 * d + context)
-    return IAFEncoder(net, d, context, config.flow_layers)
-
-
-def build_encoder(config: Config, data_dim: int) -> nn.Module:
-    """Build the encoder of the guide family named by ``config.guide``.
-
-    Example:
-        >>> encoder = build_encoder(Config(latent_dim=3, hidden_dims=(16,)), 64)
-        >>> encoder(torch.zeros(2, 64)).mean.shape
-        torch.Size([2, 3])
-    """
-    return GUIDES.get(config.guide)(config, data_dim)
+def iaf_guide(*, data_dim: int, latent_dim: int, network: NetworkSpec, layers: int) -> nn.Module:
+    """The ``iaf`` guide: :class:`IAFEncoder` with ``layers`` transforms on a ``network`` body."""
+    context = max(latent_dim, 8)
+    net = network.encoder(data_dim, 2 * latent_dim + context)
+    return IAFEncoder(net, latent_dim, context, layers)

@@ -1,22 +1,24 @@
 """Likelihoods P(X|z): a decoder network plus the family of distributions it parameterizes.
 
 A likelihood's ``forward(z)`` maps latents of shape ``[..., latent_dim]`` to a distribution over
-flat data vectors with ``event_shape == (data_dim,)``. Each likelihood declares the values its
-data may take (``support``), which the data loader checks before training starts.
+flat data vectors with ``event_shape == (data_dim,)`` (the contract
+:class:`pyro_vae.contracts.Likelihood`). Each likelihood class declares the values its data may
+take (``support``); its registry entry carries the same value as its ``support`` trait, which the
+data loader checks before anything is built. Factories take keyword arguments: ``latent_dim``,
+``data_dim``, ``network`` (a :class:`~pyro_vae.networks.NetworkSpec`) and ``sigma``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import pyro.distributions as dist
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pyro_vae.config import Config
-from pyro_vae.networks import build_decoder_network, output_bias
+from pyro_vae.contracts import Support
+from pyro_vae.networks import NetworkSpec, output_bias
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -28,12 +30,15 @@ __all__ = [
     "GaussianLikelihood",
     "LearnedGaussianLikelihood",
     "Support",
+    "bernoulli",
     "bernoulli_pixels",
-    "build_likelihood",
+    "continuous_bernoulli",
+    "gaussian",
+    "gaussian_learned",
+    "gaussian_pixelwise",
     "likelihood_support",
 ]
 
-Support = Literal["binary", "real", "unit"]
 _MIN_SIGMA = 1e-3
 _MARGINAL_CLAMP = 1e-3  # pixel means kept in [1e-3, 1 - 1e-3] before the logit
 
@@ -247,50 +252,76 @@ class ContinuousBernoulliLikelihood(DecoderLikelihood):
         return dist.ContinuousBernoulli(logits=self.decoder(z), validate_args=False).mean
 
 
-LikelihoodFactory = Callable[[Config, int], nn.Module]
-LIKELIHOODS: Registry[LikelihoodFactory] = Registry("likelihood", "--likelihood")
-_SUPPORTS: dict[str, Support] = {}
-
-
-def _register(
-    name: str, summary: str, support: Support
-) -> Callable[[LikelihoodFactory], LikelihoodFactory]:
-    _SUPPORTS[name] = support
-    return LIKELIHOODS.register(name, summary)
-
-
-def _decoder(config: Config, data_dim: int) -> nn.Module:
-    hidden = tuple(reversed(config.hidden_dims))
-    return build_decoder_network(
-        config.network, config.latent_dim, hidden, data_dim, config.activation
-    )
-
-
-@_register("bernoulli", "independent Bernoulli pixels, for binary(ized) images", "binary")
-def _bernoulli(config: Config, data_dim: int) -> nn.Module:
-    return BernoulliLikelihood(_decoder(config, data_dim))
-
-
-@_register("gaussian", "N(f(z), sigma^2 I) with a fixed sigma (--sigma)", "real")
-def _gaussian(config: Config, data_dim: int) -> nn.Module:
-    return GaussianLikelihood(_decoder(config, data_dim), config.sigma)
-
-
-@_register("gaussian-learned", "N(f(z), sigma^2 I), one learned sigma (starts at --sigma)", "real")
-def _gaussian_learned(config: Config, data_dim: int) -> nn.Module:
-    return LearnedGaussianLikelihood(_decoder(config, data_dim), data_dim, config.sigma, False)
-
-
-@_register("gaussian-pixelwise", "N(f(z), diag(sigma^2)), a learned sigma per pixel", "real")
-def _gaussian_pixelwise(config: Config, data_dim: int) -> nn.Module:
-    return LearnedGaussianLikelihood(_decoder(config, data_dim), data_dim, config.sigma, True)
-
-
-@_register(
-    "continuous-bernoulli", "continuous Bernoulli for [0, 1] grey levels, Loaiza-Ganem 2019", "unit"
+LIKELIHOODS: Registry[Callable[..., nn.Module]] = Registry(
+    "likelihood", "--likelihood", defaults={"jit": False, "support": "real"}
 )
-def _continuous_bernoulli(config: Config, data_dim: int) -> nn.Module:
-    return ContinuousBernoulliLikelihood(_decoder(config, data_dim))
+
+
+@LIKELIHOODS.register(
+    "bernoulli",
+    "independent Bernoulli pixels, for binary(ized) images",
+    jit=True,
+    support=BernoulliLikelihood.support,
+)
+def bernoulli(*, latent_dim: int, data_dim: int, network: NetworkSpec) -> nn.Module:
+    """The ``bernoulli`` likelihood on a ``network`` decoder.
+
+    Example:
+        >>> lik = bernoulli(latent_dim=2, data_dim=64, network=NetworkSpec("mlp", (8,)))
+        >>> lik.mean(torch.zeros(3, 2)).shape
+        torch.Size([3, 64])
+    """
+    return BernoulliLikelihood(network.decoder(latent_dim, data_dim))
+
+
+@LIKELIHOODS.register(
+    "gaussian",
+    "N(f(z), sigma^2 I) with a fixed sigma (--sigma)",
+    jit=True,
+    support=GaussianLikelihood.support,
+)
+def gaussian(*, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float) -> nn.Module:
+    """The ``gaussian`` likelihood: fixed ``sigma``, on a ``network`` decoder."""
+    return GaussianLikelihood(network.decoder(latent_dim, data_dim), sigma)
+
+
+@LIKELIHOODS.register(
+    "gaussian-learned",
+    "N(f(z), sigma^2 I), one learned sigma (starts at --sigma)",
+    jit=True,
+    support=LearnedGaussianLikelihood.support,
+)
+def gaussian_learned(
+    *, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float
+) -> nn.Module:
+    """The ``gaussian-learned`` likelihood: one sigma for all pixels, learned from ``sigma``."""
+    decoder = network.decoder(latent_dim, data_dim)
+    return LearnedGaussianLikelihood(decoder, data_dim, sigma, per_pixel=False)
+
+
+@LIKELIHOODS.register(
+    "gaussian-pixelwise",
+    "N(f(z), diag(sigma^2)), a learned sigma per pixel",
+    jit=True,
+    support=LearnedGaussianLikelihood.support,
+)
+def gaussian_pixelwise(
+    *, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float
+) -> nn.Module:
+    """The ``gaussian-pixelwise`` likelihood: one sigma per pixel, learned from ``sigma``."""
+    decoder = network.decoder(latent_dim, data_dim)
+    return LearnedGaussianLikelihood(decoder, data_dim, sigma, per_pixel=True)
+
+
+@LIKELIHOODS.register(
+    "continuous-bernoulli",
+    "continuous Bernoulli for [0, 1] grey levels, Loaiza-Ganem 2019",
+    jit=True,
+    support=ContinuousBernoulliLikelihood.support,
+)
+def continuous_bernoulli(*, latent_dim: int, data_dim: int, network: NetworkSpec) -> nn.Module:
+    """The ``continuous-bernoulli`` likelihood on a ``network`` decoder."""
+    return ContinuousBernoulliLikelihood(network.decoder(latent_dim, data_dim))
 
 
 def likelihood_support(name: str) -> Support:
@@ -300,16 +331,4 @@ def likelihood_support(name: str) -> Support:
         >>> likelihood_support("continuous-bernoulli")
         'unit'
     """
-    LIKELIHOODS.check(name)
-    return _SUPPORTS[name]
-
-
-def build_likelihood(config: Config, data_dim: int) -> nn.Module:
-    """Build the likelihood named by ``config.likelihood`` with its decoder.
-
-    Example:
-        >>> lik = build_likelihood(Config(latent_dim=2, hidden_dims=(8,)), 64)
-        >>> lik.mean(torch.zeros(3, 2)).shape
-        torch.Size([3, 64])
-    """
-    return LIKELIHOODS.get(config.likelihood)(config, data_dim)
+    return LIKELIHOODS.trait(name, "support")

@@ -1,12 +1,12 @@
 """One writer per run directory: an advisory lock held while a command writes into it.
 
-Training (``pyro_vae.train``, ``pyro-vae train``) holds an exclusive ``flock`` on
-``RUN_DIR/.lock`` for as long as it runs. A second training pointed at the same directory is
-refused at once with a message naming the holder, instead of interleaving its checkpoints with
-the first one's. Reading a run (evaluate, sample, plot) takes no lock: every file is replaced
-atomically, so a reader sees the last complete version. The operating system drops the
-lock when its holder exits, however it exits (SIGKILL included), so a killed run never leaves a
-stale lock behind; the ``.lock`` file itself stays and is harmless.
+Training (``pyro_vae.train``, ``pyro-vae train``) holds an exclusive ``flock`` on the run
+directory's lock file (:func:`pyro_vae.rundir.locked`) for as long as it runs. A second training
+pointed at the same directory is refused at once with a message naming the holder, instead of
+interleaving its checkpoints with the first one's. Reading a run (evaluate, sample, plot) takes
+no lock: every file is replaced atomically, so a reader sees the last complete version. The
+operating system drops the lock when its holder exits, however it exits (SIGKILL included), so a
+killed run never leaves a stale lock behind; the lock file itself stays and is harmless.
 
 On platforms without ``fcntl`` (Windows) the lock is a no-op.
 """
@@ -25,17 +25,15 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_FILE", "run_lock"]
-
-LOCK_FILE = ".lock"
+__all__ = ["run_lock"]
 
 
 @contextlib.contextmanager
-def run_lock(run_dir: str | Path) -> Iterator[None]:
-    """Hold the run directory's lock for the duration of the ``with`` block.
+def run_lock(path: str | Path) -> Iterator[None]:
+    """Hold the lock file ``path`` of a run directory for the duration of the ``with`` block.
 
     Args:
-        run_dir: an existing directory.
+        path: the lock file, in an existing directory (created if missing).
 
     Raises:
         InputError: if another process holds the lock, or the lock file cannot be created.
@@ -43,10 +41,11 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
     Example:
         >>> import tempfile
         >>> folder = tempfile.mkdtemp()
-        >>> with run_lock(folder):
+        >>> with run_lock(Path(folder) / "lock"):
         ...     pass
     """
-    path = Path(run_dir) / LOCK_FILE
+    path = Path(path)
+    run_dir = path.parent
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:

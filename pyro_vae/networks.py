@@ -26,6 +26,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "NetworkFamily",
+    "NetworkSpec",
     "build_decoder_network",
     "build_encoder_network",
     "output_bias",
@@ -174,13 +175,49 @@ class NetworkFamily:
     decoder: NetworkFactory
 
 
-NETWORKS: Registry[NetworkFamily] = Registry("network", "--network")
-NETWORKS.register("mlp", "fully connected layers with a chosen activation")(
+NETWORKS: Registry[NetworkFamily] = Registry("network", "--network", defaults={"jit": False})
+NETWORKS.register("mlp", "fully connected layers with a chosen activation", jit=True)(
     NetworkFamily(encoder=MLP, decoder=MLP)
 )
-NETWORKS.register("conv", "convolutional encoder and decoder for square images (28x28, 8x8)")(
-    NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder)
-)
+NETWORKS.register(
+    "conv", "convolutional encoder and decoder for square images (28x28, 8x8)", jit=True
+)(NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder))
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Which network bodies a guide and a likelihood are built on: family, widths, activation.
+
+    Guide and likelihood factories take one (argument ``network``) and ask it for their body,
+    so they need not know which family it is.
+
+    Args:
+        name: a family of :data:`NETWORKS` (``"mlp"``, ``"conv"``).
+        hidden_dims: the encoder's hidden widths; the decoder uses them reversed.
+        activation: a name from :data:`ACTIVATIONS`.
+
+    Example:
+        >>> spec = NetworkSpec("mlp", (32, 16), "tanh")
+        >>> spec.encoder(64, 4)(torch.zeros(2, 64)).shape
+        torch.Size([2, 4])
+        >>> [m.out_features for m in spec.decoder(4, 64) if isinstance(m, nn.Linear)]
+        [16, 32, 64]
+    """
+
+    name: str = "mlp"
+    hidden_dims: tuple[int, ...] = (200, 200)
+    activation: str = "tanh"
+
+    def encoder(self, data_dim: int, out_features: int) -> nn.Module:
+        """The encoder body: data ``[..., data_dim]`` -> ``[..., out_features]``."""
+        return build_encoder_network(
+            self.name, data_dim, self.hidden_dims, out_features, self.activation
+        )
+
+    def decoder(self, latent_dim: int, data_dim: int) -> nn.Module:
+        """The decoder body: latents ``[..., latent_dim]`` -> ``[..., data_dim]``."""
+        hidden = tuple(reversed(self.hidden_dims))
+        return build_decoder_network(self.name, latent_dim, hidden, data_dim, self.activation)
 
 
 def output_bias(net: nn.Module) -> torch.Tensor | None:

@@ -1,7 +1,7 @@
 """Figures (matplotlib); each function returns a :class:`matplotlib.figure.Figure`.
 
 The image figures take a model and data tensors; the figures of numbers take the rows of a run's
-CSV files (``metrics.csv``, ``estimators.csv``, ``estimates.csv``) as lists of dicts. Figures are
+CSV tables (metrics, estimators against K, per-point estimates) as lists of dicts. Figures are
 built without pyplot (no global state, no display needed, the backend is left as it is) and saved
 by the caller; in a notebook a returned figure shows itself. Images are dark on light, upright.
 """
@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
+from pyro_vae.diagnostics import khat_threshold
 from pyro_vae.errors import InputError
 from pyro_vae.vae import VAE
 
@@ -29,6 +30,7 @@ __all__ = [
     "image_grid",
     "interpolation_figure",
     "khat_figure",
+    "latent_dim",
     "latent_figure",
     "manifold_figure",
     "reconstructions_figure",
@@ -41,6 +43,7 @@ Rows = Sequence[Mapping[str, Any]]
 #: variance; up to 0.7 the estimate is still reliable with enough samples; above 1 the weights
 #: have no finite mean.
 KHAT_THRESHOLDS = ((0.5, "< 0.5 finite variance"), (0.7, "< 0.7 reliable"), (1.0, "> 1 no mean"))
+_RELIABLE_KHAT = KHAT_THRESHOLDS[1][0]
 _PROPOSAL_STYLE = {
     "guide": ("tab:blue", "importance sampling (guide)"),
     "prior": ("tab:red", "naive Monte Carlo (prior)"),
@@ -152,10 +155,10 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
         >>> fig.axes[0].get_xlabel()
         'z_1'
     """
-    latent_dim = _latent_dim(vae)
-    if latent_dim != 2:
+    dims = latent_dim(vae)
+    if dims != 2:
         raise InputError(
-            f"the latent manifold needs a 2-D latent space, this model has {latent_dim}: "
+            f"the latent manifold needs a 2-D latent space, this model has {dims}: "
             "train with --latent-dim 2"
         )
     probabilities = (torch.arange(steps) + 0.5) / steps
@@ -184,7 +187,14 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     return fig
 
 
-def _latent_dim(vae: VAE) -> int:
+def latent_dim(vae: VAE) -> int:
+    """The dimension of z: the event size of the model's prior.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> latent_dim(build_vae(Config(latent_dim=3), 64))
+        3
+    """
     return int(vae.prior().event_shape[0])
 
 
@@ -271,7 +281,7 @@ def interpolation_figure(
 
 
 def curves_figure(metrics: Rows) -> Figure:
-    """Training curves from ``metrics.csv``: ELBO, reconstruction and KL per epoch.
+    """Training curves from a run's metrics: ELBO, reconstruction and KL per epoch.
 
     Solid lines are the validation set, dashed lines a fixed subset of the training set (when
     the run recorded it); the ELBO panel also shows the training objective averaged over each
@@ -308,7 +318,7 @@ def curves_figure(metrics: Rows) -> Figure:
 
 
 def estimators_figure(rows: Rows) -> Figure:
-    """Estimator convergence from ``estimators.csv``: mean log P(X) against K, both proposals.
+    """Estimator convergence from ``compare-estimators``: mean log P(X) against K, both proposals.
 
     Each proposal's line has a band of two Monte Carlo standard errors; the exact value is a
     horizontal line when the model has one (linear-Gaussian runs).
@@ -320,7 +330,7 @@ def estimators_figure(rows: Rows) -> Figure:
         'log'
     """
     if not rows:
-        raise InputError("estimators.csv has no rows: run pyro-vae compare-estimators first")
+        raise InputError("the comparison has no rows: run pyro-vae compare-estimators first")
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
     for proposal, (colour, label) in _PROPOSAL_STYLE.items():
@@ -348,20 +358,22 @@ def estimators_figure(rows: Rows) -> Figure:
 
 
 def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
-    """Pareto k-hat of every datapoint's importance weights, from ``estimates.csv``.
+    """Pareto k-hat of every datapoint's importance weights, from ``pyro-vae evaluate``'s rows.
 
     Points are plotted against the datapoint's log P(X) estimate, one colour per proposal, with
-    the reliability levels drawn in (and the sample-size-dependent threshold min(1 - 1/log10 K,
-    0.7) when ``num_samples`` is given). Datapoints without a k-hat (too few samples, tied
-    weights) are left out. The axis stops at k-hat = 2 (naive Monte Carlo's k-hat can be in the
-    tens, which would flatten everything else): larger values are drawn on that edge as
-    triangles.
+    the reliability levels drawn in. The legend counts the points above the threshold that the
+    evaluation's table uses (:func:`pyro_vae.diagnostics.khat_threshold` of K, drawn as a dashed
+    line where it is below 0.7), or above 0.7 when ``num_samples`` is not given. Datapoints
+    without a k-hat (too few samples, tied weights) are left out. The axis stops at k-hat = 2
+    (naive Monte Carlo's k-hat can be in the tens, which would flatten everything else): larger
+    values are drawn on that edge as triangles.
 
     Example:
         >>> rows = [{"proposal": "guide", "estimate": -90.0 - i, "khat": i / 10} for i in range(9)]
         >>> khat_figure(rows).axes[0].get_ylabel()
         'Pareto k-hat'
     """
+    threshold = khat_threshold(num_samples) if num_samples else _RELIABLE_KHAT
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
     drawn = clipped = 0
@@ -374,7 +386,7 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
         if not chosen:
             continue
         estimate, khat = np.array(chosen).T
-        bad = float(np.mean(khat > 0.7))
+        bad = float(np.mean(khat > threshold))
         inside = khat <= _KHAT_AXIS_TOP
         ax.scatter(
             estimate[inside],
@@ -382,7 +394,7 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
             s=5,
             alpha=0.5,
             color=colour,
-            label=f"{label}: {bad:.0%} > 0.7",
+            label=f"{label}: {bad:.0%} > {threshold:.2f}",
         )
         ax.scatter(
             estimate[~inside],
@@ -401,16 +413,14 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
         )
     for level, _ in KHAT_THRESHOLDS:
         ax.axhline(level, color="grey", linestyle=":", linewidth=1)
-    if num_samples is not None and num_samples > 10:
-        threshold = min(1 - 1 / math.log10(num_samples), 0.7)
-        if threshold < 0.7:
-            ax.axhline(
-                threshold,
-                color="black",
-                linestyle="--",
-                linewidth=1,
-                label=f"threshold for K = {num_samples}",
-            )
+    if threshold < _RELIABLE_KHAT:
+        ax.axhline(
+            threshold,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"threshold for K = {num_samples}",
+        )
     if clipped:
         low = ax.get_ylim()[0]
         ax.set_ylim(low, _KHAT_AXIS_TOP + 0.05 * (_KHAT_AXIS_TOP - low))

@@ -2,7 +2,13 @@
 
 A prior's distribution has ``event_shape == (latent_dim,)`` and an empty batch shape; the model
 places it inside the ``"data"`` plate, which broadcasts it over the batch. Every prior gives an
-exact ``log_prob`` at any z (the estimators and the ELBO need it) and can be sampled.
+exact ``log_prob`` at any z (the estimators and the ELBO need it) and can be sampled: the
+contract :class:`pyro_vae.contracts.Prior`.
+
+:data:`PRIORS` registers each class with its traits: ``jit`` (Pyro's JIT can compile it) and
+``components`` (the default number of mixture components; ``None`` for a prior without any).
+:meth:`~pyro_vae.registry.Registry.build` calls a class with the sizes its ``__init__`` names
+(``latent_dim``, ``data_dim``, ``components``, ``layers``, ``encoder``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from pyro_vae.config import Config
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -26,7 +31,6 @@ __all__ = [
     "MixturePrior",
     "StandardNormalPrior",
     "VampPrior",
-    "build_prior",
 ]
 
 _MIN_SCALE = 1e-4
@@ -214,35 +218,21 @@ class FlowPrior(nn.Module):
         return dist.TransformedDistribution(self.base(), [t.inv for t in self.transforms])
 
 
-PriorFactory = Callable[[Config, int, nn.Module], nn.Module]
-PRIORS: Registry[PriorFactory] = Registry("prior", "--prior")
-
-
-@PRIORS.register("standard-normal", "N(0, I), the prior of Kingma & Welling 2014")
-def _standard_normal(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
-    return StandardNormalPrior(config.latent_dim)
-
-
-@PRIORS.register("mixture", "learnable mixture of Gaussians (--prior-components, default 10)")
-def _mixture(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
-    return MixturePrior(config.latent_dim, config.prior_components or 10)
-
-
-@PRIORS.register("vamp", "VampPrior over pseudo-inputs, Tomczak & Welling 2018 (default 500)")
-def _vamp(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
-    return VampPrior(encoder, data_dim, config.prior_components or 500)
-
-
-@PRIORS.register("flow", "masked autoregressive flow on N(0, I), Papamakarios et al. 2017")
-def _flow(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
-    return FlowPrior(config.latent_dim, config.flow_layers)
-
-
-def build_prior(config: Config, data_dim: int, encoder: nn.Module) -> nn.Module:
-    """Build the prior named by ``config.prior`` (``encoder`` is the guide's, for VampPrior).
-
-    Example:
-        >>> build_prior(Config(latent_dim=3), 64, encoder=None)().event_shape
-        torch.Size([3])
-    """
-    return PRIORS.get(config.prior)(config, data_dim, encoder)
+PRIORS: Registry[Callable[..., nn.Module]] = Registry(
+    "prior", "--prior", defaults={"jit": False, "components": None}
+)
+PRIORS.register("standard-normal", "N(0, I), the prior of Kingma & Welling 2014", jit=True)(
+    StandardNormalPrior
+)
+PRIORS.register(
+    "mixture",
+    "learnable mixture of Gaussians (--prior-components, default 10)",
+    jit=True,
+    components=10,
+)(MixturePrior)
+PRIORS.register(
+    "vamp", "VampPrior over pseudo-inputs, Tomczak & Welling 2018 (default 500)", components=500
+)(VampPrior)
+PRIORS.register("flow", "masked autoregressive flow on N(0, I), Papamakarios et al. 2017")(
+    FlowPrior
+)

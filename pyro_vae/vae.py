@@ -5,24 +5,32 @@ amortized Q(z|X). Both follow the project's site convention: a ``pyro.plate("dat
 latent site ``"z"`` and (in the model) an observed site ``"x"``. Neither computes a loss: any Pyro
 objective (``Trace_ELBO``, ``RenyiELBO``, ...) or tool (``Predictive``, the estimators in
 :mod:`pyro_vae.estimators`) takes them as they are.
+
+:data:`MODELS` names the model families: ``vae`` composes the registered parts that a config
+names (:func:`compose`); ``linear-gaussian`` lives in :mod:`pyro_vae.exact`. :func:`build_vae`
+turns a :class:`~pyro_vae.Config` into the factories' keyword arguments
+(:func:`part_arguments`), the only place that reads a config to build parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pyro
 import torch
 from torch import nn
 
 from pyro_vae.config import MAX_WEIGHTS, Config
+from pyro_vae.contracts import Encoder, Likelihood, Prior, check_part
 from pyro_vae.errors import InputError
-from pyro_vae.guides import build_encoder
-from pyro_vae.likelihoods import build_likelihood
-from pyro_vae.priors import build_prior
+from pyro_vae.guides import GUIDES
+from pyro_vae.likelihoods import LIKELIHOODS
+from pyro_vae.networks import NetworkSpec
+from pyro_vae.priors import PRIORS
 from pyro_vae.registry import Registry
 
-__all__ = ["MODELS", "VAE", "build_vae"]
+__all__ = ["MODELS", "VAE", "build_vae", "compose", "part_arguments"]
 
 _MEAN_DRAWS = 256
 
@@ -31,10 +39,15 @@ class VAE(nn.Module):
     """A variational autoencoder built from three swappable parts.
 
     Args:
-        prior: module whose ``forward()`` returns P(z).
-        encoder: module whose ``forward(x)`` returns Q(z|x).
-        likelihood: module whose ``forward(z)`` returns P(X|z) and ``mean(z)`` returns E[X|z].
+        prior: module whose ``forward()`` returns P(z) (:class:`~pyro_vae.contracts.Prior`).
+        encoder: module whose ``forward(x)`` returns Q(z|x)
+            (:class:`~pyro_vae.contracts.Encoder`).
+        likelihood: module whose ``forward(z)`` returns P(X|z) and ``mean(z)`` returns E[X|z]
+            (:class:`~pyro_vae.contracts.Likelihood`).
         name: the name under which ``pyro.module`` registers the parameters.
+
+    Raises:
+        TypeError: if a part is not a module with the methods its contract names.
 
     Example:
         >>> import torch
@@ -47,9 +60,11 @@ class VAE(nn.Module):
     """
 
     def __init__(
-        self, prior: nn.Module, encoder: nn.Module, likelihood: nn.Module, name: str = "vae"
+        self, prior: Prior, encoder: Encoder, likelihood: Likelihood, name: str = "vae"
     ) -> None:
         super().__init__()
+        for role, part in (("prior", prior), ("encoder", encoder), ("likelihood", likelihood)):
+            check_part(role, part)
         self.prior = prior
         self.encoder = encoder
         self.likelihood = likelihood
@@ -127,27 +142,56 @@ class VAE(nn.Module):
             return q.rsample((_MEAN_DRAWS,)).mean(0)
 
 
-ModelFactory = Callable[[Config, int], VAE]
-MODELS: Registry[ModelFactory] = Registry("model", "--model")
+MODELS: Registry[Callable[..., VAE]] = Registry("model", "--model", defaults={"parts": {}})
 
 
 @MODELS.register("vae", "the prior, guide and likelihood named by --prior, --guide, --likelihood")
-def _vae(config: Config, data_dim: int) -> VAE:
-    encoder = build_encoder(config, data_dim)
+def compose(*, prior: str, guide: str, likelihood: str, **sizes: Any) -> VAE:
+    """The VAE of the registered parts named ``prior``, ``guide`` and ``likelihood``.
+
+    Args:
+        prior: a name in :data:`~pyro_vae.priors.PRIORS`.
+        guide: a name in :data:`~pyro_vae.guides.GUIDES`.
+        likelihood: a name in :data:`~pyro_vae.likelihoods.LIKELIHOODS`.
+        **sizes: what the parts' factories may take (``data_dim``, ``latent_dim``, ``network``,
+            ``components``, ``layers``, ``sigma``); each takes the ones it names.
+
+    Example:
+        >>> vae = compose(prior="mixture", guide="diagonal", likelihood="bernoulli", data_dim=4,
+        ...               latent_dim=2, components=3, network=NetworkSpec("mlp", (8,)))
+        >>> vae.prior.logits.shape
+        torch.Size([3])
+    """
+    encoder = GUIDES.build(guide, **sizes)
     return VAE(
-        prior=build_prior(config, data_dim, encoder),
+        prior=PRIORS.build(prior, encoder=encoder, **sizes),
         encoder=encoder,
-        likelihood=build_likelihood(config, data_dim),
+        likelihood=LIKELIHOODS.build(likelihood, **sizes),
     )
 
 
-@MODELS.register(
-    "linear-gaussian", "N(0, I) prior, P(X|z) = N(Wz + b, sigma^2 I): exact log P(X) (PPCA)"
-)
-def _linear_gaussian(config: Config, data_dim: int) -> VAE:
-    from pyro_vae.exact import LinearGaussianVAE  # it subclasses VAE: import when needed
+def part_arguments(config: Config, data_dim: int) -> dict[str, Any]:
+    """The keyword arguments the model factories get for ``config``: names and sizes of parts.
 
-    return LinearGaussianVAE.from_config(config, data_dim)
+    This is the one place where a :class:`Config` becomes factory arguments.
+
+    Example:
+        >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
+        ['components', 'data_dim', 'guide', 'latent_dim', 'layers', 'likelihood', 'network',
+         'prior', 'sigma']
+    """
+    components = config.prior_components or PRIORS.trait(config.prior, "components")
+    return {
+        "prior": config.prior,
+        "guide": config.guide,
+        "likelihood": config.likelihood,
+        "data_dim": data_dim,
+        "latent_dim": config.latent_dim,
+        "network": NetworkSpec(config.network, config.hidden_dims, config.activation),
+        "components": components,
+        "layers": config.flow_layers,
+        "sigma": config.sigma,
+    }
 
 
 def build_vae(config: Config, data_dim: int) -> VAE:
@@ -172,4 +216,4 @@ def build_vae(config: Config, data_dim: int) -> VAE:
             f"{data_dim * first / 1e6:.0f} million weights, more than {MAX_WEIGHTS // 10**6} "
             "million: pass smaller --hidden-dims or smaller data"
         )
-    return MODELS.get(config.model)(config, data_dim)
+    return MODELS.build(config.model, **part_arguments(config, data_dim))

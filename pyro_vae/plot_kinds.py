@@ -1,16 +1,15 @@
-"""The figures of a run directory: one registry entry per plot kind, and the standard set.
+"""The kinds of ``pyro-vae plot``: one registry entry per figure of a run, and the standard set.
 
 Each kind draws one :mod:`pyro_vae.plots` figure from what a run directory holds: its model, its
-test data, or the CSV files that training (``metrics.csv``), ``pyro-vae evaluate``
-(``estimates.csv``) and ``pyro-vae compare-estimators`` (``estimators.csv``) leave there.
-``pyro-vae plot RUN_DIR --kind KIND`` draws one; ``pyro-vae train`` writes the standard set
-(:func:`standard_kinds`) as ``<kind>.png`` when it ends.
+test data, or the tables that training, ``pyro-vae evaluate`` and ``pyro-vae compare-estimators``
+leave there (read through :mod:`pyro_vae.rundir`). ``pyro-vae plot RUN_DIR --kind KIND`` draws
+one; ``pyro-vae train`` writes the standard set (:func:`standard_kinds`) into the run directory
+when it ends (:func:`pyro_vae.rundir.figure_path`).
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,20 +19,20 @@ import torch
 from matplotlib.figure import Figure
 
 from pyro_vae import plots
-from pyro_vae.checkpoint import (
-    COMPARISON_FILE,
-    ESTIMATES_FILE,
-    EVALUATION_FILE,
-    Run,
-    atomic_write_bytes,
-    read_metrics,
-    read_rows,
-)
 from pyro_vae.errors import InputError
+from pyro_vae.files import atomic_write_bytes
 from pyro_vae.registry import Registry
+from pyro_vae.rundir import (
+    Run,
+    evaluated_num_samples,
+    figure_path,
+    read_comparison,
+    read_estimates,
+    read_metrics,
+)
 
 __all__ = [
-    "FIGURES",
+    "PLOT_KINDS",
     "FigureSource",
     "draw_figure",
     "save_figure",
@@ -82,69 +81,62 @@ class FigureSource:
 
 
 FigureMaker = Callable[[FigureSource], Figure]
-FIGURES: Registry[FigureMaker] = Registry("figure kind", "--kind")
+PLOT_KINDS: Registry[FigureMaker] = Registry("plot kind", "--kind")
 
 
-@FIGURES.register("samples", "a grid of samples from the model, E[X|z] with z ~ P(z)")
+@PLOT_KINDS.register("samples", "a grid of samples from the model, E[X|z] with z ~ P(z)")
 def _samples(source: FigureSource) -> Figure:
     return plots.samples_figure(source.run.vae, _SAMPLES, source.image_shape)
 
 
-@FIGURES.register("recon", "test images beside their reconstructions")
+@PLOT_KINDS.register("recon", "test images beside their reconstructions")
 def _recon(source: FigureSource) -> Figure:
     shape = source.image_shape
     return plots.reconstructions_figure(source.run.vae, source.test[0][:_RECONSTRUCTIONS], shape)
 
 
-@FIGURES.register("manifold", "the decoded 2-D latent grid (runs with --latent-dim 2)")
+@PLOT_KINDS.register("manifold", "the decoded 2-D latent grid (runs with --latent-dim 2)")
 def _manifold(source: FigureSource) -> Figure:
     return plots.manifold_figure(source.run.vae, source.image_shape, _MANIFOLD_STEPS)
 
 
-@FIGURES.register("latent", "test-set posterior means coloured by label (PCA beyond 2-D)")
+@PLOT_KINDS.register("latent", "test-set posterior means coloured by label (PCA beyond 2-D)")
 def _latent(source: FigureSource) -> Figure:
     x, y = source.test
     labels = None if y is None else y[:_LATENT_POINTS]
     return plots.latent_figure(source.run.vae, x[:_LATENT_POINTS], labels)
 
 
-@FIGURES.register("interp", "interpolations between pairs of test images through z")
+@PLOT_KINDS.register("interp", "interpolations between pairs of test images through z")
 def _interp(source: FigureSource) -> Figure:
     x = source.test[0][: 2 * _PAIRS]
     return plots.interpolation_figure(source.run.vae, x, source.image_shape, _INTERPOLATION_STEPS)
 
 
-@FIGURES.register("curves", "ELBO, reconstruction and KL per epoch, from metrics.csv")
+@PLOT_KINDS.register("curves", "ELBO, reconstruction and KL per epoch, from metrics.csv")
 def _curves(source: FigureSource) -> Figure:
     return plots.curves_figure(read_metrics(source.run.path))
 
 
-@FIGURES.register("estimators", "log P(X) against K for both proposals, from estimators.csv")
+@PLOT_KINDS.register(
+    "estimators", "log P(X) against K for both proposals, from pyro-vae compare-estimators"
+)
 def _estimators(source: FigureSource) -> Figure:
-    rows = read_rows(source.run.path / COMPARISON_FILE, "pyro-vae compare-estimators")
-    return plots.estimators_figure(rows)
+    return plots.estimators_figure(read_comparison(source.run.path))
 
 
-@FIGURES.register("khat", "Pareto k-hat of every test point, from estimates.csv")
+@PLOT_KINDS.register("khat", "Pareto k-hat of every test point, from pyro-vae evaluate")
 def _khat(source: FigureSource) -> Figure:
-    rows = read_rows(source.run.path / ESTIMATES_FILE, "pyro-vae evaluate")
-    num_samples = None
-    evaluation = source.run.path / EVALUATION_FILE
-    if evaluation.is_file():
-        try:
-            proposals = json.loads(evaluation.read_text(encoding="utf-8"))["proposals"]
-            num_samples = int(next(iter(proposals.values()))["num_samples"])
-        except (ValueError, KeyError, TypeError, StopIteration):
-            num_samples = None  # the threshold line is an extra: leave it out
-    return plots.khat_figure(rows, num_samples)
+    rows = read_estimates(source.run.path)
+    return plots.khat_figure(rows, evaluated_num_samples(source.run.path))
 
 
 def draw_figure(kind: str, source: FigureSource, seed: int = 0) -> Figure:
-    """Draw the figure ``kind`` (a name in :data:`FIGURES`) of a run, with a fixed seed.
+    """Draw the figure ``kind`` (a name in :data:`PLOT_KINDS`) of a run, with a fixed seed.
 
     Example:
         >>> from pyro_vae import Config, build_vae
-        >>> from pyro_vae.checkpoint import DataInfo
+        >>> from pyro_vae.rundir import DataInfo
         >>> config = Config(latent_dim=2)
         >>> run = Run(Path("."), config, DataInfo(64, (8, 8)), build_vae(config, 64))
         >>> source = FigureSource(run, load_test=lambda: (torch.rand(4, 64), None))
@@ -152,7 +144,7 @@ def draw_figure(kind: str, source: FigureSource, seed: int = 0) -> Figure:
         >>> fig.axes[0].get_title()
         '64 samples: z ~ P(z), shown as E[X|z]'
     """
-    maker = FIGURES.get(kind)
+    maker = PLOT_KINDS.get(kind)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return maker(source)
@@ -168,26 +160,26 @@ def save_figure(figure: Figure, path: Path) -> None:
 def standard_kinds(run: Run) -> Iterator[str]:
     """The figures every finished run gets, in order.
 
-    Always curves; for images also samples, recon, interp, latent and, when the latent space is
-    2-D, manifold.
+    Always curves; for images also samples, recon, interp, latent and, when the model's latent
+    space is 2-D, manifold.
     """
     yield "curves"
     if run.data.image_shape is None:
         return
     yield from ("samples", "recon", "interp", "latent")
-    if run.config.latent_dim == 2:
+    if plots.latent_dim(run.vae) == 2:
         yield "manifold"
 
 
 def write_standard_figures(source: FigureSource, seed: int = 0) -> list[Path]:
-    """Write the standard figures of a run as ``<kind>.png`` into its directory.
+    """Write the standard figures of a run into its directory.
 
     Returns:
         The paths written.
     """
     written = []
     for kind in standard_kinds(source.run):
-        path = source.run.path / f"{kind}.png"
+        path = figure_path(source.run.path, kind)
         save_figure(draw_figure(kind, source, seed), path)
         written.append(path)
     return written

@@ -1,0 +1,48 @@
+"""Turning Ctrl-C (SIGINT) and SIGTERM into a flag that a loop checks between steps.
+
+A training step must not be cut in half: the first signal only raises a flag, the loop saves its
+exact position at the next step boundary and returns (exit status 128 + the signal); a second
+signal acts at once, as it would without the handler.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["interrupt_flag"]
+
+
+@contextmanager
+def interrupt_flag() -> Iterator[dict[str, int]]:
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step.
+
+    The flag is a dict that holds ``"signal"`` (the signal's number) once one arrived. Outside
+    the main thread, where signals cannot be caught, it stays empty.
+
+    Example:
+        >>> with interrupt_flag() as flag:
+        ...     interrupted = bool(flag)
+        >>> interrupted
+        False
+    """
+    flag: dict[str, int] = {}
+    handled = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        flag["signal"] = signum
+        signal.signal(signum, previous[signum])  # a second signal acts at once
+
+    previous: dict[int, Any] = {}
+    try:
+        for sig in handled:
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: signals cannot be caught here
+        previous.clear()
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

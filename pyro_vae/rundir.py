@@ -1,0 +1,526 @@
+"""The run directory: what a training run leaves on disk, how each file is named, read and written.
+
+A run directory holds
+
+* ``config.json`` -- every setting of the run, the shape of its data and, for a run trained with
+  a user's own VAE, the name of that model's class (:func:`write_config`);
+* ``model.safetensors`` -- the VAE's weights (``state_dict``), all a user needs to load the model;
+* ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state, random
+  number generator state and training progress (tensors in the file, the rest as JSON in its
+  metadata). Resuming reads this one file, so it is always self-consistent;
+* ``metrics.csv`` -- one row per epoch;
+* ``evaluation.json`` and ``estimates.csv`` -- the summary and the per-point log P(X) estimates
+  of the last evaluation (:mod:`pyro_vae.evaluation`); ``comparison.csv`` -- the estimators
+  against K (``estimators.csv`` in run directories of version 0.1, still read);
+* ``KIND.png`` -- figures (:func:`figure_path`);
+* ``.lock`` -- held by the training that writes the directory (:func:`locked`).
+
+This module is the only one that knows those names. It also owns the lifecycle of a run
+directory: refusing to replace a run unless asked (:func:`refuse_existing_run`), creating and
+clearing it (:func:`make_run_dir`, :func:`clear_run_files`), and checking what a resumed run may
+change (:func:`resumed_config`). Every file is written atomically and read without pickle
+(:mod:`pyro_vae.files`): opening a stranger's run directory cannot run code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+
+from pyro_vae._version import __version__
+from pyro_vae.config import RESUMABLE, RESUMABLE_OPTIONS, Config
+from pyro_vae.errors import InputError
+from pyro_vae.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    flatten_state,
+    read_rows,
+    remove_stale_temporaries,
+    unflatten_state,
+    write_csv,
+)
+from pyro_vae.locking import run_lock
+from pyro_vae.vae import VAE, build_vae
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "COMPARISON_FILE",
+    "CONFIG_FILE",
+    "ESTIMATES_FILE",
+    "EVALUATION_FILE",
+    "LOCK_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "RUN_FILES",
+    "DataInfo",
+    "Run",
+    "clear_run_files",
+    "custom_model_name",
+    "describe_model",
+    "evaluated_num_samples",
+    "figure_path",
+    "load_run",
+    "load_weights",
+    "locked",
+    "make_run_dir",
+    "read_checkpoint",
+    "read_comparison",
+    "read_config",
+    "read_estimates",
+    "read_evaluation",
+    "read_metrics",
+    "refuse_existing_run",
+    "resumed_config",
+    "save_checkpoint",
+    "write_comparison",
+    "write_config",
+    "write_evaluation",
+    "write_metrics",
+    "write_model",
+]
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.csv"
+EVALUATION_FILE = "evaluation.json"
+ESTIMATES_FILE = "estimates.csv"
+COMPARISON_FILE = "comparison.csv"
+_OLD_COMPARISON_FILE = "estimators.csv"  # its name in version 0.1: still read, and cleared
+LOCK_FILE = ".lock"
+RUN_FILES = (
+    CONFIG_FILE,
+    MODEL_FILE,
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    EVALUATION_FILE,
+    ESTIMATES_FILE,
+    COMPARISON_FILE,
+    _OLD_COMPARISON_FILE,
+)
+FORMAT = "pyro-vae-run/1"
+_FIGURE_SUFFIX = ".png"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know of its data: the width of a datapoint and its image shape."""
+
+    data_dim: int
+    image_shape: tuple[int, int] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"data_dim": self.data_dim, "image_shape": list(self.image_shape or []) or None}
+
+
+@dataclass
+class Run:
+    """A loaded run directory: its settings, data shape and model.
+
+    Attributes:
+        path: the run directory.
+        config: its settings.
+        data: the shape of its data.
+        vae: the model, with the run's weights.
+        custom: whether the model is a user's own VAE (not built from the registries).
+    """
+
+    path: Path
+    config: Config
+    data: DataInfo
+    vae: VAE
+    custom: bool = False
+
+
+def figure_path(run_dir: str | Path, kind: str) -> Path:
+    """Where the figure ``kind`` of a run goes: ``RUN_DIR/KIND.png``.
+
+    Example:
+        >>> figure_path("runs/digits", "samples").as_posix()
+        'runs/digits/samples.png'
+    """
+    return Path(run_dir) / f"{kind}{_FIGURE_SUFFIX}"
+
+
+# ---------------------------------------------------------------------------------------------
+# config.json
+
+
+def write_config(
+    run_dir: Path, config: Config, data: DataInfo, *, custom_vae: VAE | None = None
+) -> None:
+    """Write ``config.json``: every setting, the data shape and, if any, the custom model.
+
+    Args:
+        run_dir: the run directory.
+        config: the run's settings.
+        data: the shape of its data.
+        custom_vae: a user's own VAE: its classes are recorded (:func:`describe_model`) so that
+            loading the run without that model can say what to pass (nothing is ever imported).
+    """
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": __version__,
+        "settings": config.to_dict(),
+        "data": data.to_dict(),
+    }
+    if custom_vae is not None:
+        doc["custom_model"] = describe_model(custom_vae)
+    atomic_write_text(run_dir / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+def describe_model(vae: VAE) -> str:
+    """The classes a model is made of, as ``config.json`` records a custom one.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> describe_model(build_vae(Config(), 64))  # doctest: +NORMALIZE_WHITESPACE
+        'pyro_vae.vae.VAE(prior=pyro_vae.priors.StandardNormalPrior,
+         encoder=pyro_vae.guides.DiagonalGaussianEncoder,
+         likelihood=pyro_vae.likelihoods.BernoulliLikelihood)'
+    """
+
+    def name(obj: object) -> str:
+        return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+    parts = ", ".join(f"{role}={name(getattr(vae, role))}" for role in _ROLES)
+    return f"{name(vae)}({parts})"
+
+
+_ROLES = ("prior", "encoder", "likelihood")
+
+
+def _read_document(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    if not run_dir.is_dir():
+        raise InputError(f"run directory {run_dir} does not exist: check the path")
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir} has no {CONFIG_FILE}: it is not a pyro-vae run directory; pass the "
+            "folder that pyro-vae train wrote"
+        )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}): restore it or train again") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InputError(f"{path} is not a {FORMAT} config: not a run directory of this version")
+    return doc
+
+
+def custom_model_name(run_dir: str | Path) -> str | None:
+    """The class of the user's own VAE a run was trained with, or ``None`` for a registered one."""
+    name = _read_document(Path(run_dir)).get("custom_model")
+    return str(name) if name is not None else None
+
+
+def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
+    """Read and validate ``config.json`` of a run directory."""
+    path = run_dir / CONFIG_FILE
+    doc = _read_document(run_dir)
+    settings, data = doc.get("settings"), doc.get("data")
+    if not isinstance(settings, dict) or not isinstance(data, dict):
+        raise InputError(f"{path} lacks its settings or data sections: restore it or train again")
+    try:
+        config = Config.from_dict(settings)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    data_dim, shape = data.get("data_dim"), data.get("image_shape")
+    valid_shape = shape is None or (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(s, int) and s > 0 for s in shape)
+    )
+    if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
+        raise InputError(f"{path}: the data section is invalid; restore the file or train again")
+    image_shape = (shape[0], shape[1]) if shape else None
+    if image_shape and image_shape[0] * image_shape[1] != data_dim:
+        raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
+    return config, DataInfo(data_dim, image_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# weights, checkpoint, metrics
+
+
+def write_model(run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = None) -> None:
+    """Write the model weights to ``model.safetensors``."""
+    tensors = {k: v.detach().contiguous() for k, v in vae.state_dict().items()}
+    atomic_write_bytes(run_dir / MODEL_FILE, safetensors.torch.save(tensors, dict(metadata or {})))
+
+
+def save_checkpoint(run_dir: Path, state: Mapping[str, Any]) -> None:
+    """Write ``checkpoint.safetensors`` holding ``state`` (nested tensors and JSON values)."""
+    skeleton, tensors = flatten_state(state)
+    data = safetensors.torch.save(tensors, {"format": FORMAT, "state": json.dumps(skeleton)})
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, data)
+
+
+def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``metrics.csv``, one row per epoch."""
+    write_csv(run_dir / METRICS_FILE, rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the run directory is incomplete; train it again")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{path} is not a valid safetensors {what} file ({reason}): it is corrupted or "
+            "not from pyro-vae; train again or restore the file"
+        ) from None
+    return tensors, metadata
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """Read ``checkpoint.safetensors`` back into the nested state that was saved."""
+    tensors, metadata = _read_safetensors(run_dir / CHECKPOINT_FILE, "checkpoint")
+    try:
+        skeleton = json.loads(metadata["state"])
+        return unflatten_state(skeleton, tensors)
+    except (KeyError, ValueError, TypeError):
+        raise InputError(
+            f"{run_dir / CHECKPOINT_FILE} has no readable training state: it is corrupted; "
+            "train again"
+        ) from None
+
+
+def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
+    """Load a run directory's settings and trained model, without executing any stored code.
+
+    Args:
+        run_dir: a directory written by :func:`pyro_vae.train`.
+        vae: the model to load the weights into. Required for a run trained with a user's own
+            VAE (``train(..., vae=...)``): pass a model built the same way. For a run of
+            registered parts it is built from ``config.json`` when not given.
+
+    Returns:
+        The :class:`Run` with its VAE in evaluation mode.
+
+    Raises:
+        InputError: if the directory, its config or its weights are missing, corrupted or do not
+            match each other or ``vae``, or the run needs its own VAE and none was passed.
+
+    Example:
+        >>> run = load_run("runs/digits")  # doctest: +SKIP
+        >>> run.vae.sample(16).shape  # doctest: +SKIP
+        torch.Size([16, 64])
+    """
+    run_dir = Path(run_dir)
+    config, data = read_config(run_dir)
+    custom = custom_model_name(run_dir)
+    if vae is None:
+        if custom is not None:
+            raise InputError(
+                f"{run_dir} was trained with a custom VAE ({custom}): build the same model and "
+                f"pass it, load_run({str(run_dir)!r}, vae=model)"
+            )
+        vae = build_vae(config, data.data_dim)
+    tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
+    load_weights(vae, tensors, run_dir / MODEL_FILE)
+    vae.eval()
+    return Run(run_dir, config, data, vae, custom=custom is not None)
+
+
+def load_weights(vae: VAE, tensors: Mapping[str, torch.Tensor], source: Path) -> None:
+    """Copy ``tensors`` into ``vae``, checking names and shapes first."""
+    expected = vae.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {extra[:3]}"
+            if extra
+            else f"shape of {wrong[0]} is {tuple(tensors[wrong[0]].shape)}, expected "
+            f"{tuple(expected[wrong[0]].shape)}"
+        )
+        raise InputError(
+            f"{source} does not fit the model ({detail}): the files come from different runs or "
+            "models; restore the matching pair, pass the model the run was trained with, or "
+            "train again"
+        )
+    vae.load_state_dict(dict(tensors), strict=True)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """Read ``metrics.csv`` as a list of rows of floats."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the run has not finished an epoch yet")
+    return read_rows(path, "pyro-vae train --resume")
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation files
+
+
+def write_evaluation(
+    run_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> Path:
+    """Write ``evaluation.json`` (data-set summaries) and ``estimates.csv`` (one row per point).
+
+    Returns:
+        The path of ``evaluation.json``.
+    """
+    write_csv(run_dir / ESTIMATES_FILE, rows)
+    atomic_write_text(run_dir / EVALUATION_FILE, json.dumps(summary, indent=2) + "\n")
+    return run_dir / EVALUATION_FILE
+
+
+def read_evaluation(run_dir: str | Path) -> dict[str, Any] | None:
+    """The summary in ``evaluation.json``, or ``None`` when there is none or it is unreadable."""
+    path = Path(run_dir) / EVALUATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def evaluated_num_samples(run_dir: str | Path) -> int | None:
+    """K of the last evaluation (from ``evaluation.json``), or ``None`` when it is not known."""
+    summary = read_evaluation(run_dir) or {}
+    try:
+        return int(summary["num_samples"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_estimates(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``estimates.csv``: one per test point and proposal."""
+    return read_rows(Path(run_dir) / ESTIMATES_FILE, "pyro-vae evaluate")
+
+
+def write_comparison(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write the estimators-against-K table into ``path``: a run directory or a ``.csv`` file.
+
+    Returns:
+        The file written.
+    """
+    target = path / COMPARISON_FILE if path.is_dir() else path
+    write_csv(target, rows)
+    return target
+
+
+def read_comparison(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``comparison.csv`` (or of ``estimators.csv`` in an older run directory)."""
+    run_dir = Path(run_dir)
+    old = run_dir / _OLD_COMPARISON_FILE
+    path = old if old.is_file() and not (run_dir / COMPARISON_FILE).is_file() else None
+    return read_rows(path or run_dir / COMPARISON_FILE, "pyro-vae compare-estimators")
+
+
+# ---------------------------------------------------------------------------------------------
+# lifecycle
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run directory (and its parents), or say why it cannot be."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"{run_dir} exists and is not a directory: choose another --out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+        ) from None
+
+
+def refuse_existing_run(run_dir: Path) -> None:
+    """Refuse a directory that already holds a run (one with a ``config.json``)."""
+    if (run_dir / CONFIG_FILE).exists():
+        raise InputError(
+            f"run directory {run_dir} already holds a run: pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --out"
+        )
+
+
+def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str]) -> None:
+    """Clear the files of a run being replaced; call it with the directory's lock held.
+
+    Without ``overwrite`` an existing run is refused again (another process may have started
+    one since the first check). Without a ``config.json`` the files are what a start killed
+    before its first save left. Figures of a replaced run go too (a manifold of an old 2-D run
+    would mislead); the caller names the figure kinds there are.
+    """
+    if not overwrite:
+        refuse_existing_run(run_dir)
+    existing = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
+    existing += [p for p in map(lambda k: figure_path(run_dir, k), figure_kinds) if p.is_file()]
+    try:
+        for path in existing:
+            path.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+        ) from None
+    remove_stale_temporaries(run_dir)
+
+
+def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = None) -> Config:
+    """The settings a resumed run continues with, after checking it may be resumed so.
+
+    Args:
+        run_dir: the run directory.
+        requested: ``None`` for the stored settings, or settings that may differ from them only
+            in what :data:`pyro_vae.config.RESUMABLE` names.
+        vae: the user's own model of a custom run (``None`` for a run of registered parts).
+
+    Raises:
+        InputError: for another change of settings, a custom run without its model, or a model
+            passed for a run of registered parts.
+    """
+    custom = custom_model_name(run_dir)
+    if custom is not None and vae is None:
+        raise InputError(
+            f"{run_dir} was trained with a custom VAE ({custom}): build the same model and "
+            "pass it again, train(None, run_dir, resume=True, vae=model)"
+        )
+    if custom is None and vae is not None:
+        raise InputError(
+            f"{run_dir} was trained with the registered parts its {CONFIG_FILE} names: resume "
+            "it without vae="
+        )
+    stored, _ = read_config(run_dir)
+    if requested is None:
+        return stored
+    before = stored.to_dict()
+    changed = sorted(
+        k for k, v in requested.to_dict().items() if k not in RESUMABLE and v != before[k]
+    )
+    if changed:
+        raise InputError(
+            f"cannot change {', '.join(changed)} when resuming {run_dir}: only "
+            f"{RESUMABLE_OPTIONS} may differ; start a new run for other settings"
+        )
+    return requested
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock (:func:`pyro_vae.locking.run_lock`) inside the block."""
+    with run_lock(run_dir / LOCK_FILE):
+        yield
