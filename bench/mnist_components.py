@@ -17,21 +17,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from pyro_vae import Config, train
-from pyro_vae.checkpoint import (
-    CHECKPOINT_FILE,
-    ESTIMATES_FILE,
-    EVALUATION_FILE,
-    read_metrics,
-    read_rows,
-)
-from pyro_vae.cli import main as cli
+from pyro_vae import Config, evaluate_run, train
+from pyro_vae.rundir import CHECKPOINT_FILE, read_estimates, read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result
@@ -45,7 +37,7 @@ COMBINATIONS = [
 
 
 def _per_image(run_dir: Path) -> np.ndarray:
-    rows = read_rows(run_dir / ESTIMATES_FILE, "pyro-vae evaluate")
+    rows = read_estimates(run_dir)
     return np.array([r["estimate"] for r in rows if r["proposal"] == "guide"])
 
 
@@ -80,11 +72,14 @@ def main() -> None:
         )
         resume = (run_dir / CHECKPOINT_FILE).exists()
         train(config if not resume else None, run_dir, resume=resume, verbose=True)
-        argv = ["evaluate", str(run_dir), "--data-dir", args.data_dir]
-        argv += ["--num-samples", str(args.num_samples), "--limit", str(args.limit)]
-        if cli(argv):
-            sys.exit(f"evaluation of {run_dir} failed")
-        report = json.loads((run_dir / EVALUATION_FILE).read_text())["proposals"]["guide"]
+        evaluation = evaluate_run(
+            run_dir,
+            num_samples=args.num_samples,
+            limit=args.limit,
+            data={"data_dir": args.data_dir},
+            progress=sys.stderr.isatty(),
+        )
+        report = evaluation.summary["proposals"]["guide"]
         metrics = read_metrics(run_dir)
         estimates = _per_image(run_dir)
         if baseline is None:

@@ -35,9 +35,15 @@ from typing import Any
 
 import torch
 
-from pyro_vae import Config, train
-from pyro_vae.checkpoint import CHECKPOINT_FILE, EVALUATION_FILE, MODEL_FILE, read_metrics
-from pyro_vae.cli import main as cli
+from pyro_vae import Config, evaluate_run, train
+from pyro_vae.rundir import (
+    CHECKPOINT_FILE,
+    EVALUATION_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    read_evaluation,
+    read_metrics,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, save_result
@@ -67,7 +73,7 @@ def _evaluated(run_dir: Path) -> dict | None:
     path = run_dir / EVALUATION_FILE
     if not path.is_file() or path.stat().st_mtime < (run_dir / MODEL_FILE).stat().st_mtime:
         return None
-    report = json.loads(path.read_text())
+    report = read_evaluation(run_dir) or {}
     guide = report.get("proposals", {}).get("guide", {})
     if guide.get("num_points") != 10_000 or guide.get("num_samples") != NUM_SAMPLES:
         return None
@@ -76,7 +82,7 @@ def _evaluated(run_dir: Path) -> dict | None:
 
 def _finished(run_dir: Path, budget: float) -> bool:
     """Whether the run's model is written and its epochs have used up ``budget`` seconds."""
-    if not (run_dir / MODEL_FILE).is_file() or not (run_dir / "metrics.csv").is_file():
+    if not (run_dir / MODEL_FILE).is_file() or not (run_dir / METRICS_FILE).is_file():
         return False
     return sum(row["seconds"] for row in read_metrics(run_dir)) >= budget
 
@@ -143,10 +149,12 @@ def main() -> None:
         torch.set_num_threads(all_threads)
         report = _evaluated(run_dir)
         if report is None:
-            argv = ["evaluate", str(run_dir), "--data-dir", args.data_dir]
-            if cli([*argv, "--num-samples", str(NUM_SAMPLES)]):
-                sys.exit(f"evaluation of {run_dir} failed")
-            report = json.loads((run_dir / EVALUATION_FILE).read_text())
+            report = evaluate_run(
+                run_dir,
+                num_samples=NUM_SAMPLES,
+                data={"data_dir": args.data_dir},
+                progress=sys.stderr.isatty(),
+            ).summary
         guide = report["proposals"]["guide"]
         metrics = read_metrics(run_dir)
         rows.append(

@@ -1,4 +1,7 @@
-"""The figures the README shows, drawn through ``pyro-vae`` commands into ``bench/figures/``.
+"""The figures the README shows, drawn into ``bench/figures/`` through the Python API.
+
+Each step is what one ``pyro-vae`` command does (the same functions, the same defaults and
+seeds); the results file records those commands, so any figure can be redrawn by hand.
 
 * ``digits-samples.png`` and ``digits-manifold.png``: a VAE with a 2-D latent space trained on
   the embedded digits (``pyro-vae train --latent-dim 2``), its samples and its decoded latent grid;
@@ -21,8 +24,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from pyro_vae.checkpoint import ESTIMATES_FILE, MODEL_FILE
-from pyro_vae.cli import main as cli
+from pyro_vae import Config, compare_run, load_run, train
+from pyro_vae.evaluation import run_test_data
+from pyro_vae.plot_kinds import FigureSource, draw_figure, save_figure
+from pyro_vae.rundir import MODEL_FILE, read_estimates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result
@@ -30,10 +35,19 @@ from common import save_result
 FIGURES = Path(__file__).resolve().parent / "figures"
 
 
-def _run(argv: list[str]) -> None:
-    print("pyro-vae", " ".join(argv), flush=True)
-    if cli(argv):
-        sys.exit(f"pyro-vae {argv[0]} failed")
+def _plot(run_dir: str, kind: str, output: str, data_dir: str | None = None) -> list[str]:
+    """Draw one figure as ``pyro-vae plot`` does; return that command."""
+    run = load_run(run_dir)
+
+    def load_test() -> tuple:
+        splits = run_test_data(run, data_dir=data_dir)
+        return splits.test, splits.y_test
+
+    save_figure(draw_figure(kind, FigureSource(run, load_test), seed=0), Path(output))
+    command = ["plot", run_dir, "--kind", kind, "-o", output]
+    command += ["--data-dir", data_dir] if data_dir else []
+    print("pyro-vae", " ".join(command), flush=True)
+    return command
 
 
 def main() -> None:
@@ -44,30 +58,30 @@ def main() -> None:
     parser.add_argument("--limit", default="500", help="MNIST test images for the K sweep")
     args = parser.parse_args()
     mnist = Path(args.mnist_run)
-    if not (mnist / MODEL_FILE).is_file() or not (mnist / ESTIMATES_FILE).is_file():
-        sys.exit(f"{mnist} has no evaluated model: run bench/mnist_estimator_gap.py first")
+    if not (mnist / MODEL_FILE).is_file():
+        sys.exit(f"{mnist} has no model: run bench/mnist_estimator_gap.py first")
+    try:
+        read_estimates(mnist)
+    except Exception:
+        sys.exit(f"{mnist} has not been evaluated: run bench/mnist_estimator_gap.py first")
     FIGURES.mkdir(exist_ok=True)
     out = os.path.relpath(FIGURES)  # commands are recorded as they would be typed
     commands = []
 
-    digits = ["train", "--latent-dim", "2", "--epochs", "200", "--out", args.digits_run]
-    commands.append(digits)
+    commands.append(["train", "--latent-dim", "2", "--epochs", "200", "--out", args.digits_run])
+    print("pyro-vae", " ".join(commands[-1]), flush=True)
     if Path(args.digits_run).exists():
         shutil.rmtree(args.digits_run)
-    _run([*digits, "--no-plots", "--quiet"])
+    train(Config(latent_dim=2, epochs=200), args.digits_run)
     for kind in ("samples", "manifold"):
-        command = ["plot", args.digits_run, "--kind", kind, "-o", f"{out}/digits-{kind}.png"]
-        commands.append(command)
-        _run(command)
+        commands.append(_plot(args.digits_run, kind, f"{out}/digits-{kind}.png"))
 
     sweep = ["compare-estimators", str(mnist), "--data-dir", args.data_dir, "--limit", args.limit]
     commands.append(sweep)
-    _run(sweep)
+    print("pyro-vae", " ".join(sweep), flush=True)
+    compare_run(mnist, limit=int(args.limit), data={"data_dir": args.data_dir})
     for kind in ("samples", "estimators", "khat"):
-        command = ["plot", str(mnist), "--kind", kind, "-o", f"{out}/mnist-{kind}.png"]
-        command += ["--data-dir", args.data_dir]
-        commands.append(command)
-        _run(command)
+        commands.append(_plot(str(mnist), kind, f"{out}/mnist-{kind}.png", args.data_dir))
 
     save_result(
         "readme_figures",

@@ -320,8 +320,8 @@ def _train_speed(r: dict[str, Any]) -> str:
     if "adam_ms_per_step" in r:
         times = r["adam_ms_per_step"]
         adam = (
-            f"Both sides step with torch's fused Adam (`training.make_optimizer`): on the default "
-            f"model's parameters it takes {times['fused']:.2f} ms per step against "
+            "Both sides step with torch's fused Adam (`objectives.make_optimizer`): on the "
+            f"default model's parameters it takes {times['fused']:.2f} ms per step against "
             f"{times['default']:.2f} ms for torch's default Adam (measured in the same run), "
             "time that the trainer saves on every step. "
         )

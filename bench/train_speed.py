@@ -9,7 +9,7 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
   (wrapped in the KL-weight messenger) with ``loss_and_grads``, the gradients are checked for
   non-finite values, and one fused ``torch.optim.Adam`` over all parameters steps;
 * **ours, compiled**: the same with Pyro's JIT objective compiled once
-  (``training.compile_objective``), what ``pyro_vae.train`` runs by default (``--jit auto``)
+  (``objectives.compile_objective``), what ``pyro_vae.train`` runs by default (``--jit auto``)
   for Trace_ELBO and TraceMeanField_ELBO;
 * **SVI**: the textbook Pyro step, ``SVI(model, guide, pyro.optim.Adam, objective).step``, which
   keeps one Adam per parameter tensor;
@@ -19,7 +19,7 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
   the same fused ``torch.optim.Adam``.
 
 It also times torch's default Adam against the fused one on the model's parameters (the
-trainer's choice, ``training.make_optimizer``).
+trainer's choice, ``objectives.make_optimizer``).
 
 It first checks that both compute the same objective value (same weights, same noise), then
 times them alternately in the same process, ``--steps`` steps per round for ``--rounds`` rounds,
@@ -47,8 +47,13 @@ from pyro.infer import SVI
 from torch.nn import functional as F
 
 from pyro_vae import Config, build_vae, load_data
-from pyro_vae.objectives import LatentScale, build_objective
-from pyro_vae.training import compile_objective, make_optimizer, nonfinite_problem
+from pyro_vae.objectives import (
+    LatentScale,
+    build_objective,
+    compile_objective,
+    make_optimizer,
+    nonfinite_problem,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result
@@ -183,7 +188,7 @@ _PARTS = {
 _STEP_PARTS = {
     "forward (the loss)": [("pyro/ops/jit.py", "__call__"), ("bench/train_speed.py", "bare_loss")],
     "backward pass": [("torch/autograd/__init__.py", "backward")],
-    "non-finite check": [("pyro_vae/training.py", "nonfinite_problem")],
+    "non-finite check": [("pyro_vae/objectives.py", "nonfinite_problem")],
     "Adam step": [("torch/optim/adam.py", "step")],
 }
 

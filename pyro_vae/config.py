@@ -304,7 +304,7 @@ class Config:
             family(kind).check(name)
         for setting, value in family("model").trait(self.model, "parts").items():
             if getattr(self, setting) != value:
-                fixed = " ".join(
+                fixed = " and ".join(
                     f"--{k} {v}" for k, v in family("model").trait(self.model, "parts").items()
                 )
                 raise InputError(

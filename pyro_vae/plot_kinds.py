@@ -81,7 +81,7 @@ class FigureSource:
 
 
 FigureMaker = Callable[[FigureSource], Figure]
-PLOT_KINDS: Registry[FigureMaker] = Registry("plot kind", "--kind")
+PLOT_KINDS: Registry[FigureMaker] = Registry("figure kind", "--kind")
 
 
 @PLOT_KINDS.register("samples", "a grid of samples from the model, E[X|z] with z ~ P(z)")
@@ -113,7 +113,7 @@ def _interp(source: FigureSource) -> Figure:
     return plots.interpolation_figure(source.run.vae, x, source.image_shape, _INTERPOLATION_STEPS)
 
 
-@PLOT_KINDS.register("curves", "ELBO, reconstruction and KL per epoch, from metrics.csv")
+@PLOT_KINDS.register("curves", "ELBO, reconstruction and KL per epoch, from the run's metrics")
 def _curves(source: FigureSource) -> Figure:
     return plots.curves_figure(read_metrics(source.run.path))
 

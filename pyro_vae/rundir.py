@@ -469,7 +469,7 @@ def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str])
     if not overwrite:
         refuse_existing_run(run_dir)
     existing = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
-    existing += [p for p in map(lambda k: figure_path(run_dir, k), figure_kinds) if p.is_file()]
+    existing += [p for kind in figure_kinds if (p := figure_path(run_dir, kind)).is_file()]
     try:
         for path in existing:
             path.unlink()
@@ -477,7 +477,6 @@ def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str])
         raise InputError(
             f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable --out"
         ) from None
-    remove_stale_temporaries(run_dir)
 
 
 def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = None) -> Config:
@@ -521,6 +520,11 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
 
 @contextlib.contextmanager
 def locked(run_dir: Path) -> Iterator[None]:
-    """Hold the run directory's lock (:func:`pyro_vae.locking.run_lock`) inside the block."""
+    """Hold the run directory's lock (:func:`pyro_vae.locking.run_lock`) inside the block.
+
+    Once the lock is held, no other process writes there: the hidden temporary files that
+    writes killed half-way left behind are removed.
+    """
     with run_lock(run_dir / LOCK_FILE):
+        remove_stale_temporaries(run_dir)
         yield

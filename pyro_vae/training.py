@@ -35,7 +35,6 @@ from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.evaluation import evaluate_elbo
-from pyro_vae.files import remove_stale_temporaries
 from pyro_vae.interrupts import interrupt_flag
 from pyro_vae.likelihoods import likelihood_support
 from pyro_vae.objectives import (
@@ -50,6 +49,7 @@ from pyro_vae.objectives import (
     quiet_jit_warnings,
 )
 from pyro_vae.rundir import (
+    CHECKPOINT_FILE,
     DataInfo,
     Run,
     clear_run_files,
@@ -158,7 +158,6 @@ def train(
         state: dict[str, Any] | None = None
         if resume:
             held.enter_context(locked(run_dir))
-            remove_stale_temporaries(run_dir)
             state = read_checkpoint(run_dir)
 
         # Everything that can fail on bad input happens before the run directory is touched.
@@ -282,7 +281,7 @@ class _Trainer:
             torch.set_rng_state(state["torch_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(
-                f"{self.run_dir}/checkpoint.safetensors does not match this model "
+                f"{self.run_dir / CHECKPOINT_FILE} does not match this model "
                 f"({type(exc).__name__}): it is damaged or from another version; train again"
             ) from None
 

@@ -322,10 +322,10 @@ def run_case(case: Case, root: Path) -> tuple[str, str]:
     """
     import pyro_vae
     from pyro_vae.cli import main
-    from pyro_vae.locking import run_lock
+    from pyro_vae.rundir import locked
 
     err = io.StringIO()
-    hold = run_lock(root / "locked") if case.name == "run-in-use" else contextlib.nullcontext()
+    hold = locked(root / "locked") if case.name == "run-in-use" else contextlib.nullcontext()
     with hold, contextlib.chdir(root):
         if case.argv:
             argv = [a.replace(WORK, str(root)) for a in case.argv]

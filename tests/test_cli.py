@@ -90,7 +90,7 @@ def test_linear_gaussian_end_to_end_matches_the_exact_value(tmp_path, capsys):
     assert abs(guide["log_likelihood"] - exact) < 4 * guide["mc_standard_error"] + 1e-3
     assert guide["elbo"] < exact
     assert main(["compare-estimators", str(run), "--ks", "10,100", "--limit", "20"]) == 0
-    table = (run / "estimators.csv").read_text().splitlines()
+    table = (run / "comparison.csv").read_text().splitlines()
     assert table[0].endswith("exact_log_likelihood") and len(table) == 5
 
 

@@ -34,8 +34,8 @@ def test_batches_cover_every_point_in_order(vae, x):
 
 
 def test_each_proposal_is_reproducible_from_the_seed(vae, x):
-    first = evaluate_log_likelihood(vae, x, 50, ("guide", "prior"), seed=3)
-    prior_only = evaluate_log_likelihood(vae, x, 50, ("prior",), seed=3)
+    first = evaluate_log_likelihood(vae, x, 50, proposals=("guide", "prior"), seed=3)
+    prior_only = evaluate_log_likelihood(vae, x, 50, proposals=("prior",), seed=3)
     np.testing.assert_array_equal(
         first.results["prior"].estimate, prior_only.results["prior"].estimate
     )

@@ -4,8 +4,13 @@ import pytest
 import torch
 
 from pyro_vae import Config, build_vae
-from pyro_vae.likelihoods import LIKELIHOODS, bernoulli_pixels, build_likelihood
-from pyro_vae.networks import output_bias
+from pyro_vae.likelihoods import LIKELIHOODS, bernoulli_pixels
+from pyro_vae.networks import NetworkSpec, output_bias
+
+
+def build_likelihood(name, data_dim, network="mlp"):
+    spec = NetworkSpec(network, (8,), "tanh")
+    return LIKELIHOODS.build(name, latent_dim=2, data_dim=data_dim, network=spec, sigma=0.1)
 
 
 @pytest.mark.parametrize("scale", [1.0, 30.0, 1e4], ids=["moderate", "large", "extreme"])
@@ -40,7 +45,7 @@ def test_bernoulli_pixels_behave_like_a_pyro_distribution():
 
 @pytest.mark.parametrize("name", LIKELIHOODS.names())
 def test_every_likelihood_returns_a_distribution_over_flat_data(name):
-    likelihood = build_likelihood(Config(likelihood=name, latent_dim=2, hidden_dims=(8,)), 12)
+    likelihood = build_likelihood(name, 12)
     p = likelihood(torch.zeros(5, 3, 2))
     assert p.batch_shape == (5, 3) and p.event_shape == (12,)
     assert likelihood.mean(torch.zeros(5, 2)).shape == (5, 12)
@@ -49,9 +54,7 @@ def test_every_likelihood_returns_a_distribution_over_flat_data(name):
 @pytest.mark.parametrize("network", ["mlp", "conv"])
 @pytest.mark.parametrize("name", LIKELIHOODS.names())
 def test_init_from_data_starts_the_decoder_at_the_pixel_marginals(name, network):
-    lik = build_likelihood(
-        Config(likelihood=name, network=network, latent_dim=2, hidden_dims=(8,)), 64
-    )
+    lik = build_likelihood(name, 64, network)
     x = torch.rand(50, 64)
     x[:, 0] = 0.0  # a pixel that is never on: its logit is kept finite
     assert lik.init_from_data(x)

@@ -7,8 +7,7 @@ from pyro import poutine
 from pyro_vae import OBJECTIVES, Config, build_objective, build_vae
 from pyro_vae.errors import InputError
 from pyro_vae.estimators import log_weight_terms
-from pyro_vae.objectives import LatentScale, kl_weight
-from pyro_vae.training import compile_objective
+from pyro_vae.objectives import LatentScale, compile_objective, kl_weight
 
 
 @pytest.fixture

@@ -126,7 +126,10 @@ def test_khat_figure_marks_the_thresholds_and_skips_missing_values():
     assert levels == {0.5, 0.7, 1.0, 0.323}  # min(1 - 1/log10(30), 0.7) = 0.323
     assert [t.get_text()[:5] for t in fig.axes[1].get_yticklabels()] == ["< 0.5", "< 0.7", "> 1 n"]
     assert len(ax.collections[0].get_offsets()) == 2
-    assert "50% > 0.7" in ax.get_legend().get_texts()[0].get_text()
+    # the legend counts with the threshold the evaluation's table uses for this K
+    assert "50% > 0.32" in ax.get_legend().get_texts()[0].get_text()
+    legend = khat_figure(rows).axes[0].get_legend().get_texts()[0].get_text()
+    assert "50% > 0.70" in legend  # K unknown: the 0.7 level
     with pytest.raises(InputError, match="--num-samples"):
         khat_figure([{"proposal": "guide", "estimate": -1.0, "khat": float("nan")}])
 

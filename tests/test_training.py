@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import pyro_vae.training as train_module
-from pyro_vae import InputError, build_vae, load_run, train
-from pyro_vae.checkpoint import read_metrics
+from pyro_vae import InputError, build_vae, evaluate_elbo, load_run, train
 from pyro_vae.data import load_data
 from pyro_vae.estimators import elbo_terms
-from pyro_vae.training import make_optimizer
+from pyro_vae.objectives import make_optimizer
+from pyro_vae.rundir import read_metrics
 
 
 def _metrics_without_time(rows):
@@ -151,7 +151,7 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, tiny, monkeypa
 def test_evaluate_elbo_matches_metrics_scale(tmp_path, tiny):
     result = train(tiny.replace(epochs=1), tmp_path / "r")
     torch.manual_seed(0)
-    val = train_module.evaluate_elbo(result.vae, result.data.validation)
+    val = evaluate_elbo(result.vae, result.data.validation)
     assert val["elbo"] == pytest.approx(val["reconstruction"] - val["kl"])
     assert abs(val["elbo"] - result.metrics[0]["val_elbo"]) < 2.0
 
@@ -192,3 +192,66 @@ def test_one_fused_adam_over_all_parameters_steps_like_pyro_svi(objective, tiny)
     for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
         # tight enough that a learning rate 1% off fails
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def _own_vae(seed=0):
+    """A VAE composed by hand from the parts (not from a Config), for the 8x8 digits."""
+    from pyro_vae import VAE
+    from pyro_vae.guides import DiagonalGaussianEncoder
+    from pyro_vae.likelihoods import BernoulliLikelihood
+    from pyro_vae.networks import MLP
+    from pyro_vae.priors import StandardNormalPrior
+
+    torch.manual_seed(seed)
+    return VAE(
+        StandardNormalPrior(3),
+        DiagonalGaussianEncoder(MLP(64, (24,), 6), 3),
+        BernoulliLikelihood(MLP(3, (24,), 64)),
+    )
+
+
+def test_a_users_own_vae_trains_interrupts_and_resumes_like_a_registered_one(
+    tmp_path, tiny, monkeypatch
+):
+    cfg = tiny.replace(epochs=2, batch_size=20)
+    whole = train(cfg, tmp_path / "whole", vae=_own_vae())
+    real = train_module.epoch_batches
+
+    def interrupting(*args, **kwargs):
+        for step, batch in enumerate(real(*args, **kwargs)):
+            if kwargs["epoch"] == 1 and step == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+    monkeypatch.setattr(train_module, "epoch_batches", interrupting)
+    stopped = train(cfg, tmp_path / "cut", vae=_own_vae())
+    assert stopped.interrupted and len(stopped.metrics) == 1
+    monkeypatch.setattr(train_module, "epoch_batches", real)
+    with pytest.raises(InputError, match=r"custom VAE \(pyro_vae.vae.VAE\(prior=.*vae=model"):
+        train(None, tmp_path / "cut", resume=True)
+    resumed = train(None, tmp_path / "cut", resume=True, vae=_own_vae(seed=1))
+    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert (tmp_path / "whole/model.safetensors").read_bytes() == (
+        tmp_path / "cut/model.safetensors"
+    ).read_bytes()
+    # loading needs the model too, and then gives the trained weights
+    with pytest.raises(InputError, match="load_run"):
+        load_run(tmp_path / "cut")
+    run = load_run(tmp_path / "cut", vae=_own_vae(seed=2))
+    assert run.custom
+    pairs = zip(run.vae.parameters(), whole.vae.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    train(tiny.replace(epochs=1), tmp_path / "registered")
+    with pytest.raises(InputError, match="without vae="):
+        train(None, tmp_path / "registered", resume=True, vae=_own_vae())
+
+
+def test_a_users_own_vae_gets_the_standard_figures(tmp_path, tiny):
+    result = train(tiny.replace(epochs=1), tmp_path / "own", vae=_own_vae(), figures=True)
+    assert {p.name for p in result.figures} == {
+        "curves.png",
+        "samples.png",
+        "recon.png",
+        "interp.png",
+        "latent.png",
+    }

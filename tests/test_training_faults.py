@@ -25,16 +25,16 @@ import torch
 
 import pyro_vae.training as training
 from pyro_vae import Config
-from pyro_vae.checkpoint import (
+from pyro_vae.cli import main
+from pyro_vae.files import read_rows
+from pyro_vae.rundir import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
     MODEL_FILE,
     load_run,
     read_checkpoint,
     read_metrics,
-    read_rows,
 )
-from pyro_vae.cli import main
 
 RUNNER = Path(__file__).with_name("fault_runner.py")
 #: A run of 3 epochs x 13 steps on the digits data: small, but every code path of a real run.

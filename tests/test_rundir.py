@@ -9,14 +9,11 @@ import pytest
 import torch
 
 from pyro_vae import Config, InputError, build_vae, load_run, train
-from pyro_vae.checkpoint import (
+from pyro_vae.rundir import (
     CONFIG_FILE,
     MODEL_FILE,
     DataInfo,
-    atomic_write_bytes,
-    flatten_state,
     read_checkpoint,
-    unflatten_state,
     write_config,
     write_model,
 )
@@ -39,44 +36,6 @@ def test_model_round_trip_is_bit_exact(run_dir):
     assert original.keys() == restored.keys()
     assert all(torch.equal(original[k], restored[k]) for k in original)
     assert loaded.data.image_shape == (8, 8)
-
-
-def test_nested_state_round_trip():
-    opt = torch.optim.Adam([torch.nn.Parameter(torch.ones(3))])
-    opt.param_groups[0]["params"][0].grad = torch.ones(3)
-    opt.step()
-    state = {
-        "optim": opt.state_dict(),
-        "rng": torch.get_rng_state(),
-        "rows": [{"a": 1.5}],
-        "none": None,
-    }
-    skeleton, tensors = flatten_state(state)
-    json.dumps(skeleton)  # JSON-ready
-    back = unflatten_state(json.loads(json.dumps(skeleton)), tensors)
-    assert torch.equal(back["rng"], state["rng"])
-    assert torch.equal(back["optim"]["state"][0]["exp_avg"], state["optim"]["state"][0]["exp_avg"])
-    assert back["rows"] == [{"a": 1.5}] and back["none"] is None
-
-
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    target = tmp_path / "f.bin"
-    atomic_write_bytes(target, b"one")
-    atomic_write_bytes(target, b"two")
-    assert target.read_bytes() == b"two" and os.listdir(tmp_path) == ["f.bin"]
-
-
-def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    target = tmp_path / "f.bin"
-    atomic_write_bytes(target, b"old")
-
-    def broken_replace(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(InputError, match=r"No space left on device.*previous f.bin is kept"):
-        atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
 
 
 class _Exploit:

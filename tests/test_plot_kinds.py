@@ -6,12 +6,12 @@ import torch
 from matplotlib.image import imread
 
 from pyro_vae import Config, build_vae
-from pyro_vae.checkpoint import DataInfo, Run, load_run, read_rows
 from pyro_vae.cli import main
 from pyro_vae.errors import InputError
-from pyro_vae.figures import FIGURES, FigureSource, draw_figure, standard_kinds
 from pyro_vae.guides import GUIDES
+from pyro_vae.plot_kinds import PLOT_KINDS, FigureSource, draw_figure, standard_kinds
 from pyro_vae.priors import PRIORS
+from pyro_vae.rundir import DataInfo, Run, load_run, read_comparison
 
 TINY = ["--epochs", "2", "--latent-dim", "2", "--hidden-dims", "16", "--quiet"]
 
@@ -42,7 +42,7 @@ def test_train_writes_the_standard_figures(run_dir):
     assert not (run_dir / "estimators.png").exists()
 
 
-@pytest.mark.parametrize("kind", FIGURES.names())
+@pytest.mark.parametrize("kind", PLOT_KINDS.names())
 def test_every_kind_renders_from_the_cli(kind, run_dir, tmp_path, capsys):
     out = tmp_path / f"{kind}.png"
     assert main(["plot", str(run_dir), "--kind", kind, "-o", str(out)]) == 0
@@ -101,7 +101,7 @@ def test_manifold_of_a_higher_dimensional_run_is_refused(tmp_path, capsys):
 
 
 def test_csv_rows_come_back_as_numbers(run_dir):
-    rows = read_rows(run_dir / "estimators.csv", "pyro-vae compare-estimators")
+    rows = read_comparison(run_dir)
     assert {r["proposal"] for r in rows} == {"guide", "prior"}
     assert all(isinstance(r["log_likelihood"], float) for r in rows)
     report = json.loads((run_dir / "evaluation.json").read_text())
