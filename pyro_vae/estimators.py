@@ -153,7 +153,11 @@ class ElboTerms:
 
 
 def elbo_terms(
-    model: Callable[..., Any], guide: Callable[..., Any], x: torch.Tensor, num_particles: int = 1
+    model: Callable[..., Any],
+    guide: Callable[..., Any],
+    x: torch.Tensor,
+    *,
+    num_particles: int = 1,
 ) -> ElboTerms:
     """Estimate the ELBO of each datapoint and its reconstruction and KL terms.
 

@@ -61,6 +61,7 @@ class LinearGaussianVAE(VAE):
         data_dim: int,
         latent_dim: int,
         sigma: float = 1.0,
+        *,
         encoder: nn.Module | None = None,
         name: str = "vae",
     ) -> None:
@@ -144,4 +145,4 @@ def linear_gaussian(
     encoder = GUIDES.build(
         guide, data_dim=data_dim, latent_dim=latent_dim, network=network, **sizes
     )
-    return LinearGaussianVAE(data_dim, latent_dim, sigma, encoder)
+    return LinearGaussianVAE(data_dim, latent_dim, sigma, encoder=encoder)

@@ -204,7 +204,7 @@ class LearnedGaussianLikelihood(DecoderLikelihood):
 
     support: Support = "real"
 
-    def __init__(self, decoder: nn.Module, data_dim: int, sigma: float, per_pixel: bool) -> None:
+    def __init__(self, decoder: nn.Module, data_dim: int, sigma: float, *, per_pixel: bool) -> None:
         super().__init__(decoder)
         start = torch.tensor(float(sigma) - _MIN_SIGMA).expm1().log()  # softplus^-1
         self.raw_sigma = nn.Parameter(start.repeat(data_dim if per_pixel else 1))

@@ -60,6 +60,7 @@ class MLP(nn.Sequential):
         in_features: int,
         hidden_dims: Sequence[int],
         out_features: int,
+        *,
         activation: str = "tanh",
     ) -> None:
         make_activation = ACTIVATIONS.get(activation)
@@ -100,7 +101,12 @@ class ConvEncoder(nn.Module):
     """
 
     def __init__(
-        self, data_dim: int, hidden_dims: Sequence[int], out_features: int, activation: str = "relu"
+        self,
+        data_dim: int,
+        hidden_dims: Sequence[int],
+        out_features: int,
+        *,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.side = _image_side(data_dim)
@@ -113,7 +119,7 @@ class ConvEncoder(nn.Module):
             nn.Flatten(),
         )
         features = _CHANNELS[1] * (self.side // 4) ** 2
-        self.head = MLP(features, hidden_dims, out_features, activation)
+        self.head = MLP(features, hidden_dims, out_features, activation=activation)
         self.out_features = out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,14 +141,20 @@ class ConvDecoder(nn.Module):
     """
 
     def __init__(
-        self, in_features: int, hidden_dims: Sequence[int], data_dim: int, activation: str = "relu"
+        self,
+        in_features: int,
+        hidden_dims: Sequence[int],
+        data_dim: int,
+        *,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.side = _image_side(data_dim)
         act = ACTIVATIONS.get(activation)
         self.quarter = self.side // 4
         self.head = nn.Sequential(
-            MLP(in_features, hidden_dims, _CHANNELS[1] * self.quarter**2, activation), act()
+            MLP(in_features, hidden_dims, _CHANNELS[1] * self.quarter**2, activation=activation),
+            act(),
         )
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
@@ -168,7 +180,7 @@ NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
 class NetworkFamily:
     """The encoder and decoder factories of one kind of network.
 
-    Both take ``(in_features, hidden_dims, out_features, activation)``.
+    Both take ``(in_features, hidden_dims, out_features, *, activation)``.
     """
 
     encoder: NetworkFactory
@@ -249,7 +261,7 @@ def build_encoder_network(
         >>> build_encoder_network("conv", 64, (32,), 4, "relu")(torch.zeros(2, 64)).shape
         torch.Size([2, 4])
     """
-    return NETWORKS.get(name).encoder(data_dim, hidden_dims, out_features, activation)
+    return NETWORKS.get(name).encoder(data_dim, hidden_dims, out_features, activation=activation)
 
 
 def build_decoder_network(
@@ -261,4 +273,4 @@ def build_decoder_network(
         >>> build_decoder_network("mlp", 2, (32,), 64, "tanh")(torch.zeros(2, 2)).shape
         torch.Size([2, 64])
     """
-    return NETWORKS.get(name).decoder(latent_dim, hidden_dims, data_dim, activation)
+    return NETWORKS.get(name).decoder(latent_dim, hidden_dims, data_dim, activation=activation)

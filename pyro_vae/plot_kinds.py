@@ -110,7 +110,8 @@ def _latent(source: FigureSource) -> Figure:
 @PLOT_KINDS.register("interp", "interpolations between pairs of test images through z")
 def _interp(source: FigureSource) -> Figure:
     x = source.test[0][: 2 * _PAIRS]
-    return plots.interpolation_figure(source.run.vae, x, source.image_shape, _INTERPOLATION_STEPS)
+    shape = source.image_shape
+    return plots.interpolation_figure(source.run.vae, x, shape, steps=_INTERPOLATION_STEPS)
 
 
 @PLOT_KINDS.register("curves", "ELBO, reconstruction and KL per epoch, from the run's metrics")

@@ -247,7 +247,7 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
 
 
 def interpolation_figure(
-    vae: VAE, x: torch.Tensor, image_shape: tuple[int, int], steps: int = 10
+    vae: VAE, x: torch.Tensor, image_shape: tuple[int, int], *, steps: int = 10
 ) -> Figure:
     """Walks through the latent space between pairs of inputs, one row per pair.
 

@@ -60,7 +60,7 @@ class VAE(nn.Module):
     """
 
     def __init__(
-        self, prior: Prior, encoder: Encoder, likelihood: Likelihood, name: str = "vae"
+        self, prior: Prior, encoder: Encoder, likelihood: Likelihood, *, name: str = "vae"
     ) -> None:
         super().__init__()
         for role, part in (("prior", prior), ("encoder", encoder), ("likelihood", likelihood)):

@@ -2,6 +2,7 @@
 benchmarks that use the Python API, modules of one idea each."""
 
 import ast
+import inspect
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,40 @@ def test_modules_stay_small():
     assert lines["training"] < 450
     too_long = {name: n for name, n in lines.items() if n > 550}
     assert not too_long, f"modules holding more than one idea: {too_long}"
+
+
+def _public_callables():
+    """(name, signature) of every public function and method the package's modules export."""
+    import importlib
+    import pkgutil
+
+    import pyro_vae
+
+    for info in pkgutil.iter_modules(pyro_vae.__path__):
+        module = importlib.import_module(f"pyro_vae.{info.name}")
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj):
+                yield f"{info.name}.{name}", inspect.signature(obj)
+            elif inspect.isclass(obj) and "__dataclass_fields__" not in vars(obj):
+                if "__init__" in vars(obj):
+                    yield f"{info.name}.{name}", inspect.signature(obj.__init__)
+                for attr, member in vars(obj).items():
+                    if inspect.isfunction(member) and not attr.startswith("_"):
+                        yield f"{info.name}.{name}.{attr}", inspect.signature(member)
+
+
+def test_options_of_functions_with_more_than_three_parameters_are_keyword_only():
+    """A parameter with a default is an option; past the third parameter, options are named."""
+    loose = []
+    for name, signature in _public_callables():
+        params = [p for p in signature.parameters.values() if p.name not in ("self", "cls")]
+        if len(params) <= 3:
+            continue
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        options = [p.name for p in params[3:] if p.kind in positional and p.default is not p.empty]
+        if options:
+            loose.append(f"{name}: {options}")
+    assert not loose, "\n".join(loose)
