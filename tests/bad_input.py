@@ -250,6 +250,18 @@ CASES: list[Case] = [
     cli("plot-missing-results", "a figure's inputs", "plot", RUN, "--kind", "estimators"),
     api("train-existing-run", "a run directory", f'train(Config(epochs=1), "{RUN}")'),
     api("load-pickle", "an untrusted weights file", f'load_run("{WORK}/pickled")'),
+    cli("custom-run-cli", "a run of a user's own VAE", "evaluate", f"{WORK}/custom"),
+    api("load-custom-run", "a run of a user's own VAE", f'load_run("{WORK}/custom")'),
+    api(
+        "resume-custom-run",
+        "a run of a user's own VAE",
+        f'train(None, "{WORK}/custom", resume=True)',
+    ),
+    api(
+        "resume-with-a-model",
+        "a run of registered parts",
+        f'train(None, "{RUN}", resume=True, vae=build_vae(Config(), 64))',
+    ),
 ]
 
 
@@ -303,6 +315,10 @@ def make_workspace(root: Path) -> None:
         edit(doc)
         path.write_text(json.dumps(doc, indent=2))
     (copy("not-json") / "config.json").write_text("{settings: [")
+    path = copy("custom") / "config.json"  # as train(..., vae=MyVAE(...)) records it
+    doc = json.loads(path.read_text())
+    doc["custom_model"] = "mymodels.MyVAE(prior=mymodels.MyPrior, encoder=..., likelihood=...)"
+    path.write_text(json.dumps(doc, indent=2))
 
 
 def snapshot(root: Path) -> dict[str, str]:
