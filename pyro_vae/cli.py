@@ -58,19 +58,20 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         if f.metadata.get("family"):
             entries = family(f.metadata["family"]).entries()
             text += ": " + "; ".join(f"{e.name} ({e.summary})" for e in entries)
+        text += f" (default: {shown})" if default is not None else ""
         if isinstance(default, bool):
             group.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=f"{text} (default: {shown})",
+                help=text,
             )
         else:
             group.add_argument(
                 flag,
                 default=None,
                 metavar=f.name.upper(),
-                help=f"{text} (default: {shown})",
+                help=text,
             )
 
 

@@ -10,6 +10,7 @@ data loader checks before anything is built. Factories take keyword arguments: `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pyro.distributions as dist
@@ -34,8 +35,7 @@ __all__ = [
     "bernoulli_pixels",
     "continuous_bernoulli",
     "gaussian",
-    "gaussian_learned",
-    "gaussian_pixelwise",
+    "learned_gaussian",
     "likelihood_support",
 ]
 
@@ -285,32 +285,36 @@ def gaussian(*, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: flo
     return GaussianLikelihood(network.decoder(latent_dim, data_dim), sigma)
 
 
-@LIKELIHOODS.register(
+def learned_gaussian(
+    *, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float, per_pixel: bool = False
+) -> nn.Module:
+    """A Gaussian likelihood whose sigma is learned from ``sigma``: one, or one per pixel.
+
+    Registered twice: ``gaussian-learned`` and ``gaussian-pixelwise`` (``per_pixel=True``).
+
+    Example:
+        >>> lik = LIKELIHOODS.build(
+        ...     "gaussian-pixelwise", latent_dim=2, data_dim=5, network=NetworkSpec(), sigma=0.2
+        ... )
+        >>> lik.sigma().shape
+        torch.Size([5])
+    """
+    decoder = network.decoder(latent_dim, data_dim)
+    return LearnedGaussianLikelihood(decoder, data_dim, sigma, per_pixel=per_pixel)
+
+
+LIKELIHOODS.register(
     "gaussian-learned",
     "N(f(z), sigma^2 I), one learned sigma (starts at --sigma)",
     jit=True,
     support=LearnedGaussianLikelihood.support,
-)
-def gaussian_learned(
-    *, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float
-) -> nn.Module:
-    """The ``gaussian-learned`` likelihood: one sigma for all pixels, learned from ``sigma``."""
-    decoder = network.decoder(latent_dim, data_dim)
-    return LearnedGaussianLikelihood(decoder, data_dim, sigma, per_pixel=False)
-
-
-@LIKELIHOODS.register(
+)(learned_gaussian)
+LIKELIHOODS.register(
     "gaussian-pixelwise",
     "N(f(z), diag(sigma^2)), a learned sigma per pixel",
     jit=True,
     support=LearnedGaussianLikelihood.support,
-)
-def gaussian_pixelwise(
-    *, latent_dim: int, data_dim: int, network: NetworkSpec, sigma: float
-) -> nn.Module:
-    """The ``gaussian-pixelwise`` likelihood: one sigma per pixel, learned from ``sigma``."""
-    decoder = network.decoder(latent_dim, data_dim)
-    return LearnedGaussianLikelihood(decoder, data_dim, sigma, per_pixel=True)
+)(functools.partial(learned_gaussian, per_pixel=True))
 
 
 @LIKELIHOODS.register(

@@ -60,16 +60,22 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path, tiny, objec
     ).read_bytes()
 
 
-def test_a_signal_mid_epoch_saves_and_resume_finishes_identically(tmp_path, tiny, monkeypatch):
-    whole = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "whole")
-    real = train_module.epoch_batches
+def _sigint_at(batches, epoch, step):
+    """``epoch_batches`` that sends this process SIGINT at one step of one epoch."""
 
     def interrupting(*args, **kwargs):
-        for step, batch in enumerate(real(*args, **kwargs)):
-            if kwargs["epoch"] == 1 and step == 5:
+        for index, batch in enumerate(batches(*args, **kwargs)):
+            if kwargs["epoch"] == epoch and index == step:
                 os.kill(os.getpid(), signal.SIGINT)
             yield batch
 
+    return interrupting
+
+
+def test_a_signal_mid_epoch_saves_and_resume_finishes_identically(tmp_path, tiny, monkeypatch):
+    whole = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "whole")
+    real = train_module.epoch_batches
+    interrupting = _sigint_at(real, epoch=1, step=5)
     monkeypatch.setattr(train_module, "epoch_batches", interrupting)
     stopped = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "cut")
     assert stopped.interrupted and len(stopped.metrics) == 1
@@ -216,13 +222,7 @@ def test_a_users_own_vae_trains_interrupts_and_resumes_like_a_registered_one(
     cfg = tiny.replace(epochs=2, batch_size=20)
     whole = train(cfg, tmp_path / "whole", vae=_own_vae())
     real = train_module.epoch_batches
-
-    def interrupting(*args, **kwargs):
-        for step, batch in enumerate(real(*args, **kwargs)):
-            if kwargs["epoch"] == 1 and step == 5:
-                os.kill(os.getpid(), signal.SIGINT)
-            yield batch
-
+    interrupting = _sigint_at(real, epoch=1, step=5)
     monkeypatch.setattr(train_module, "epoch_batches", interrupting)
     stopped = train(cfg, tmp_path / "cut", vae=_own_vae())
     assert stopped.interrupted and len(stopped.metrics) == 1
