@@ -77,6 +77,7 @@ def main() -> None:
             num_samples=args.num_samples,
             limit=args.limit,
             data={"data_dir": args.data_dir},
+            overwrite=True,  # each call measures afresh
             progress=sys.stderr.isatty(),
         )
         report = evaluation.summary["proposals"]["guide"]

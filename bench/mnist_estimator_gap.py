@@ -49,10 +49,12 @@ def main() -> None:
         num_samples=args.num_samples,
         proposals=("guide", "prior"),
         data={"data_dir": args.data_dir},
+        overwrite=True,  # each call measures afresh
         progress=sys.stderr.isatty(),
     ).summary
     # The same evaluation from the command line, for the report:
     argv = ["evaluate", str(run_dir), "--data-dir", args.data_dir, "--proposal", "both"]
+    argv += ["--overwrite"]
     guide, prior = report["proposals"]["guide"], report["proposals"]["prior"]
     gap = guide["log_likelihood"] - prior["log_likelihood"]
     save_result(

@@ -153,6 +153,7 @@ def main() -> None:
                 run_dir,
                 num_samples=NUM_SAMPLES,
                 data={"data_dir": args.data_dir},
+                overwrite=True,  # an evaluation of an earlier model, or of fewer images
                 progress=sys.stderr.isatty(),
             ).summary
         guide = report["proposals"]["guide"]

@@ -77,9 +77,10 @@ def main() -> None:
         commands.append(_plot(args.digits_run, kind, f"{out}/digits-{kind}.png"))
 
     sweep = ["compare-estimators", str(mnist), "--data-dir", args.data_dir, "--limit", args.limit]
+    sweep += ["--overwrite"]
     commands.append(sweep)
     print("pyro-vae", " ".join(sweep), flush=True)
-    compare_run(mnist, limit=int(args.limit), data={"data_dir": args.data_dir})
+    compare_run(mnist, limit=int(args.limit), data={"data_dir": args.data_dir}, overwrite=True)
     for kind in ("samples", "estimators", "khat"):
         commands.append(_plot(str(mnist), kind, f"{out}/mnist-{kind}.png", args.data_dir))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import math
 import signal
 import sys
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pyro_vae.config import RESUMABLE_OPTIONS, Config, load_config_file
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, command_line
 from pyro_vae.registry import family
-from pyro_vae.rundir import figure_path, load_run, read_config
+from pyro_vae.rundir import figure_path, holds_run, load_run, read_config
 
 __all__ = ["EXIT_INPUT_ERROR", "main"]
 
@@ -84,7 +85,10 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from pyro_vae._version import __version__
+
     parser = _Parser(prog="pyro-vae", description="Variational autoencoders as Pyro programs.")
+    parser.add_argument("--version", action="version", version=f"pyro-vae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p_train = sub.add_parser(
@@ -102,6 +106,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_train.add_argument(
         "--overwrite", action="store_true", help="replace an existing run in --out"
+    )
+    p_train.epilog = (
+        "Setting names may be written with dashes or underscores, here (--latent-dim) and in "
+        "the --config file (latent_dim = 2 or latent-dim = 2)."
     )
     p_train.add_argument("--quiet", action="store_true", help="print only the final summary")
     p_train.add_argument(
@@ -145,12 +153,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p_cmp.add_argument("--proposal", default="both", help="guide, prior or both (default: both)")
     p_cmp.add_argument("-o", "--output", metavar="FILE.csv", help="CSV file (default: in RUN_DIR)")
+    for p in (p_eval, p_cmp):
+        p.add_argument(
+            "--overwrite", action="store_true", help="replace an earlier result of this command"
+        )
 
     p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
     p_sample.add_argument("run_dir", metavar="RUN_DIR")
     p_sample.add_argument("-n", "--num", default="64", help="number of samples (default: 64)")
     p_sample.add_argument(
-        "-o", "--output", default="samples.png", help="PNG file (default: samples.png)"
+        "-o", "--output", metavar="FILE.png", help="PNG file (default: RUN_DIR/samples.png)"
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
 
@@ -222,6 +234,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         values = load_config_file(args.config) if args.config else {}
         config = Config.from_dict({**values, **overrides})
         run_dir = Path(args.out or f"runs/{config.dataset}")
+    args.run_dir_used = run_dir  # for the message after a Ctrl-C (see _interrupted)
     result = train(
         config,
         run_dir,
@@ -268,6 +281,7 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         "progress": sys.stderr.isatty(),
         "limit": _positive(args.limit, "--limit") if args.limit is not None else None,
         "data": _data_options(args),
+        "overwrite": args.overwrite,
     }
     options["run"] = _load(args.run_dir)
     return options
@@ -325,7 +339,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             [
                 _PROPOSAL_LABEL[name],
                 _num(summary["nll"]),
-                _num(summary["mc_standard_error"], 3),
+                _num(summary["mc_standard_error"], 3) + ("" if summary["reliable"] else " !"),
                 _num(summary["data_standard_error"], 2),
                 _num(-summary["elbo"]),
                 _num(summary["mean_ess"], 1),
@@ -345,6 +359,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
         f"KL {elbo['kl']:.3f}); written to {result.path}"
     )
+    for line in result.summary["warnings"]:
+        print(f"warning: {line}")
     return 0
 
 
@@ -377,7 +393,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             str(r["num_samples"]),
             r["proposal"],
             _num(r["log_likelihood"]),
-            _num(r["mc_standard_error"], 3),
+            _num(r["mc_standard_error"], 3) + ("" if r["reliable"] else " !"),
             _num(r["mean_ess"], 1),
             _num(100 * r["bad_khat_share"], 1),
             _num(r["log_likelihood"] - exact, 3) if exact is not None else "-",
@@ -389,6 +405,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(_table(headers, table))
     if exact is not None:
         print(f"exact mean log P(X) = {exact:.3f}")
+    if not all(r["reliable"] for r in rows):
+        print(
+            "warning: in the rows marked !, over 5% of the points have k-hat above the threshold "
+            "(or K is too small to fit one): their log P(X) may be too low and their MC se "
+            "understates the error; pyro-vae evaluate says what to do for one K"
+        )
     print(f"written to {comparison.path}")
     return 0
 
@@ -408,11 +430,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     num = _positive(args.num, "-n")
     seed = _integer(args.seed, "--seed")
-    output = Path(args.output)
-    _check_output(output, ".png")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".png")
     run = _load(args.run_dir)
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
+    output = output or figure_path(run.path, "samples")
     torch.manual_seed(seed)
     save_figure(samples_figure(run.vae, num, run.data.image_shape), output)
     print(f"wrote {num} samples to {output}")
@@ -450,6 +474,26 @@ _COMMANDS = {
 }
 
 
+def _unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> NoReturn:
+    """Report unknown options against the subcommand's own options, with a close match."""
+    args, extras = parser.parse_known_args(argv)
+    sub = _subparser(parser, args.command)
+    known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+    hints = []
+    for extra in extras:
+        name = extra.split("=", 1)[0]
+        close = difflib.get_close_matches(name.replace("_", "-"), known, n=1, cutoff=0.75)
+        hints.append(f"{extra} (did you mean {close[0]}?)" if close else extra)
+    sub.error(f"unrecognized arguments: {' '.join(hints)}")
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise LookupError(command)  # pragma: no cover - the parser always has subcommands
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pyro-vae`` command line; return the exit status.
 
@@ -458,9 +502,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _unrecognized(parser, argv)
     try:
-        return _COMMANDS[args.command](args)
+        with command_line():
+            return _COMMANDS[args.command](args)
     except InputError as exc:
         print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
@@ -468,10 +515,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and returns 130)
-        print(
-            f"pyro-vae {args.command}: interrupted; files written so far are whole", file=sys.stderr
-        )
+        print(f"pyro-vae {args.command}: {_interrupted(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C outside a training loop leaves, and what to do next."""
+    if args.command != "train":
+        return "interrupted; files written so far are whole"
+    run_dir = getattr(args, "run_dir_used", None)
+    if run_dir is not None and holds_run(run_dir):
+        return f"interrupted; the run in {run_dir} is saved: continue with --resume {run_dir}"
+    return "interrupted before the run was saved: nothing to resume; start it again"
 
 
 if __name__ == "__main__":  # pragma: no cover

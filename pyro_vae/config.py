@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.registry import family
 
 if sys.version_info >= (3, 11):
@@ -67,13 +67,16 @@ class Config:
         >>> Config.from_dict({"epochs": 0})
         Traceback (most recent call last):
         ...
-        pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. --epochs 50
+        pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. epochs=50
     """
 
     # data
     dataset: str = _setting("digits", "data set", "data", family="dataset")
     data_dir: str | None = _setting(
-        None, "folder with the four IDX .gz files (mnist, fashion-mnist); no network needed", "data"
+        None,
+        "folder with the four IDX files of mnist or fashion-mnist, gzipped or not, flat or in "
+        "torchvision's layout; no network needed",
+        "data",
     )
     data_file: str | None = _setting(
         None, "the .npz file for --dataset npz (arrays x_train, optional x_test, y_*)", "data"
@@ -201,7 +204,7 @@ class Config:
         if len(self.hidden_dims) > 32:
             raise InputError(
                 f"hidden_dims has {len(self.hidden_dims)} layers, more than 32: pass fewer, "
-                "e.g. --hidden-dims 200,200"
+                f"e.g. {_hidden_example()}"
             )
         widths = (self.latent_dim, *self.hidden_dims)
         weights = sum(a * b for a, b in itertools.pairwise(widths))
@@ -210,7 +213,7 @@ class Config:
                 f"hidden_dims {','.join(map(str, self.hidden_dims))} with latent_dim "
                 f"{self.latent_dim} need {weights / 1e6:.0f} million weights per network, more "
                 f"than {MAX_WEIGHTS // 10**6} million: pass smaller widths, e.g. "
-                "--hidden-dims 200,200"
+                f"{_hidden_example()}"
             )
         if self.prior_components is not None:
             _positive_int("prior_components", self.prior_components, 10, upper=100_000)
@@ -219,46 +222,46 @@ class Config:
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
         if not self.beta > 0:
-            raise InputError(f"beta must be > 0, got {self.beta}: pass e.g. --beta 1.0")
+            raise InputError(f"beta must be > 0, got {self.beta}: pass e.g. {setting('beta', 1.0)}")
         if self.warmup_epochs < 0 or not math.isfinite(self.warmup_epochs):
             raise InputError(
                 f"warmup_epochs must be >= 0, got {self.warmup_epochs}: "
-                "pass e.g. --warmup-epochs 10"
+                f"pass e.g. {setting('warmup_epochs', 10)}"
             )
         if self.time_budget < 0:
             raise InputError(
                 f"time_budget must be >= 0 seconds, got {self.time_budget}: pass 0 to turn it "
-                "off or e.g. --time-budget 600"
+                f"off or e.g. {setting('time_budget', 600)}"
             )
         if self.early_stopping < 0:
             raise InputError(
                 f"early_stopping must be >= 0, got {self.early_stopping}: "
-                "pass 0 to turn it off or e.g. --early-stopping 5"
+                f"pass 0 to turn it off or e.g. {setting('early_stopping', 5)}"
             )
         if not 0.0 < self.validation_fraction < 1.0:
             raise InputError(
                 f"validation_fraction must lie strictly between 0 and 1, got "
-                f"{self.validation_fraction}: pass e.g. --validation-fraction 0.1"
+                f"{self.validation_fraction}: pass e.g. {setting('validation_fraction', 0.1)}"
             )
         if self.on_nonfinite not in ("stop", "skip"):
             raise InputError(
                 f"unknown on_nonfinite mode {self.on_nonfinite!r}: choose stop or skip "
-                "(option --on-nonfinite)"
+                f"({_option('on_nonfinite')})"
             )
         if self.binarize not in ("auto", "dynamic", "none"):
             raise InputError(
                 f"unknown binarize mode {self.binarize!r}: choose one of auto, dynamic, none "
-                "(option --binarize)"
+                f"({_option('binarize')})"
             )
         self._check_names()
         if self.jit not in ("auto", "on", "off"):
             raise InputError(
-                f"unknown jit mode {self.jit!r}: choose auto, on or off (option --jit)"
+                f"unknown jit mode {self.jit!r}: choose auto, on or off ({_option('jit')})"
             )
         if self.jit == "on" and self.warmup_epochs > 0:
             raise InputError(
-                "--jit on cannot follow a changing KL weight: pass --jit auto or set "
-                "--warmup-epochs 0"
+                f"{setting('jit', 'on')} cannot follow a changing KL weight: pass "
+                f"{setting('jit', 'auto')} or {setting('warmup_epochs', 0)}"
             )
 
     @property
@@ -293,8 +296,8 @@ class Config:
     def _parts_without_jit(self) -> list[str]:
         """The options naming parts that Pyro's JIT cannot compile, e.g. ``--prior vamp``."""
         return [
-            f"--{setting} {name}"
-            for setting, kind, name in self._selections()
+            setting(name_of_setting, name)
+            for name_of_setting, kind, name in self._selections()
             if kind in ("prior", "guide", "likelihood", "network")
             and not family(kind).trait(name, "jit")
         ]
@@ -302,31 +305,41 @@ class Config:
     def _check_names(self) -> None:
         for _, kind, name in self._selections():
             family(kind).check(name)
-        for setting, value in family("model").trait(self.model, "parts").items():
-            if getattr(self, setting) != value:
-                fixed = " and ".join(
-                    f"--{k} {v}" for k, v in family("model").trait(self.model, "parts").items()
-                )
+        fixed_parts = family("model").trait(self.model, "parts")
+        for name, value in fixed_parts.items():
+            if getattr(self, name) != value:
+                fixed = " and ".join(setting(k, v) for k, v in fixed_parts.items())
                 raise InputError(
-                    f"--model {self.model} fixes {fixed}: drop --{setting} or pass "
-                    f"--{setting} {value}"
+                    f"{setting('model', self.model)} fixes {fixed}: drop {setting(name)} or "
+                    f"pass {setting(name, value)}"
+                )
+        datasets = family("dataset")
+        for name in ("data_dir", "data_file"):
+            if getattr(self, name) is not None and name not in datasets.trait(
+                self.dataset, "reads"
+            ):
+                users = ", ".join(e.name for e in datasets.entries() if name in e.traits["reads"])
+                raise InputError(
+                    f"{setting(name)} applies to {setting('dataset')} {users}, not "
+                    f"{self.dataset}: drop it or choose one of those data sets"
                 )
         priors = family("prior")
         if self.prior_components is not None and priors.trait(self.prior, "components") is None:
             mixtures = ", ".join(e.name for e in priors.entries() if e.traits["components"])
             raise InputError(
-                f"--prior-components applies to a prior with components ({mixtures}), not "
-                f"{self.prior}: drop it or choose one of those priors"
+                f"{setting('prior_components')} applies to a prior with components "
+                f"({mixtures}), not {self.prior}: drop it or choose one of those priors"
             )
         unsupported = self._parts_without_jit()
         if self.jit == "on" and unsupported:
             raise InputError(
-                f"--jit on traces fixed tensor shapes and cannot compile {unsupported[0]}: "
-                "pass --jit auto"
+                f"{setting('jit', 'on')} traces fixed tensor shapes and cannot compile "
+                f"{unsupported[0]}: pass {setting('jit', 'auto')}"
             )
         if self.jit == "on" and not family("objective").trait(self.objective, "jit"):
             raise InputError(
-                f"Pyro has no JIT version of the {self.objective} objective: pass --jit auto"
+                f"Pyro has no JIT version of the {self.objective} objective: pass "
+                f"{setting('jit', 'auto')}"
             )
 
 
@@ -364,9 +377,17 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+def _option(name: str) -> str:
+    return spell(f"option --{name.replace('_', '-')}", f"setting {name}")
+
+
+def _hidden_example() -> str:
+    return spell("--hidden-dims 200,200", "hidden_dims=(200, 200)")
+
+
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     """Convert ``value`` to the type ``hint`` of setting ``name``, or raise InputError."""
-    option = "--" + name.replace("_", "-")
+    option = setting(name)
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -374,10 +395,15 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             return None
         return _coerce(name, value, args[0])
     if origin is tuple:
+        if isinstance(value, str) and len(value.split()) > 1 and "," not in value:
+            raise InputError(
+                f"{name} must be integers separated by commas, got {value!r}: pass e.g. "
+                f"{_hidden_example()}"
+            )
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not items:
             raise InputError(
-                f"{name} must be a list of integers, got {value!r}: pass e.g. {option} 200,200"
+                f"{name} must be a list of integers, got {value!r}: pass e.g. {_hidden_example()}"
             )
         return tuple(_coerce(name, item, int) for item in items)
     if hint is bool:
@@ -414,16 +440,16 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
 
 
 def _positive_int(name: str, value: int, example: int, upper: int | None = None) -> None:
-    option = "--" + name.replace("_", "-")
     if value < 1:
         raise InputError(
-            f"{name} must be a positive integer, got {value}: pass e.g. {option} {example}"
+            f"{name} must be a positive integer, got {value}: pass e.g. {setting(name, example)}"
         )
     if upper is not None and value > upper:
-        raise InputError(f"{name} = {value} is too large (at most {upper}): lower {option}")
+        raise InputError(f"{name} = {value} is too large (at most {upper}): lower {setting(name)}")
 
 
 def _positive_float(name: str, value: float, example: float) -> None:
     if not value > 0:
-        option = "--" + name.replace("_", "-")
-        raise InputError(f"{name} must be positive, got {value}: pass e.g. {option} {example}")
+        raise InputError(
+            f"{name} must be positive, got {value}: pass e.g. {setting(name, example)}"
+        )

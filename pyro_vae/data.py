@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from pyro_vae.config import Config
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -101,7 +101,8 @@ class DataSplits:
 Loader = Callable[..., RawData]
 #: Loaders take the keyword arguments they name of ``data_dir`` (a folder of files) and
 #: ``data_file`` (one file); :func:`load_raw` offers both.
-DATASETS: Registry[Loader] = Registry("dataset", "--dataset")
+#: The trait ``reads`` names the settings a loader uses; any other is refused as ignored.
+DATASETS: Registry[Loader] = Registry("dataset", "--dataset", defaults={"reads": ()})
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,19 +167,19 @@ def _idx_loader(name: str, torchvision_class: str) -> Loader:
     return load
 
 
-DATASETS.register("mnist", "MNIST handwritten digits, 28x28 (LeCun et al.)")(
+DATASETS.register("mnist", "MNIST handwritten digits, 28x28 (LeCun et al.)", reads=("data_dir",))(
     _idx_loader("mnist", "MNIST")
 )
-DATASETS.register("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (Xiao et al.)")(
-    _idx_loader("fashion-mnist", "FashionMNIST")
-)
+DATASETS.register(
+    "fashion-mnist", "Fashion-MNIST clothing images, 28x28 (Xiao et al.)", reads=("data_dir",)
+)(_idx_loader("fashion-mnist", "FashionMNIST"))
 
 
 def _find_idx(data_dir: Path, stem: str, name: str) -> Path:
     if not data_dir.is_dir():
         raise InputError(
-            f"data directory {data_dir} does not exist: pass --data-dir with the folder "
-            f"holding the four {name} IDX files"
+            f"data directory {data_dir} does not exist: pass {setting('data_dir')} with the "
+            f"folder holding the four {name} IDX files"
         )
     # The files as distributed, uncompressed, or in torchvision's folder layout.
     for folder in (data_dir, data_dir / "raw", *data_dir.glob("*/raw")):
@@ -222,7 +223,7 @@ def _download(name: str, torchvision_class: str) -> dict[str, np.ndarray]:
     except Exception as exc:  # network errors come in many types
         raise InputError(
             f"could not download {name} ({type(exc).__name__}): without network access, "
-            f"pass --data-dir DIR with the four {name} IDX .gz files"
+            f"pass {setting('data_dir', 'DIR')} with the four {name} IDX files"
         ) from None
     return {
         "x_train": train.data.numpy(),
@@ -232,13 +233,20 @@ def _download(name: str, torchvision_class: str) -> dict[str, np.ndarray]:
     }
 
 
-@DATASETS.register("npz", "your own arrays: --data-file FILE.npz with x_train (and x_test, y_*)")
+@DATASETS.register(
+    "npz",
+    "your own arrays: --data-file FILE.npz with x_train (and x_test, y_*)",
+    reads=("data_file",),
+)
 def _npz(data_file: str | None) -> RawData:
     if data_file is None:
-        raise InputError("--dataset npz needs --data-file FILE.npz holding an array x_train")
+        raise InputError(
+            f"{setting('dataset', 'npz')} needs {setting('data_file', 'FILE.npz')} holding an "
+            "array x_train"
+        )
     path = Path(data_file)
     if not path.is_file():
-        raise InputError(f"data file {path} does not exist: check --data-file")
+        raise InputError(f"data file {path} does not exist: check {setting('data_file')}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
@@ -252,7 +260,7 @@ def _npz(data_file: str | None) -> RawData:
             "save your training data as x_train"
         )
     x_train, image_shape = _as_vectors(arrays["x_train"], path, "x_train")
-    y_train = arrays.get("y_train")
+    y_train = _labels(arrays, "y_train", x_train.shape[0], path)
     if "x_test" in arrays:
         x_test, _ = _as_vectors(arrays["x_test"], path, "x_test")
         if x_test.shape[1] != x_train.shape[1]:
@@ -260,10 +268,14 @@ def _npz(data_file: str | None) -> RawData:
                 f"{path}: x_test has {x_test.shape[1]} values per row, x_train "
                 f"{x_train.shape[1]}; save both with the same shape"
             )
-        y_test = arrays.get("y_test")
+        y_test = _labels(arrays, "y_test", x_test.shape[0], path)
     else:
         from sklearn.model_selection import train_test_split
 
+        if "y_test" in arrays:
+            raise InputError(
+                f"{path} has y_test but no x_test: save the test images as x_test, or drop y_test"
+            )
         if x_train.shape[0] < 10:
             raise InputError(f"{path}: x_train has only {x_train.shape[0]} rows; give at least 10")
         parts = train_test_split(
@@ -275,10 +287,32 @@ def _npz(data_file: str | None) -> RawData:
         path.stem,
         torch.from_numpy(x_train),
         torch.from_numpy(x_test),
-        None if y_train is None else torch.from_numpy(np.asarray(y_train).astype(np.int64)),
-        None if y_test is None else torch.from_numpy(np.asarray(y_test).astype(np.int64)),
+        None if y_train is None else torch.from_numpy(y_train),
+        None if y_test is None else torch.from_numpy(y_test),
         image_shape,
     )
+
+
+def _labels(arrays: dict[str, np.ndarray], key: str, rows: int, path: Path) -> np.ndarray | None:
+    """The labels ``key`` of an npz file as int64, one per row of its images; ``None`` if absent."""
+    if key not in arrays:
+        return None
+    y = arrays[key]
+    whole = y.dtype.kind in "iub" or (
+        y.dtype.kind == "f" and bool(np.isfinite(y).all()) and bool((y == np.round(y)).all())
+    )
+    if y.ndim != 1 or not whole:
+        raise InputError(
+            f"{path}: {key} has shape {y.shape} and dtype {y.dtype}; save one integer label per "
+            f"row, shape ({rows},)"
+        )
+    if y.shape[0] != rows:
+        images = "x_" + key.split("_", 1)[1]
+        raise InputError(
+            f"{path}: {key} has {y.shape[0]} labels for the {rows} rows of {images}; save one "
+            "label per row"
+        )
+    return y.astype(np.int64)
 
 
 def _as_vectors(
@@ -342,17 +376,19 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None
         if lo < 0.0 or hi > 1.0:
             raise InputError(
                 f"{what} has values in [{lo:g}, {hi:g}] but binarization needs [0, 1]: rescale "
-                "the data, or use --likelihood gaussian --binarize none"
+                f"the data, or use {setting('likelihood', 'gaussian')} "
+                f"{setting('binarize', 'none')}"
             )
     elif support == "unit" and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
         raise InputError(
             f"{what} has values in [{float(x.min()):g}, {float(x.max()):g}] but the continuous "
-            "Bernoulli likelihood needs [0, 1]: rescale the data, or use --likelihood gaussian"
+            "Bernoulli likelihood needs [0, 1]: rescale the data, or use "
+            f"{setting('likelihood', 'gaussian')}"
         )
     elif support == "binary" and bool(((x != 0) & (x != 1)).any()):
         raise InputError(
             f"{what} has values other than 0 and 1, which a Bernoulli likelihood cannot model: "
-            "use --binarize dynamic, or --likelihood gaussian"
+            f"use {setting('binarize', 'dynamic')}, or {setting('likelihood', 'gaussian')}"
         )
 
 
@@ -392,7 +428,7 @@ def load_data(config: Config, support: str) -> DataSplits:
     if n - n_val < 1:
         raise InputError(
             f"{raw.name} has too few rows ({n}) to hold out a validation set: "
-            "add data or lower --validation-fraction"
+            f"add data or lower {setting('validation_fraction')}"
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
     train_idx, val_idx = order[n_val:], order[:n_val]

@@ -9,6 +9,15 @@ All functions work per datapoint along the last axis (the K samples) of their in
 * Pareto k-hat is the shape of a generalized Pareto distribution fitted to the largest weights
   by ArviZ's PSIS (Vehtari et al. 2024). Above min(1 - 1/log10(K), 0.7) the estimate is not
   reliable: its variance may be infinite or its convergence too slow.
+
+When is a standard error trustworthy? The delta-method error estimates the spread of the
+weights from the weights drawn; with a heavy right tail (k-hat above the threshold) the weights
+that decide the estimate have mostly not been drawn yet, so the error is underestimated
+(``tests/test_diagnostics.py`` measures the coverage of the intervals on light and heavy tails).
+A bootstrap of the same weights inherits the problem, and Pareto smoothing changes the estimate
+it would be the error of. So the error is kept, and said to be unreliable where k-hat is above
+the threshold (:func:`standard_error_reliable`); a data-set mean is flagged when more than
+:data:`UNRELIABLE_SHARE` of its points are (:func:`mean_reliable`).
 """
 
 from __future__ import annotations
@@ -19,13 +28,22 @@ import warnings
 import numpy as np
 
 __all__ = [
+    "UNRELIABLE_SHARE",
     "ess_from_sums",
     "khat_threshold",
+    "mean_reliable",
     "pareto_khat",
     "pareto_khat_from_tail",
     "pareto_tail_size",
     "standard_error_from_ess",
+    "standard_error_reliable",
 ]
+
+#: The largest share of points with unreliable standard errors that a data-set mean may hold
+#: and still be reported as reliable.
+UNRELIABLE_SHARE = 0.05
+# A proposal whose normalized weights are all equal (ESS = K up to rounding) is perfect.
+_EQUAL_WEIGHTS = 1.0 - 1e-9
 
 
 # PSIS fits no tail shorter than this (ArviZ returns inf); reached at 25 samples.
@@ -75,6 +93,34 @@ def khat_threshold(num_samples: int) -> float:
     if num_samples <= 10:
         return 0.0
     return min(1.0 - 1.0 / math.log10(num_samples), 0.7)
+
+
+def standard_error_reliable(khat: np.ndarray, ess: np.ndarray, num_samples: int) -> np.ndarray:
+    """Whether each point's standard error can be trusted: k-hat fitted and at most the threshold.
+
+    Points whose weights are all equal (a perfect proposal: ESS = K, standard error 0) count as
+    reliable although no tail can be fitted to them; points with too few samples for a k-hat
+    (K below about 25) do not.
+
+    Example:
+        >>> standard_error_reliable(np.array([0.3, 0.9, np.nan]), np.array([50.0, 9.0, 1e3]), 1000)
+        array([ True, False,  True])
+    """
+    khat, ess = np.asarray(khat, dtype=np.float64), np.asarray(ess, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        below = np.isfinite(khat) & (khat <= khat_threshold(num_samples))
+    return below | (ess >= _EQUAL_WEIGHTS * num_samples)
+
+
+def mean_reliable(se_reliable: np.ndarray) -> bool:
+    """Whether a mean over points is reliable: at most :data:`UNRELIABLE_SHARE` of them are not.
+
+    Example:
+        >>> mean_reliable(np.array([True] * 99 + [False])), mean_reliable(np.array([True, False]))
+        (True, False)
+    """
+    se_reliable = np.asarray(se_reliable, dtype=bool)
+    return bool(se_reliable.size) and float(np.mean(~se_reliable)) <= UNRELIABLE_SHARE
 
 
 def pareto_tail_size(num_samples: int) -> int:

@@ -18,8 +18,9 @@ logsumexp, so memory depends on the chunk size, not on K.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,9 +33,11 @@ from pyro.poutine.util import site_is_subsample
 from pyro_vae.diagnostics import (
     ess_from_sums,
     khat_threshold,
+    mean_reliable,
     pareto_khat_from_tail,
     pareto_tail_size,
     standard_error_from_ess,
+    standard_error_reliable,
 )
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "LogLikelihood",
     "Proposal",
     "default_chunk_size",
+    "default_dtype",
     "elbo_terms",
     "log_likelihood",
     "log_weight_terms",
@@ -201,6 +205,11 @@ class LogLikelihood:
         object.__setattr__(self, "khat_threshold", khat_threshold(self.num_samples))
 
     @property
+    def se_reliable(self) -> np.ndarray:
+        """Boolean mask of datapoints whose standard error can be trusted (see diagnostics)."""
+        return standard_error_reliable(self.khat, self.ess, self.num_samples)
+
+    @property
     def bad_khat(self) -> np.ndarray:
         """Boolean mask of datapoints whose k-hat exceeds the reliability threshold."""
         with np.errstate(invalid="ignore"):
@@ -212,7 +221,9 @@ class LogLikelihood:
         ``mc_standard_error`` is the Monte Carlo error of the mean estimate (from each point's
         own error); ``data_standard_error`` the spread over datapoints (std / sqrt(N)).
         ``bad_khat_share`` and ``mean_khat`` count the points whose k-hat could be fitted (NaN
-        when none could, e.g. for K < 25).
+        when none could, e.g. for K < 25). ``unreliable_share`` is the share of points whose
+        standard error cannot be trusted; ``reliable`` says whether the mean and its
+        ``mc_standard_error`` can be (:func:`pyro_vae.diagnostics.mean_reliable`).
         """
         n = self.estimate.shape[0]
         fitted, nan = np.isfinite(self.khat), float("nan")
@@ -231,6 +242,8 @@ class LogLikelihood:
             "khat_threshold": self.khat_threshold,
             "bad_khat_share": float(self.bad_khat[fitted].mean()) if fitted.any() else nan,
             "mean_khat": float(self.khat[fitted].mean()) if fitted.any() else nan,
+            "unreliable_share": float(np.mean(~self.se_reliable)),
+            "reliable": mean_reliable(self.se_reliable),
         }
 
     @staticmethod
@@ -260,6 +273,30 @@ def default_chunk_size(x: torch.Tensor, num_samples: int) -> int:
     """
     per_particle = max(1, x.shape[0] * int(np.prod(x.shape[1:])))
     return max(1, min(num_samples, _CHUNK_VALUES // per_particle))
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Make ``dtype`` torch's default floating dtype inside the block.
+
+    Pyro's autoregressive transforms build the start of their inversion with ``torch.zeros`` in
+    the default dtype (``AffineAutoregressive._inverse``), so sampling a float64 flow prior under
+    a float32 default fails with a dtype mismatch; the estimators run a model of ``dtype`` under
+    this block.
+
+    Example:
+        >>> with default_dtype(torch.float64):
+        ...     torch.zeros(1).dtype
+        torch.float64
+        >>> torch.zeros(1).dtype
+        torch.float32
+    """
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 @torch.no_grad()
@@ -310,7 +347,8 @@ def log_likelihood(
     tail = torch.empty(0, batch, dtype=torch.float64)
     for start in range(0, num_samples, chunk_size):
         num = min(chunk_size, num_samples - start)
-        log_lik, latent = log_weight_terms(model, guide, x, num, proposal=proposal)
+        with default_dtype(dtype):
+            log_lik, latent = log_weight_terms(model, guide, x, num, proposal=proposal)
         lw = (log_lik + latent).to(torch.float64)
         lse_w = torch.logaddexp(lse_w, torch.logsumexp(lw, 0))
         lse_w2 = torch.logaddexp(lse_w2, torch.logsumexp(2.0 * lw, 0))

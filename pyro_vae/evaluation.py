@@ -27,10 +27,18 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, load_data
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
-from pyro_vae.rundir import Run, load_run, write_comparison, write_evaluation
+from pyro_vae.rundir import (
+    Run,
+    check_replaceable,
+    comparison_path,
+    evaluation_path,
+    load_run,
+    write_comparison,
+    write_evaluation,
+)
 from pyro_vae.vae import VAE
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "evaluate_log_likelihood",
     "evaluate_run",
     "exact_log_likelihood",
+    "reliability_warnings",
     "run_test_data",
 ]
 
@@ -97,6 +106,57 @@ def estimate_dataset(
         for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False)
     ]
     return LogLikelihood.concat(parts)
+
+
+_LABELS = {"guide": "importance sampling (guide)", "prior": "naive Monte Carlo (prior)"}
+_GUIDE_ONLY = 'proposals=("guide",)'
+
+
+def reliability_warnings(results: Iterable[LogLikelihood]) -> list[str]:
+    """One line per estimate whose mean cannot be trusted, saying why and what to do.
+
+    An estimate is flagged when more than :data:`pyro_vae.diagnostics.UNRELIABLE_SHARE` of its
+    points have an unreliable standard error (k-hat above the threshold, or K too small for a
+    k-hat): their weights have (close to) infinite variance, so the mean may be too low and
+    its Monte Carlo standard error understates its error.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> res = log_likelihood(vae.model, vae.guide, torch.ones(3, 4), 10)
+        >>> reliability_warnings([res])[0][:60]
+        'importance sampling (guide): with K = 10 no Pareto k-hat ca'
+    """
+    lines = []
+    for res in results:
+        summary = res.summary()
+        if summary["reliable"]:
+            continue
+        label = _LABELS.get(res.proposal, res.proposal)
+        if not np.isfinite(res.khat).any():
+            lines.append(
+                f"{label}: with K = {res.num_samples} no Pareto k-hat can be fitted, so nothing "
+                f"says whether the estimate has converged; pass {setting('num_samples', 100)} "
+                "or more"
+            )
+            continue
+        if res.proposal == "prior":
+            advice = (
+                "naive Monte Carlo needs astronomically many samples once z has more than a few "
+                f"dimensions: use {spell('--proposal guide', _GUIDE_ONLY)}"
+            )
+        else:
+            advice = (
+                f"raise {setting('num_samples')}, or train a guide that fits better (e.g. "
+                f"{setting('objective', 'iwae')}, {setting('guide', 'iaf')})"
+            )
+        lines.append(
+            f"{label}: {summary['unreliable_share']:.0%} of the points have k-hat above "
+            f"{res.khat_threshold:.2f}, where the importance weights have (close to) infinite "
+            "variance: the mean log P(X) may be too low and its MC se understates its error; "
+            + advice
+        )
+    return lines
 
 
 def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _ELBO_BATCH) -> dict[str, float]:
@@ -168,9 +228,13 @@ class Evaluation:
         return int(next(iter(self.results.values())).estimate.shape[0])
 
     def per_point_rows(self) -> list[dict[str, Any]]:
-        """One row per datapoint and proposal (for ``estimates.csv`` and the k-hat figure)."""
+        """One row per datapoint and proposal (for ``estimates.csv`` and the k-hat figure).
+
+        ``se_reliable`` is 1 where the point's standard error can be trusted, else 0.
+        """
         rows = []
         for name, res in self.results.items():
+            se_reliable = res.se_reliable
             for i in range(res.estimate.shape[0]):
                 row = {
                     "index": i,
@@ -179,6 +243,7 @@ class Evaluation:
                     "standard_error": res.standard_error[i],
                     "ess": res.ess[i],
                     "khat": res.khat[i],
+                    "se_reliable": int(se_reliable[i]),
                     "elbo": res.mean_log_weight[i],
                 }
                 if self.exact is not None:
@@ -247,7 +312,8 @@ def compare_estimators(
 
     Columns: ``num_samples``, ``proposal``, ``log_likelihood`` (mean over datapoints),
     ``mc_standard_error``, ``data_standard_error``, ``elbo``, ``mean_ess``, ``bad_khat_share``,
-    ``mean_khat``, ``seconds`` and, when the model has a closed form, ``exact_log_likelihood``.
+    ``mean_khat``, ``unreliable_share``, ``reliable`` (1 or 0), ``seconds`` and, when the model
+    has a closed form, ``exact_log_likelihood``.
     Every K is an independent run (no reuse of samples across K).
 
     Example:
@@ -286,8 +352,10 @@ def compare_estimators(
                         "mean_ess",
                         "bad_khat_share",
                         "mean_khat",
+                        "unreliable_share",
                     )
                 },
+                "reliable": int(s["reliable"]),
                 "seconds": ev.seconds[proposal],
             }
             if exact is not None:
@@ -315,12 +383,15 @@ def run_test_data(run: Run, **changes: str | None) -> DataSplits:
     if unknown:
         raise TypeError(f"unknown data settings {unknown}: choose from {DATA_SETTINGS}")
     given = {k: v for k, v in changes.items() if v}
+    if "dataset" in given:  # another data set: the run's own folder or file does not apply
+        given = {"data_dir": None, "data_file": None, **given}
     config = run.config.replace(**given) if given else run.config
     splits = load_data(config, support_of(run.vae.likelihood))
     if splits.data_dim != run.data.data_dim:
         raise InputError(
             f"the run's model takes {run.data.data_dim} values per datapoint but the data have "
-            f"{splits.data_dim}: point --data-dir/--data-file at the data it was trained on"
+            f"{splits.data_dim}: point {setting('data_dir')} or {setting('data_file')} at the data "
+            "it was trained on"
         )
     return splits
 
@@ -386,6 +457,7 @@ def evaluate_run(
     data: Mapping[str, str | None] | None = None,
     batch_size: int = _BATCH,
     write: bool = True,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> RunEvaluation:
     """Estimate log P(X) of a run's test points and write the results into its directory.
@@ -406,6 +478,7 @@ def evaluate_run(
         data: ``dataset``/``data_dir``/``data_file`` to read the test set from elsewhere.
         batch_size: points per pass (memory grows with it, not with K).
         write: write the files into the run directory.
+        overwrite: replace an earlier evaluation of the run (else refused before any work).
         progress: show a progress bar.
 
     Returns:
@@ -417,6 +490,8 @@ def evaluate_run(
         21.7
     """
     run = run if isinstance(run, Run) else load_run(run)
+    if write:
+        check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
     points = _points(run, x, limit, data or {})
     evaluation = evaluate_log_likelihood(
         run.vae,
@@ -435,6 +510,7 @@ def evaluate_run(
         "test_elbo": elbo["elbo"],
         "test_reconstruction": elbo["reconstruction"],
         "test_kl": elbo["kl"],
+        "warnings": reliability_warnings(evaluation.results.values()),
     }
     path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
     return RunEvaluation(run, evaluation, elbo, summary, path)
@@ -452,13 +528,14 @@ def compare_run(
     data: Mapping[str, str | None] | None = None,
     batch_size: int = _BATCH,
     output: str | Path | None = None,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> RunComparison:
     """Both estimators against K on a run's test points (:func:`compare_estimators`), written.
 
     What ``pyro-vae compare-estimators`` does. The arguments are those of :func:`evaluate_run`,
     with ``ks`` in place of ``num_samples``; ``output`` is a ``.csv`` file to write instead of
-    the run directory's own.
+    the run directory's own; an existing file is replaced only with ``overwrite=True``.
 
     Returns:
         A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
@@ -469,6 +546,8 @@ def compare_run(
         [(10, 'guide'), (10, 'prior')]
     """
     run = run if isinstance(run, Run) else load_run(run)
+    target = comparison_path(Path(output) if output else run.path)
+    check_replaceable(target, overwrite, "comparison")
     points = _points(run, x, limit, data or {})
     rows = compare_estimators(
         run.vae,
@@ -480,5 +559,5 @@ def compare_run(
         dtype=dtype,
         progress=progress,
     )
-    path = write_comparison(Path(output) if output else run.path, rows)
+    path = write_comparison(target, rows)
     return RunComparison(run, rows, path, int(points.shape[0]))

@@ -53,6 +53,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise _write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            # mkstemp makes the file private (0600); a run's files get the mode of a new file.
+            os.fchmod(handle.fileno(), _NEW_FILE_MODE & ~_umask())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -64,6 +66,15 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+_NEW_FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:

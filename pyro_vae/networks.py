@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting
 from pyro_vae.registry import Registry
 
 __all__ = [
@@ -83,8 +83,9 @@ def _image_side(data_dim: int) -> int:
     side = math.isqrt(data_dim)
     if side * side != data_dim or side % 4 or side < 8:
         raise InputError(
-            f"--network conv needs square images whose side is a multiple of 4 (28x28, 8x8, ...), "
-            f"but a datapoint has {data_dim} values: use --network mlp"
+            f"{setting('network', 'conv')} needs square images whose side is a multiple of 4 "
+            f"(28x28, 8x8, ...), but a datapoint has {data_dim} values: use "
+            f"{setting('network', 'mlp')}"
         )
     return side
 

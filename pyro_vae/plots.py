@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
 from pyro_vae.diagnostics import khat_threshold
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting
 from pyro_vae.vae import VAE
 
 __all__ = [
@@ -159,7 +159,7 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     if dims != 2:
         raise InputError(
             f"the latent manifold needs a 2-D latent space, this model has {dims}: "
-            "train with --latent-dim 2"
+            f"train with {setting('latent_dim', 2)}"
         )
     probabilities = (torch.arange(steps) + 0.5) / steps
     q = _prior_quantiles(vae, probabilities)
@@ -408,8 +408,8 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
         drawn += len(chosen)
     if drawn == 0:
         raise InputError(
-            "no datapoint has a k-hat (it needs at least 25 samples): rerun pyro-vae evaluate "
-            "with --num-samples 100 or more"
+            "no datapoint has a k-hat (it needs at least 25 samples): evaluate again with "
+            f"{setting('num_samples', 100)} or more"
         )
     for level, _ in KHAT_THRESHOLDS:
         ax.axhline(level, color="grey", linestyle=":", linewidth=1)

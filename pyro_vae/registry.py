@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, spell
 
 __all__ = ["Registry", "RegistryEntry", "families", "family"]
 
@@ -126,9 +126,9 @@ class Registry(Generic[T]):
         """Return ``name`` if it is registered, else raise an error listing the valid names."""
         if name not in self._entries:
             valid = ", ".join(self._entries)
-            raise InputError(
-                f"unknown {self.family} {name!r}: choose one of {valid} (option {self.option})"
-            )
+            setting = self.option.lstrip("-").replace("-", "_")
+            where = spell(f"option {self.option}", f"setting {setting}")
+            raise InputError(f"unknown {self.family} {name!r}: choose one of {valid} ({where})")
         return name
 
     def names(self) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ import torch
 
 from pyro_vae._version import __version__
 from pyro_vae.config import RESUMABLE, RESUMABLE_OPTIONS, Config
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, spell
 from pyro_vae.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -48,6 +48,7 @@ from pyro_vae.files import (
     write_csv,
 )
 from pyro_vae.locking import run_lock
+from pyro_vae.registry import family
 from pyro_vae.vae import VAE, build_vae
 
 __all__ = [
@@ -62,11 +63,15 @@ __all__ = [
     "RUN_FILES",
     "DataInfo",
     "Run",
+    "check_replaceable",
     "clear_run_files",
+    "comparison_path",
     "custom_model_name",
     "describe_model",
     "evaluated_num_samples",
+    "evaluation_path",
     "figure_path",
+    "holds_run",
     "load_run",
     "load_weights",
     "locked",
@@ -217,6 +222,23 @@ def _read_document(run_dir: Path) -> dict[str, Any]:
     return doc
 
 
+_DOCUMENT_KEYS = frozenset({"format", "version", "settings", "data", "custom_model"})
+
+
+def _without_unread_data_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Drop a data folder or file that the run's data set never read.
+
+    Version 0.1 accepted them (and ignored them); they are refused now, but a run directory that
+    holds one must still load.
+    """
+    datasets = family("dataset")
+    name = settings.get("dataset", "digits")
+    if not isinstance(name, str) or name not in datasets:
+        return settings  # Config.from_dict names the problem
+    reads = datasets.trait(name, "reads")
+    return {k: v for k, v in settings.items() if k in reads or k not in ("data_dir", "data_file")}
+
+
 def custom_model_name(run_dir: str | Path) -> str | None:
     """The class of the user's own VAE a run was trained with, or ``None`` for a registered one."""
     name = _read_document(Path(run_dir)).get("custom_model")
@@ -227,11 +249,17 @@ def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
     """Read and validate ``config.json`` of a run directory."""
     path = run_dir / CONFIG_FILE
     doc = _read_document(run_dir)
+    unknown = sorted(set(doc) - _DOCUMENT_KEYS)
+    if unknown:
+        raise InputError(
+            f"{path} has entries that pyro-vae does not write ({', '.join(map(str, unknown))}): "
+            "restore the file or train again"
+        )
     settings, data = doc.get("settings"), doc.get("data")
     if not isinstance(settings, dict) or not isinstance(data, dict):
         raise InputError(f"{path} lacks its settings or data sections: restore it or train again")
     try:
-        config = Config.from_dict(settings)
+        config = Config.from_dict(_without_unread_data_settings(settings))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
     data_dim, shape = data.get("data_dim"), data.get("image_shape")
@@ -375,6 +403,42 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
 # evaluation files
 
 
+def check_replaceable(path: Path, overwrite: bool, what: str) -> None:
+    """Refuse to replace an earlier result at ``path`` unless ``overwrite``.
+
+    Called before the work that would replace it, so that nothing is computed in vain.
+
+    Args:
+        path: the file a result would be written to.
+        overwrite: the user asked to replace it.
+        what: what the file holds, for the message (``"evaluation"``, ``"comparison"``).
+    """
+    if overwrite or not path.exists():
+        return
+    detail = ""
+    if path.name == EVALUATION_FILE:
+        summary = read_evaluation(path.parent) or {}
+        if {"num_samples", "num_points"} <= set(summary):
+            detail = f" (K = {summary['num_samples']}, {summary['num_points']} points)"
+    raise InputError(
+        f"{path} holds an earlier {what}{detail}: pass {spell('--overwrite', 'overwrite=True')} "
+        "to replace it"
+        + spell(", or -o FILE.csv to write elsewhere", ", or output= to write elsewhere")
+        * (what == "comparison")
+    )
+
+
+def evaluation_path(run_dir: str | Path) -> Path:
+    """Where the summary of a run's evaluation goes (its per-point rows go beside it)."""
+    return Path(run_dir) / EVALUATION_FILE
+
+
+def comparison_path(path: str | Path) -> Path:
+    """Where a comparison goes: ``path`` itself, or the run directory's own file for a folder."""
+    path = Path(path)
+    return path / COMPARISON_FILE if path.is_dir() else path
+
+
 def write_evaluation(
     run_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> Path:
@@ -420,7 +484,7 @@ def write_comparison(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     Returns:
         The file written.
     """
-    target = path / COMPARISON_FILE if path.is_dir() else path
+    target = comparison_path(path)
     write_csv(target, rows)
     return target
 
@@ -437,24 +501,35 @@ def read_comparison(run_dir: str | Path) -> list[dict[str, Any]]:
 # lifecycle
 
 
+def _OUT() -> str:
+    return spell("--out", "run_dir")
+
+
 def make_run_dir(run_dir: Path) -> None:
     """Create the run directory (and its parents), or say why it cannot be."""
     if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(f"{run_dir} exists and is not a directory: choose another --out")
+        raise InputError(f"{run_dir} exists and is not a directory: choose another {_OUT()}")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
-            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable "
+            f"{_OUT()}"
         ) from None
+
+
+def holds_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a run that loads and resumes (its config is written last)."""
+    return (Path(run_dir) / CONFIG_FILE).is_file()
 
 
 def refuse_existing_run(run_dir: Path) -> None:
     """Refuse a directory that already holds a run (one with a ``config.json``)."""
-    if (run_dir / CONFIG_FILE).exists():
+    if holds_run(run_dir):
         raise InputError(
-            f"run directory {run_dir} already holds a run: pass --resume to continue it, "
-            "--overwrite to replace it, or choose another --out"
+            f"run directory {run_dir} already holds a run: pass "
+            f"{spell('--resume', 'resume=True')} to continue it, "
+            f"{spell('--overwrite', 'overwrite=True')} to replace it, or choose another {_OUT()}"
         )
 
 
@@ -475,7 +550,7 @@ def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str])
             path.unlink()
     except OSError as exc:
         raise InputError(
-            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable --out"
+            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable {_OUT()}"
         ) from None
 
 
@@ -513,7 +588,8 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
     if changed:
         raise InputError(
             f"cannot change {', '.join(changed)} when resuming {run_dir}: only "
-            f"{RESUMABLE_OPTIONS} may differ; start a new run for other settings"
+            f"{spell(RESUMABLE_OPTIONS, ', '.join(RESUMABLE))} may differ; start a new run for "
+            "other settings"
         )
     return requested
 

@@ -33,7 +33,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 from pyro_vae.config import Config
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.evaluation import evaluate_elbo
 from pyro_vae.interrupts import interrupt_flag
 from pyro_vae.likelihoods import likelihood_support
@@ -175,7 +175,7 @@ def train(
         elif state["data_dim"] != splits.data_dim:
             raise InputError(
                 f"the data of {run_dir} no longer have {state['data_dim']} values per "
-                "datapoint: point --data-dir at the data the run was trained on"
+                f"datapoint: point {setting('data_dir')} at the data the run was trained on"
             )
 
         jit = config.jit == "on" if custom else config.use_jit
@@ -364,7 +364,8 @@ class _Trainer:
             )
             raise FloatingPointError(
                 f"{problem} at epoch {self.epoch + 1}, step {self.step + 1}: lower "
-                f"--learning-rate, or pass --on-nonfinite skip to skip such batches; {kept}"
+                f"{setting('learning_rate')}, or pass {setting('on_nonfinite', 'skip')} to skip "
+                f"such batches; {kept}"
             )
         self.optimizer.step()
         return loss
@@ -387,7 +388,7 @@ class _Trainer:
             "train_reconstruction": fit["reconstruction"],
             "train_kl": fit["kl"],
             "kl_weight": self.scale.scale,
-            "learning_rate": self._learning_rate(),
+            "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
             "skipped_steps": self.skipped,
             "seconds": seconds,
         }
@@ -411,18 +412,16 @@ class _Trainer:
                 f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}  {seconds:6.1f}s"
             )
 
-    def _learning_rate(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
-
     def _stop(self, signum: int) -> None:
         self.interrupted, self.signal = True, signum
         self.save()
-        name = signal.Signals(signum).name
-        print(
-            f"{name} received: saved epoch {self.epoch + 1} at step {self.step} in {self.run_dir};"
-            f" continue with: pyro-vae train --resume {self.run_dir} (exit status {128 + signum})",
-            file=sys.stderr,
+        again = spell(
+            f"pyro-vae train --resume {self.run_dir} (exit status {128 + signum})",
+            f"train(None, {str(self.run_dir)!r}, resume=True)",
         )
+        where = f"epoch {self.epoch + 1} at step {self.step} in {self.run_dir}"
+        name = signal.Signals(signum).name
+        print(f"{name} received: saved {where}; continue with: {again}", file=sys.stderr)
 
     def finish(self) -> TrainResult:
         result = TrainResult(

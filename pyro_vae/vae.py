@@ -23,7 +23,7 @@ from torch import nn
 
 from pyro_vae.config import MAX_WEIGHTS, Config
 from pyro_vae.contracts import Encoder, Likelihood, Prior, check_part
-from pyro_vae.errors import InputError
+from pyro_vae.errors import InputError, setting
 from pyro_vae.guides import GUIDES
 from pyro_vae.likelihoods import LIKELIHOODS
 from pyro_vae.networks import NetworkSpec
@@ -214,6 +214,6 @@ def build_vae(config: Config, data_dim: int) -> VAE:
         raise InputError(
             f"{data_dim} values per datapoint into a first layer of {first} units need "
             f"{data_dim * first / 1e6:.0f} million weights, more than {MAX_WEIGHTS // 10**6} "
-            "million: pass smaller --hidden-dims or smaller data"
+            f"million: pass smaller {setting('hidden_dims')} or smaller data"
         )
     return MODELS.build(config.model, **part_arguments(config, data_dim))

@@ -250,6 +250,69 @@ CASES: list[Case] = [
     cli("plot-missing-results", "a figure's inputs", "plot", RUN, "--kind", "estimators"),
     api("train-existing-run", "a run directory", f'train(Config(epochs=1), "{RUN}")'),
     api("load-pickle", "an untrusted weights file", f'load_run("{WORK}/pickled")'),
+    # what a new user tripped over
+    cli(
+        "npz-train-labels",
+        "labels that do not fit",
+        "train",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/short-labels.npz",
+    ),
+    cli(
+        "npz-test-labels",
+        "labels that do not fit",
+        "train",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/short-test-labels.npz",
+    ),
+    cli(
+        "npz-text-labels",
+        "labels that are not integers",
+        "train",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/text-labels.npz",
+    ),
+    cli(
+        "npz-test-labels-alone",
+        "labels without images",
+        "train",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/labels-alone.npz",
+    ),
+    cli(
+        "data-file-for-mnist",
+        "a setting the data set ignores",
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        f"{WORK}/idx",
+        "--data-file",
+        f"{WORK}/grey.npz",
+    ),
+    cli("data-dir-for-digits", "a setting the data set ignores", "train", "--data-dir", "x"),
+    cli("underscore-option", "an option", "train", "--latent_dim", "2"),
+    cli("hidden-dims-spaces", "a list", "train", "--hidden-dims", "200 200"),
+    cli("evaluate-again", "an earlier result", "evaluate", RUN, "--num-samples", "50"),
+    cli(
+        "compare-onto-a-file",
+        "an earlier result",
+        "compare-estimators",
+        RUN,
+        "-o",
+        f"{WORK}/old.csv",
+    ),
+    cli("config-extra-entry", "config.json", "evaluate", f"{WORK}/extra-entry"),
+    api("evaluate-again-api", "an earlier result", f'evaluate_run("{RUN}", num_samples=50)'),
+    api("zero-epochs-python", "a count", "Config(epochs=1).replace(epochs=0)"),
     cli("custom-run-cli", "a run of a user's own VAE", "evaluate", f"{WORK}/custom"),
     api("load-custom-run", "a run of a user's own VAE", f'load_run("{WORK}/custom")'),
     api(
@@ -276,11 +339,23 @@ def make_workspace(root: Path) -> None:
     """Build everything the cases refer to inside ``root``."""
     from conftest import write_idx_folder
 
-    from pyro_vae import Config, train
+    from pyro_vae import Config, evaluate_run, train
 
     root.mkdir(parents=True, exist_ok=True)
     run = root / "run"
     train(Config(epochs=1, latent_dim=2, hidden_dims=(8,)), run)
+    evaluate_run(run, num_samples=30, limit=10)  # an earlier result, to be kept
+    (root / "old.csv").write_text("num_samples,proposal\n1,guide\n")
+    images = np.random.default_rng(0).random((200, 4))
+    np.savez(root / "short-labels.npz", x_train=images, y_train=np.zeros(10, dtype=int))
+    np.savez(
+        root / "short-test-labels.npz",
+        x_train=images,
+        x_test=images[:50],
+        y_test=np.zeros(7, dtype=int),
+    )
+    np.savez(root / "text-labels.npz", x_train=images, y_train=np.array(["cat"] * 200))
+    np.savez(root / "labels-alone.npz", x_train=images, y_test=np.zeros(50, dtype=int))
     (root / "empty").mkdir()
     (root / "file.txt").write_text("a file, not a folder\n")
     (root / "bad.toml").write_text("epochs = = 3\n")
@@ -315,6 +390,10 @@ def make_workspace(root: Path) -> None:
         edit(doc)
         path.write_text(json.dumps(doc, indent=2))
     (copy("not-json") / "config.json").write_text("{settings: [")
+    path = copy("extra-entry") / "config.json"
+    doc = json.loads(path.read_text())
+    doc["hook"] = "import os"
+    path.write_text(json.dumps(doc, indent=2))
     path = copy("custom") / "config.json"  # as train(..., vae=MyVAE(...)) records it
     doc = json.loads(path.read_text())
     doc["custom_model"] = "mymodels.MyVAE(prior=mymodels.MyPrior, encoder=..., likelihood=...)"

@@ -198,7 +198,89 @@ def test_ctrl_c_outside_training_is_one_line_and_status_130(trained, monkeypatch
 
     monkeypatch.setattr(evaluation, "evaluate_log_likelihood", interrupted)
     before = sorted(p.name for p in trained.iterdir())
-    assert main(["evaluate", str(trained)]) == 130
+    assert main(["evaluate", str(trained), "--overwrite"]) == 130
     err = capsys.readouterr().err
     assert err == "pyro-vae evaluate: interrupted; files written so far are whole\n"
     assert sorted(p.name for p in trained.iterdir()) == before
+
+
+def test_version():
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+
+
+def test_version_is_printed(capsys):
+    from pyro_vae import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"pyro-vae {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["train", "--latent_dim", "2"], "--latent_dim (did you mean --latent-dim?)"),
+        (["evaluate", "RUN", "--num-sample", "9"], "--num-sample (did you mean --num-samples?)"),
+        (["train", "--zzz"], "unrecognized arguments: --zzz (see pyro-vae train --help)"),
+    ],
+)
+def test_a_misspelled_option_gets_a_close_match_and_the_subcommand_help(argv, hint, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"pyro-vae {argv[0]}: error: ") and hint in err
+    assert f"(see pyro-vae {argv[0]} --help)" in err
+
+
+def test_sample_writes_into_the_run_directory_by_default(trained, capsys):
+    assert main(["sample", str(trained), "-n", "4"]) == 0
+    assert (trained / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert str(trained / "samples.png") in capsys.readouterr().out
+
+
+def test_evaluate_keeps_an_earlier_result_unless_asked(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY]) == 0
+    assert main(["evaluate", str(run), "--num-samples", "200", "--limit", "30"]) == 0
+    before = (run / "estimates.csv").read_bytes(), (run / "evaluation.json").read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--num-samples", "50", "--limit", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "holds an earlier evaluation (K = 200, 30 points)" in err and "--overwrite" in err
+    assert ((run / "estimates.csv").read_bytes(), (run / "evaluation.json").read_bytes()) == before
+    assert main(["evaluate", str(run), "--num-samples", "50", "--limit", "5", "--overwrite"]) == 0
+    assert json.loads((run / "evaluation.json").read_text())["num_samples"] == 50
+
+
+def test_unreliable_estimates_are_flagged_in_the_table_and_the_file(trained, tmp_path, capsys):
+    # K = 10 fits no k-hat: nothing says the estimates converged, and the rows say so
+    out = tmp_path / "cmp.csv"
+    argv = ["compare-estimators", str(trained), "--ks", "10,300", "--limit", "40", "-o", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "warning: in the rows marked !" in printed
+    rows = [line for line in printed.splitlines() if line.startswith("10 ")]
+    assert len(rows) == 2 and all(line.split()[4] == "!" for line in rows)
+    cells = (tmp_path / "cmp.csv").read_text().splitlines()
+    assert cells[0].split(",")[-2:] == ["reliable", "seconds"]
+    assert [line.split(",")[-2] for line in cells[1:3]] == ["0", "0"]
+
+
+def test_ctrl_c_during_start_up_says_to_start_again(tmp_path, monkeypatch, capsys):
+    import pyro_vae.training as training
+
+    real = training.load_data
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "load_data", interrupted)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY]) == 130
+    err = capsys.readouterr().err
+    assert "nothing to resume; start it again" in err and "--resume" not in err
+    monkeypatch.setattr(training, "load_data", real)
+    assert main(["train", "--out", str(run), *TINY]) == 0  # the same command works

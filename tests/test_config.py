@@ -22,7 +22,7 @@ def test_strings_from_the_command_line_are_coerced():
 
 
 def test_round_trip_through_plain_values():
-    cfg = Config(epochs=7, hidden_dims=(3, 5), data_dir="x")
+    cfg = Config(dataset="mnist", epochs=7, hidden_dims=(3, 5), data_dir="x")
     assert Config.from_dict(cfg.to_dict()) == cfg
 
 
@@ -41,7 +41,7 @@ def test_round_trip_through_plain_values():
         ({"beta": 0}, "beta must be > 0"),
         ({"sigma": float("nan")}, "finite"),
         ({"binarize": "sometimes"}, "choose one of auto, dynamic, none"),
-        ({"jit": True, "warmup_epochs": 5}, "--jit"),
+        ({"jit": True, "warmup_epochs": 5}, "jit='on'"),
         ({"epoch": 3}, "unknown setting 'epoch' (did you mean epochs?)"),
     ],
     ids=lambda v: str(v)[:40],

@@ -111,7 +111,7 @@ def test_bad_npz_files(tmp_path, arrays, needle):
 
 
 def test_npz_needs_a_file(tmp_path):
-    with pytest.raises(InputError, match="--data-file"):
+    with pytest.raises(InputError, match="data_file='FILE.npz'"):
         load_raw(Config(dataset="npz"))
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(InputError, match="not a readable .npz"):
@@ -124,7 +124,7 @@ def test_npz_needs_a_file(tmp_path):
         (torch.tensor([[0.0, float("nan")]]), "real", False, "NaN or infinite"),
         (torch.tensor([[0.0, float("inf")]]), "binary", True, "NaN or infinite"),
         (torch.tensor([[0.0, 2.0]]), "binary", True, "binarization needs [0, 1]"),
-        (torch.tensor([[0.0, 0.5]]), "binary", False, "use --binarize dynamic"),
+        (torch.tensor([[0.0, 0.5]]), "binary", False, "use binarize='dynamic'"),
     ],
     ids=["nan", "inf", "out-of-range", "grey-for-bernoulli"],
 )

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyro_vae import Config, build_vae
+from pyro_vae import GUIDES, PRIORS, Config, build_vae
 from pyro_vae.evaluation import (
     compare_estimators,
     estimate_dataset,
@@ -63,3 +63,24 @@ def test_the_exact_value_comes_with_a_linear_gaussian_model():
     )
     # the bound tightens towards the exact value
     assert rows[0]["log_likelihood"] <= rows[1]["log_likelihood"] + 3 * rows[1]["mc_standard_error"]
+
+
+@pytest.mark.parametrize("guide", GUIDES.names())
+@pytest.mark.parametrize("prior", PRIORS.names())
+def test_float64_evaluation_works_for_every_prior_and_guide(prior, guide):
+    config = Config(
+        prior=prior,
+        guide=guide,
+        latent_dim=2,
+        hidden_dims=(8,),
+        prior_components={"mixture": 3, "vamp": 4}.get(prior),
+    )
+    vae = build_vae(config, 6)
+    x = torch.bernoulli(torch.full((4, 6), 0.4))
+    evaluation = evaluate_log_likelihood(
+        vae, x, 40, proposals=("guide", "prior"), dtype=torch.float64
+    )
+    for res in evaluation.results.values():
+        assert np.isfinite(res.estimate).all()
+    assert torch.get_default_dtype() == torch.float32  # left as it was
+    assert next(vae.parameters()).dtype == torch.float32  # the caller's model untouched

@@ -44,3 +44,14 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"No space left on device.*previous f.bin is kept"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path):
+    mask = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "f.bin", b"data")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o640
+    atomic_write_bytes(tmp_path / "g.bin", b"data")
+    assert (tmp_path / "g.bin").stat().st_mode & 0o777 == 0o666 & ~mask

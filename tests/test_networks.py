@@ -26,10 +26,10 @@ def test_every_network_reads_and_draws_images_with_leading_dimensions(name, data
 
 
 def test_conv_refuses_data_that_are_not_square_images():
-    with pytest.raises(InputError, match="--network mlp"):
+    with pytest.raises(InputError, match="network='mlp'"):
         build_encoder_network("conv", 50, (8,), 4, "relu")
 
 
 def test_unknown_activation():
-    with pytest.raises(InputError, match="--activation"):
+    with pytest.raises(InputError, match="setting activation"):
         build_encoder_network("mlp", 2, (2,), 2, "swish9")

@@ -58,7 +58,7 @@ def test_manifold_tile_is_the_decoded_grid_point():
 
 
 def test_manifold_needs_two_latent_dimensions():
-    with pytest.raises(InputError, match="--latent-dim 2"):
+    with pytest.raises(InputError, match="latent_dim=2"):
         manifold_figure(_vae(3), (8, 8))
 
 
@@ -130,7 +130,7 @@ def test_khat_figure_marks_the_thresholds_and_skips_missing_values():
     assert "50% > 0.32" in ax.get_legend().get_texts()[0].get_text()
     legend = khat_figure(rows).axes[0].get_legend().get_texts()[0].get_text()
     assert "50% > 0.70" in legend  # K unknown: the 0.7 level
-    with pytest.raises(InputError, match="--num-samples"):
+    with pytest.raises(InputError, match="num_samples=100"):
         khat_figure([{"proposal": "guide", "estimate": -1.0, "khat": float("nan")}])
 
 

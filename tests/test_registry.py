@@ -75,7 +75,8 @@ def test_a_prior_registered_from_outside_trains_saves_reloads_and_evaluates(lapl
     assert evaluation.summary["num_points"] == 20
     assert guide["elbo"] <= guide["log_likelihood"] < 0
     # the same run through the command line's evaluate, which builds the prior by name
-    assert main(["evaluate", str(tmp_path / "run"), "--num-samples", "50", "--limit", "5"]) == 0
+    argv = ["evaluate", str(tmp_path / "run"), "--num-samples", "50", "--limit", "5"]
+    assert main([*argv, "--overwrite"]) == 0
 
 
 def test_traits_take_their_family_defaults_and_unknown_traits_are_a_bug():

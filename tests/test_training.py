@@ -96,7 +96,7 @@ def test_resume_may_extend_epochs_but_not_change_the_model(tmp_path, tiny):
 def test_existing_run_directory_is_refused_unless_asked(tmp_path, tiny):
     train(tiny.replace(epochs=1), tmp_path / "r")
     before = (tmp_path / "r/model.safetensors").read_bytes()
-    with pytest.raises(InputError, match="--resume .* --overwrite"):
+    with pytest.raises(InputError, match="resume=True .* overwrite=True"):
         train(tiny, tmp_path / "r")
     assert (tmp_path / "r/model.safetensors").read_bytes() == before
     train(tiny.replace(epochs=1, seed=5), tmp_path / "r", overwrite=True)
