@@ -364,7 +364,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"config file {path} does not exist: check the path given to --config")
+        raise InputError(
+            f"config file {path} does not exist: check the path" + spell(" given to --config", "")
+        )
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

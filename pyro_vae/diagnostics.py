@@ -17,7 +17,10 @@ that decide the estimate have mostly not been drawn yet, so the error is underes
 A bootstrap of the same weights inherits the problem, and Pareto smoothing changes the estimate
 it would be the error of. So the error is kept, and said to be unreliable where k-hat is above
 the threshold (:func:`standard_error_reliable`); a data-set mean is flagged when more than
-:data:`UNRELIABLE_SHARE` of its points are (:func:`mean_reliable`).
+:data:`UNRELIABLE_SHARE` of its points are (:func:`mean_reliable`). The per-point flag is
+necessary, not sufficient: k-hat is itself estimated, and when a proposal's tails are heavy the
+points whose k-hat comes out low are those whose samples missed the tail (measured in
+``bench/se_calibration.py``), so the data-set flag is the one to heed.
 """
 
 from __future__ import annotations

@@ -147,12 +147,15 @@ def test_linear_gaussian_refuses_other_likelihoods():
 
 @pytest.mark.parametrize("tails", ["light", "heavy"])
 def test_standard_errors_cover_where_reliable_and_are_flagged_where_not(tails):
-    """Coverage of estimate +- 1.96 se over independent repeats, split by the reliability flag.
+    """Coverage of estimate +- 1.96 se over independent repeats, and what the flags say.
 
-    Light tails (a guide wider than the posterior): k-hat is low, every point is reliable and
-    the intervals cover at the nominal rate. Heavy tails (a guide narrower than the posterior):
-    k-hat is above the threshold, the delta-method error is too small (measured: the intervals
-    cover far less often), and exactly those points are flagged, with a warning for the mean.
+    Light tails (a guide wider than the posterior): k-hat is low, no point is flagged, the mean
+    is reliable and the intervals cover at the nominal rate. Heavy tails (a guide narrower than
+    the posterior): most points have k-hat above the threshold, the delta-method error is too
+    small (the intervals cover far less often), and the data set's mean is flagged with a
+    warning. The points of a heavy-tailed proposal whose k-hat came out low by chance are those
+    whose samples missed the tail: they cover even less often, which is why a mean is flagged
+    as soon as more than a few of its points are.
     """
     from pyro_vae.evaluation import reliability_warnings
 
@@ -164,13 +167,16 @@ def test_standard_errors_cover_where_reliable_and_are_flagged_where_not(tails):
     res = log_likelihood(vae.model, guide, x.repeat(repeats, 1), num_samples, dtype=torch.float64)
     covered = np.abs(res.estimate - exact) <= 1.96 * res.standard_error
     reliable = res.se_reliable
+    nominal = 0.95 - 3 * np.sqrt(0.95 * 0.05 / covered.size)
     if tails == "light":
         assert reliable.all() and res.summary()["reliable"]
         assert abs(covered.mean() - 0.95) < 3 * np.sqrt(0.95 * 0.05 / covered.size)
         assert reliability_warnings([res]) == []
     else:
-        flagged = ~reliable
-        assert flagged.mean() > 0.9 and not res.summary()["reliable"]
-        assert covered[flagged].mean() < 0.95 - 3 * np.sqrt(0.95 * 0.05 / flagged.sum())
+        assert (~reliable).mean() > 0.75 and not res.summary()["reliable"]
+        assert covered.mean() < nominal
+        if reliable.sum() >= 10:
+            low = 0.95 - 3 * np.sqrt(0.95 * 0.05 / reliable.sum())
+            assert covered[reliable].mean() < low
         (warning,) = reliability_warnings([res])
         assert "k-hat above" in warning and "num_samples" in warning
