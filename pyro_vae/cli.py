@@ -481,10 +481,11 @@ def _unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -
     known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
     hints = []
     for extra in extras:
-        name = extra.split("=", 1)[0]
-        close = difflib.get_close_matches(name.replace("_", "-"), known, n=1, cutoff=0.75)
-        hints.append(f"{extra} (did you mean {close[0]}?)" if close else extra)
-    sub.error(f"unrecognized arguments: {' '.join(hints)}")
+        name = extra.split("=", 1)[0].replace("_", "-")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75) if name[:1] == "-" else []
+        hints += close
+    did_you_mean = f"; did you mean {', '.join(hints)}?" if hints else ""
+    sub.error(f"unrecognized arguments: {' '.join(extras)}{did_you_mean}")
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:

@@ -124,8 +124,8 @@ def reliability_warnings(results: Iterable[LogLikelihood]) -> list[str]:
         >>> from pyro_vae import Config, build_vae
         >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
         >>> res = log_likelihood(vae.model, vae.guide, torch.ones(3, 4), 10)
-        >>> reliability_warnings([res])[0][:60]
-        'importance sampling (guide): with K = 10 no Pareto k-hat ca'
+        >>> reliability_warnings([res])[0][:40]
+        'importance sampling (guide): with K = 10'
     """
     lines = []
     for res in results:
@@ -490,9 +490,9 @@ def evaluate_run(
         21.7
     """
     run = run if isinstance(run, Run) else load_run(run)
-    if write:
-        check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
     points = _points(run, x, limit, data or {})
+    if write:  # refused before any work, but after the data's own errors
+        check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
     evaluation = evaluate_log_likelihood(
         run.vae,
         points,
@@ -546,9 +546,9 @@ def compare_run(
         [(10, 'guide'), (10, 'prior')]
     """
     run = run if isinstance(run, Run) else load_run(run)
+    points = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)
     check_replaceable(target, overwrite, "comparison")
-    points = _points(run, x, limit, data or {})
     rows = compare_estimators(
         run.vae,
         points,

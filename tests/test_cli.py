@@ -58,7 +58,7 @@ def test_evaluate_puts_both_estimators_side_by_side(trained, capsys):
     assert rows[0].startswith("index,proposal,estimate,standard_error,ess,khat")
     assert len(rows) == 1 + 2 * 360
     # the same seed gives the same numbers
-    assert main([*argv, "--limit", "360"]) == 0
+    assert main([*argv, "--limit", "360", "--overwrite"]) == 0
     again = json.loads((trained / "evaluation.json").read_text())
     assert again["proposals"]["guide"]["log_likelihood"] == guide["log_likelihood"]
 
@@ -221,8 +221,11 @@ def test_version_is_printed(capsys):
 @pytest.mark.parametrize(
     ("argv", "hint"),
     [
-        (["train", "--latent_dim", "2"], "--latent_dim (did you mean --latent-dim?)"),
-        (["evaluate", "RUN", "--num-sample", "9"], "--num-sample (did you mean --num-samples?)"),
+        (
+            ["train", "--latent_dim", "2"],
+            "--latent_dim 2; did you mean --latent-dim?",
+        ),
+        (["evaluate", "RUN", "--num-sample", "9"], "--num-sample 9; did you mean --num-samples?"),
         (["train", "--zzz"], "unrecognized arguments: --zzz (see pyro-vae train --help)"),
     ],
 )

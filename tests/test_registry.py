@@ -16,6 +16,7 @@ from pyro_vae import (
     train,
 )
 from pyro_vae.cli import main
+from pyro_vae.errors import command_line
 from pyro_vae.registry import Registry
 
 
@@ -25,7 +26,7 @@ from pyro_vae.registry import Registry
     ids=lambda r: r.family,
 )
 def test_unknown_name_lists_the_valid_ones(registry):
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InputError) as info, command_line():
         registry.get("no-such-part")
     message = str(info.value)
     assert "\n" not in message
@@ -93,3 +94,8 @@ def test_build_passes_each_factory_the_arguments_it_names():
     reg.register("open", "takes anything")(lambda **kw: sorted(kw))
     assert reg.build("sized", size=3, colour="red") == ("sized", 3)
     assert reg.build("open", size=3, colour="red") == ["colour", "size"]
+
+
+def test_from_python_the_unknown_name_names_the_setting():
+    with pytest.raises(InputError, match=r"\(setting prior\)$"):
+        PRIORS.get("no-such-prior")
