@@ -70,3 +70,14 @@ def make_linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int
         vae.weight.normal_()
         vae.bias.normal_()
     return vae
+
+
+def small_config(prior: str, guide: str) -> Config:
+    """A 2-D model with the named prior and guide, small enough for every combination."""
+    return Config(
+        prior=prior,
+        guide=guide,
+        latent_dim=2,
+        hidden_dims=(8,),
+        prior_components={"mixture": 3, "vamp": 4}.get(prior),
+    )

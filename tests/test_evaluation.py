@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import small_config
 
 from pyro_vae import GUIDES, PRIORS, Config, build_vae
 from pyro_vae.evaluation import (
@@ -68,13 +69,7 @@ def test_the_exact_value_comes_with_a_linear_gaussian_model():
 @pytest.mark.parametrize("guide", GUIDES.names())
 @pytest.mark.parametrize("prior", PRIORS.names())
 def test_float64_evaluation_works_for_every_prior_and_guide(prior, guide):
-    config = Config(
-        prior=prior,
-        guide=guide,
-        latent_dim=2,
-        hidden_dims=(8,),
-        prior_components={"mixture": 3, "vamp": 4}.get(prior),
-    )
+    config = small_config(prior, guide)
     vae = build_vae(config, 6)
     x = torch.bernoulli(torch.full((4, 6), 0.4))
     evaluation = evaluate_log_likelihood(

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import small_config
 from matplotlib.image import imread
 
 from pyro_vae import Config, build_vae
@@ -111,13 +112,7 @@ def test_csv_rows_come_back_as_numbers(run_dir):
 @pytest.mark.parametrize("guide", GUIDES.names())
 @pytest.mark.parametrize("prior", PRIORS.names())
 def test_every_prior_and_guide_draws_its_image_figures(prior, guide):
-    config = Config(
-        prior=prior,
-        guide=guide,
-        latent_dim=2,
-        hidden_dims=(8,),
-        prior_components={"mixture": 3, "vamp": 4}.get(prior),
-    )
+    config = small_config(prior, guide)
     vae = build_vae(config, 64).eval()
     x = torch.bernoulli(torch.full((20, 64), 0.3))
     run = Run(None, config, DataInfo(64, (8, 8)), vae)
