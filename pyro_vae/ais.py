@@ -11,8 +11,7 @@ with one Hamiltonian Monte Carlo transition leaving f_t invariant at every step,
 
 whose mean over chains is an unbiased estimate of P(x) (Wu, Burda, Salakhutdinov & Grosse 2017).
 Run in reverse from an exact posterior sample -- a latent that generated x -- the same weights
-estimate 1/P(x): bidirectional Monte Carlo (Grosse, Ghahramani & Adams 2015) sandwiches log P(x)
-between the forward (stochastic lower) and the reverse (stochastic upper) bound.
+estimate 1/P(x): :mod:`pyro_vae.bdmc` builds bidirectional Monte Carlo on that.
 
 The functions work on any model/guide pair of the project's site convention (every site in
 ``pyro.plate("data")``, observed sites with ``obs=``; one or several continuous latent sites).
@@ -33,7 +32,7 @@ never involve the transitions).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,16 +51,15 @@ from pyro_vae.diagnostics import (
     standard_error_from_ess,
 )
 from pyro_vae.estimators import DATA_PLATE, LogLikelihood, default_dtype
+from pyro_vae.vae import VAE
 
 __all__ = [
     "AISLikelihood",
-    "Sandwich",
     "Start",
     "annealed_importance_sampling",
-    "bidirectional_monte_carlo",
+    "in_data_plate",
     "linear_schedule",
     "sigmoid_schedule",
-    "simulate",
 ]
 
 Start = Literal["guide", "prior"]
@@ -114,6 +112,45 @@ class AISLikelihood(LogLikelihood):
     num_steps: int = 0
     start: str = "guide"
 
+    def summary(self) -> dict[str, Any]:
+        """The summary of :class:`LogLikelihood`, with the HMC statistics and the schedule.
+
+        ``reliable`` is ``None``: over a few chains no k-hat can be fitted, and the chains'
+        spread says nothing of how far the schedule was from converging (BDMC does).
+        """
+        return {
+            **super().summary(),
+            "reliable": None,
+            "num_steps": self.num_steps,
+            "start": self.start,
+            "acceptance": float(np.mean(self.acceptance)),
+            "step_size": float(np.mean(self.step_size)),
+        }
+
+    @staticmethod
+    def concat(parts: Sequence[LogLikelihood]) -> AISLikelihood:
+        """Join results for consecutive batches of the same settings."""
+        first = parts[0]
+        joined = LogLikelihood.concat(parts)
+        return AISLikelihood(
+            **{f: getattr(joined, f) for f in _BASE_FIELDS},
+            acceptance=np.concatenate([p.acceptance for p in parts]),
+            step_size=np.concatenate([p.step_size for p in parts]),
+            num_steps=first.num_steps,
+            start=first.start,
+        )
+
+
+_BASE_FIELDS = (
+    "estimate",
+    "standard_error",
+    "ess",
+    "khat",
+    "mean_log_weight",
+    "num_samples",
+    "proposal",
+)
+
 
 class _Target:
     """log P(x, z) and log q0(z) of the chains, as functions of the unconstrained latents."""
@@ -131,7 +168,7 @@ class _Target:
         trace = poutine.trace(_chains(program, num_chains)).get_trace(self.x)
         sites = {}
         for name, site in trace.nodes.items():
-            if site["type"] == "sample" and not site["is_observed"] and _in_data_plate(site):
+            if site["type"] == "sample" and not site["is_observed"] and in_data_plate(site):
                 sites[name] = (site["value"].detach(), biject_to(site["fn"].support))
         if not sites:
             raise ValueError("the program samples no latent site inside the data plate")
@@ -146,7 +183,7 @@ class _Target:
         trace.compute_log_prob()
         log_joint = log_prior = 0.0
         for site in trace.nodes.values():
-            if site["type"] == "sample" and _in_data_plate(site):
+            if site["type"] == "sample" and in_data_plate(site):
                 log_joint = log_joint + site["log_prob"]
                 if site["name"] in zs:  # conditioned, so marked observed: go by name
                     log_prior = log_prior + site["log_prob"]
@@ -158,13 +195,75 @@ class _Target:
         log_q = sum(
             site["log_prob"]
             for site in guide_trace.nodes.values()
-            if site["type"] == "sample" and _in_data_plate(site)
+            if site["type"] == "sample" and in_data_plate(site)
         )
         return log_joint, log_q
 
 
-def _in_data_plate(site: Mapping[str, Any]) -> bool:
-    """Whether a sample site sits inside the project's data plate (and is not a plate itself)."""
+class _VAETarget(_Target):
+    """The same densities for a :class:`pyro_vae.VAE`, read from its parts without Pyro traces.
+
+    A leapfrog step then costs one prior and one likelihood evaluation (a decoder forward and
+    backward) on the batch of chains; the guide's Q(z|x) depends on x only, so the encoder runs
+    once. Tracing the programs at every step would add Pyro's bookkeeping (the messenger stack,
+    registering every parameter) to every one of the thousands of steps; the generic path does
+    exactly what this one computes, which ``tests/test_ais.py`` checks.
+    """
+
+    def __init__(self, vae: VAE, guide: Callable[..., Any] | None, x: torch.Tensor) -> None:
+        super().__init__(vae.model, guide, x)
+        self.vae = vae
+        self._q: Any = None
+
+    def q(self) -> Any:
+        if self._q is None:
+            with torch.no_grad():
+                self._q = self.vae.encoder(self.x)
+        return self._q
+
+    def latents(self, num_chains: int, start: Start) -> dict[str, Any]:
+        if start == "guide" and self.guide is None:
+            raise ValueError("start='guide' needs a guide")
+        with torch.no_grad():
+            if start == "guide":
+                z = self.q().sample((num_chains,))
+            else:
+                z = self.vae.prior().sample((num_chains, self.x.shape[0]))
+        return {"z": (z, biject_to(self.vae.prior().support))}
+
+    def evaluate(
+        self, zs: Mapping[str, torch.Tensor], num_chains: int, start: Start
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        z = zs["z"]
+        log_prior = self.vae.prior().log_prob(z)
+        log_joint = log_prior + self.vae.likelihood(z).log_prob(self.x)
+        return log_joint, log_prior if start == "prior" else self.q().log_prob(z)
+
+
+def _target(
+    model: Callable[..., Any], guide: Callable[..., Any] | None, x: torch.Tensor
+) -> _Target:
+    """The fast target for a VAE's own model and guide, the generic one for anything else."""
+    vae = getattr(model, "__self__", None)
+    own_guide = guide is None or (
+        getattr(guide, "__self__", None) is vae and getattr(guide, "__func__", None) is VAE.guide
+    )
+    if isinstance(vae, VAE) and getattr(model, "__func__", None) is VAE.model and own_guide:
+        return _VAETarget(vae, guide, x)
+    return _Target(model, guide, x)
+
+
+def in_data_plate(site: Mapping[str, Any]) -> bool:
+    """Whether a sample site sits inside the project's data plate (and is not a plate itself).
+
+    Example:
+        >>> from pyro_vae.exact import LinearGaussianVAE
+        >>> vae = LinearGaussianVAE(data_dim=3, latent_dim=2)
+        >>> trace = poutine.trace(vae.model).get_trace(torch.zeros(4, 3))
+        >>> [name for name, site in trace.nodes.items() if site["type"] == "sample"
+        ...  and in_data_plate(site)]
+        ['z', 'x']
+    """
     if site_is_subsample(site):
         return False
     return any(frame.name == DATA_PLATE for frame in site["cond_indep_stack"])
@@ -308,7 +407,7 @@ def annealed_importance_sampling(
         betas = betas.flip(0)
     x = x.to(dtype)
     with default_dtype(dtype):
-        target = _Target(model, guide, x)
+        target = _target(model, guide, x)
         sites = target.latents(num_chains, start)
         if initial is not None:
             sites = {
@@ -384,88 +483,3 @@ def _result(
         num_steps=num_steps,
         start=start,
     )
-
-
-@dataclass(frozen=True)
-class Sandwich:
-    """Bidirectional Monte Carlo bounds of log P(x) for one schedule length.
-
-    Attributes:
-        num_steps: T, intermediate distributions of both runs.
-        lower: forward AIS, a stochastic lower bound per datapoint.
-        upper: reverse AIS from the latents that generated the data, an upper bound.
-    """
-
-    num_steps: int
-    lower: AISLikelihood
-    upper: AISLikelihood
-
-    @property
-    def gap(self) -> np.ndarray:
-        """Upper - lower per datapoint: how far either bound can be from log P(x)."""
-        return self.upper.estimate - self.lower.estimate
-
-
-def bidirectional_monte_carlo(
-    model: Callable[..., Any],
-    guide: Callable[..., Any] | None,
-    x: torch.Tensor,
-    latents: Mapping[str, torch.Tensor],
-    *,
-    schedules: tuple[int, ...] = (100, 1000),
-    **options: Any,
-) -> list[Sandwich]:
-    """Sandwich log P(x) of simulated data between forward and reverse AIS, per schedule length.
-
-    Args:
-        model: the Pyro model that simulated ``x``.
-        guide: the guide, for ``start="guide"`` (the default of the AIS options).
-        x: simulated data ``[B, ...]``.
-        latents: the latents that generated ``x``, ``{site: [B, ...]}``: exact posterior
-            samples, where reverse AIS starts.
-        schedules: the numbers of intermediate distributions to run.
-        **options: keyword arguments of :func:`annealed_importance_sampling` (``num_chains``,
-            ``start``, ``leapfrog_steps``, ...).
-
-    Returns:
-        One :class:`Sandwich` per schedule length, in the given order.
-
-    Example:
-        >>> from pyro_vae.exact import LinearGaussianVAE
-        >>> _ = torch.manual_seed(0)
-        >>> vae = LinearGaussianVAE(data_dim=4, latent_dim=2, sigma=0.5)
-        >>> x, latents = simulate(vae.model, 3)
-        >>> (s,) = bidirectional_monte_carlo(
-        ...     vae.model, None, x, latents, schedules=(20,), num_chains=4, start="prior"
-        ... )
-        >>> s.gap.shape
-        (3,)
-    """
-    out = []
-    for num_steps in schedules:
-        lower = annealed_importance_sampling(model, guide, x, num_steps=num_steps, **options)
-        upper = annealed_importance_sampling(
-            model, guide, x, num_steps=num_steps, initial=latents, reverse=True, **options
-        )
-        out.append(Sandwich(num_steps, lower, upper))
-    return out
-
-
-def simulate(model: Callable[..., Any], num: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Draw ``num`` datapoints and the latents that generated them from a model.
-
-    The model is called as ``model(None, batch_size=num)`` (as :meth:`pyro_vae.VAE.model`
-    takes it) and must return its observed site ``x``.
-
-    Returns:
-        ``x [num, ...]`` and ``{latent site: value [num, ...]}``.
-    """
-    with torch.no_grad():
-        trace = poutine.trace(model).get_trace(None, batch_size=num)
-    x = trace.nodes["_RETURN"]["value"]
-    latents = {
-        name: site["value"]
-        for name, site in trace.nodes.items()
-        if site["type"] == "sample" and _in_data_plate(site) and site["value"] is not x
-    }
-    return x, latents

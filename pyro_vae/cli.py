@@ -135,7 +135,22 @@ def _build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--proposal",
         default="guide",
-        help="guide (importance sampling), prior (naive Monte Carlo) or both (default: guide)",
+        help="guide (importance sampling), prior (naive Monte Carlo), ais (annealed importance "
+        "sampling), both (guide and prior) or all three (default: guide)",
+    )
+    ais = p_eval.add_argument_group("annealed importance sampling (--proposal ais or all)")
+    ais.add_argument(
+        "--ais-steps",
+        default="1000",
+        metavar="T",
+        help="intermediate distributions (default: 1000)",
+    )
+    ais.add_argument("--ais-chains", default="16", help="chains per test point (default: 16)")
+    ais.add_argument(
+        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
+    )
+    ais.add_argument(
+        "--ais-start", default="guide", help="start the chains from the guide or the prior"
     )
 
     p_cmp = sub.add_parser(
@@ -157,6 +172,26 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--overwrite", action="store_true", help="replace an earlier result of this command"
         )
+
+    p_bdmc = sub.add_parser(
+        "bdmc",
+        help="bound log P(X) of simulated data from both sides with AIS (BDMC)",
+        description="Simulate (z, x) from the run's model, then run forward AIS (a stochastic "
+        "lower bound of log P(x)) and reverse AIS from the true z (an upper bound) for each "
+        "schedule length; print the bounds and their gap and write them into the run directory.",
+    )
+    p_bdmc.add_argument("run_dir", metavar="RUN_DIR")
+    p_bdmc.add_argument("--num-points", default="100", help="simulated points (default: 100)")
+    p_bdmc.add_argument(
+        "--schedules", default="100,1000", help="comma-separated T (default: 100,1000)"
+    )
+    p_bdmc.add_argument("--ais-chains", default="16", help="chains per point (default: 16)")
+    p_bdmc.add_argument(
+        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
+    )
+    p_bdmc.add_argument("--ais-start", default="guide", help="guide or prior (default: guide)")
+    p_bdmc.add_argument("--seed", default="0", help="random seed (default: 0)")
+    p_bdmc.add_argument("--overwrite", action="store_true", help="replace an earlier table")
 
     p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
     p_sample.add_argument("run_dir", metavar="RUN_DIR")
@@ -253,13 +288,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _proposals(value: str) -> tuple[str, ...]:
+def _proposals(value: str, ais: bool = False) -> tuple[str, ...]:
     choices = {"guide": ("guide",), "prior": ("prior",), "both": ("guide", "prior")}
+    if ais:
+        choices.update({"ais": ("ais",), "all": ("guide", "prior", "ais")})
     if value not in choices:
         raise InputError(
-            f"unknown proposal {value!r}: choose one of guide, prior, both (option --proposal)"
+            f"unknown proposal {value!r}: choose one of {', '.join(choices)} (option --proposal)"
         )
     return choices[value]
+
+
+def _ais_start(value: str) -> str:
+    if value not in ("guide", "prior"):
+        raise InputError(f"unknown AIS start {value!r}: choose guide or prior (option --ais-start)")
+    return value
+
+
+def _ais_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "num_steps": _positive(args.ais_steps, "--ais-steps"),
+        "num_chains": _positive(args.ais_chains, "--ais-chains"),
+        "leapfrog_steps": _positive(args.leapfrog_steps, "--leapfrog-steps"),
+        "start": _ais_start(args.ais_start),
+    }
 
 
 def _integer(value: str, name: str) -> int:
@@ -274,7 +326,7 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     options = {
-        "proposals": _proposals(args.proposal),
+        "proposals": _proposals(args.proposal, ais=args.command == "evaluate"),
         "seed": _integer(args.seed, "--seed"),
         "batch_size": _positive(args.batch_size, "--batch-size"),
         "dtype": torch.float64 if args.float64 else torch.float32,
@@ -323,12 +375,22 @@ def _num(value: float, digits: int = 2) -> str:
 _PROPOSAL_LABEL = {"guide": "guide (importance sampling)", "prior": "prior (naive Monte Carlo)"}
 
 
+def _label(name: str, summary: dict[str, Any]) -> str:
+    if name != "ais":
+        return _PROPOSAL_LABEL[name]
+    return (
+        f"AIS from the {summary['start']} (T = {summary['num_steps']}, "
+        f"{summary['num_samples']} chains, acceptance {summary['acceptance']:.2f})"
+    )
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pyro_vae.evaluation import evaluate_run
 
     num_samples = _positive(args.num_samples, "--num-samples")
+    ais = _ais_options(args)
     options = _estimator_options(args)
-    result = evaluate_run(num_samples=num_samples, **options)
+    result = evaluate_run(num_samples=num_samples, ais=ais, **options)
     evaluation, elbo = result.evaluation, result.elbo
 
     threshold = next(iter(evaluation.results.values())).khat_threshold
@@ -337,9 +399,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         summary = res.summary()
         rows.append(
             [
-                _PROPOSAL_LABEL[name],
+                _label(name, summary),
                 _num(summary["nll"]),
-                _num(summary["mc_standard_error"], 3) + ("" if summary["reliable"] else " !"),
+                _num(summary["mc_standard_error"], 3)
+                + (" !" if summary["reliable"] is False else ""),
                 _num(summary["data_standard_error"], 2),
                 _num(-summary["elbo"]),
                 _num(summary["mean_ess"], 1),
@@ -352,6 +415,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(
         f"test log P(X) of {args.run_dir}: {evaluation.num_points} points, "
         f"K = {num_samples} samples each (seed {options['seed']})"
+        + (" for importance sampling" if "ais" in evaluation.results else "")
     )
     headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
     print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
@@ -364,15 +428,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ks(value: str) -> list[int]:
+def _ks(value: str, option: str = "--ks") -> list[int]:
     try:
         ks = [int(k) for k in value.split(",")]
     except ValueError:
         ks = []
     if not ks or min(ks) < 1:
         raise InputError(
-            f"--ks must be positive integers separated by commas, got {value!r}: "
-            "pass e.g. --ks 1,10,100,1000"
+            f"{option} must be positive integers separated by commas, got {value!r}: "
+            f"pass e.g. {option} 1,10,100,1000"
         )
     return sorted(set(ks))
 
@@ -412,6 +476,40 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             "understates the error; pyro-vae evaluate says what to do for one K"
         )
     print(f"written to {comparison.path}")
+    return 0
+
+
+def _cmd_bdmc(args: argparse.Namespace) -> int:
+    from pyro_vae.bdmc import bdmc_run
+
+    options = {
+        "num_points": _positive(args.num_points, "--num-points"),
+        "schedules": _ks(args.schedules, "--schedules"),
+        "seed": _integer(args.seed, "--seed"),
+        "overwrite": args.overwrite,
+        "progress": sys.stderr.isatty(),
+        "num_chains": _positive(args.ais_chains, "--ais-chains"),
+        "leapfrog_steps": _positive(args.leapfrog_steps, "--leapfrog-steps"),
+        "start": _ais_start(args.ais_start),
+    }
+    run = _load(args.run_dir)
+    rows = bdmc_run(run, **options)
+    table = [
+        [
+            str(r["num_steps"]),
+            _num(r["lower"]),
+            _num(r["upper"]),
+            _num(r["gap"], 3),
+            _num(r["seconds"], 1),
+        ]
+        for r in rows
+    ]
+    print(
+        f"BDMC on {options['num_points']} points simulated from {args.run_dir} "
+        f"({options['num_chains']} chains from the {options['start']})"
+    )
+    print(_table(["T", "lower (forward)", "upper (reverse)", "gap", "seconds"], table))
+    print(f"written to {run.path}")
     return 0
 
 
@@ -469,6 +567,7 @@ _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "compare-estimators": _cmd_compare,
+    "bdmc": _cmd_bdmc,
     "sample": _cmd_sample,
     "plot": _cmd_plot,
 }

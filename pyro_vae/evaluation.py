@@ -19,12 +19,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
+from pyro_vae.ais import AISLikelihood, annealed_importance_sampling
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, load_data
 from pyro_vae.errors import InputError, setting, spell
@@ -60,6 +61,8 @@ __all__ = [
 
 PROPOSALS: tuple[Proposal, ...] = ("guide", "prior")
 _BATCH = 100
+#: What evaluate can run: importance sampling with the guide or the prior, or AIS.
+Method = Literal["guide", "prior", "ais"]
 _ELBO_BATCH = 1000
 #: Settings of a run's data that an evaluation may point elsewhere.
 DATA_SETTINGS = ("dataset", "data_dir", "data_file")
@@ -71,10 +74,11 @@ def estimate_dataset(
     x: torch.Tensor,
     num_samples: int,
     *,
-    proposal: Proposal = "guide",
+    proposal: Method = "guide",
     batch_size: int = _BATCH,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
 ) -> LogLikelihood:
     """Per-datapoint log P(X) estimates for every row of ``x``, ``batch_size`` rows at a time.
 
@@ -83,10 +87,13 @@ def estimate_dataset(
         guide: the Pyro guide; unused (may be ``None``) for ``proposal="prior"``.
         x: the data set, ``[N, ...]``.
         num_samples: K per datapoint.
-        proposal: ``"guide"`` or ``"prior"``.
+        proposal: ``"guide"``, ``"prior"`` or ``"ais"`` (annealed importance sampling; then
+            ``num_samples`` is ignored and ``ais`` holds the options of
+            :func:`pyro_vae.ais.annealed_importance_sampling`, ``num_chains`` included).
         batch_size: datapoints per call to :func:`~pyro_vae.estimators.log_likelihood`.
         dtype: dtype of the data passed to the model.
         progress: show a progress bar.
+        ais: options of the AIS estimator.
 
     Returns:
         The results of all batches joined (:meth:`LogLikelihood.concat`).
@@ -99,6 +106,14 @@ def estimate_dataset(
         (25,)
     """
     starts = range(0, x.shape[0], batch_size)
+    if proposal == "ais":
+        chunks = [
+            annealed_importance_sampling(
+                model, guide, x[s : s + batch_size], dtype=dtype, **ais or {}
+            )
+            for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
+        ]
+        return AISLikelihood.concat(chunks)
     parts = [
         log_likelihood(
             model, guide, x[s : s + batch_size], num_samples, proposal=proposal, dtype=dtype
@@ -108,7 +123,11 @@ def estimate_dataset(
     return LogLikelihood.concat(parts)
 
 
-_LABELS = {"guide": "importance sampling (guide)", "prior": "naive Monte Carlo (prior)"}
+_LABELS = {
+    "guide": "importance sampling (guide)",
+    "prior": "naive Monte Carlo (prior)",
+    "ais": "annealed importance sampling",
+}
 _GUIDE_ONLY = 'proposals=("guide",)'
 
 
@@ -130,8 +149,8 @@ def reliability_warnings(results: Iterable[LogLikelihood]) -> list[str]:
     lines = []
     for res in results:
         summary = res.summary()
-        if summary["reliable"]:
-            continue
+        if summary["reliable"] or isinstance(res, AISLikelihood):
+            continue  # AIS: its chains' spread says nothing of its bias (BDMC does)
         label = _LABELS.get(res.proposal, res.proposal)
         if not np.isfinite(res.khat).any():
             lines.append(
@@ -257,17 +276,19 @@ def evaluate_log_likelihood(
     x: torch.Tensor,
     num_samples: int,
     *,
-    proposals: Sequence[Proposal] = ("guide",),
+    proposals: Sequence[Method] = ("guide",),
     seed: int = 0,
     batch_size: int = _BATCH,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Estimate log P(x) for every datapoint with each proposal; add the exact value if known.
 
     Each proposal starts from ``torch.manual_seed(seed)``, so a result is reproducible on its
     own. With ``dtype=torch.float64`` the model is evaluated in double precision (a copy; the
-    caller's model is left as it was).
+    caller's model is left as it was). ``"ais"`` among the proposals runs annealed importance
+    sampling with the options ``ais`` (see :func:`estimate_dataset`).
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -292,6 +313,7 @@ def evaluate_log_likelihood(
             batch_size=batch_size,
             dtype=dtype,
             progress=progress,
+            ais=ais,
         )
         seconds[proposal] = time.perf_counter() - start
     return Evaluation(results, exact_log_likelihood(vae, x), seconds, seed)
@@ -449,7 +471,7 @@ def evaluate_run(
     run: Run | str | Path,
     *,
     num_samples: int = 5000,
-    proposals: Sequence[Proposal] = ("guide",),
+    proposals: Sequence[Method] = ("guide",),
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     limit: int | None = None,
@@ -459,6 +481,7 @@ def evaluate_run(
     write: bool = True,
     overwrite: bool = False,
     progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
 ) -> RunEvaluation:
     """Estimate log P(X) of a run's test points and write the results into its directory.
 
@@ -480,6 +503,7 @@ def evaluate_run(
         write: write the files into the run directory.
         overwrite: replace an earlier evaluation of the run (else refused before any work).
         progress: show a progress bar.
+        ais: options of :func:`pyro_vae.ais.annealed_importance_sampling` for ``"ais"``.
 
     Returns:
         A :class:`RunEvaluation`.
@@ -502,6 +526,7 @@ def evaluate_run(
         batch_size=batch_size,
         dtype=dtype,
         progress=progress,
+        ais=ais,
     )
     torch.manual_seed(seed)
     elbo = evaluate_elbo(run.vae, points)

@@ -26,6 +26,7 @@ from pyro_vae.rundir import (
     Run,
     evaluated_num_samples,
     figure_path,
+    read_bdmc,
     read_comparison,
     read_estimates,
     read_metrics,
@@ -124,6 +125,11 @@ def _curves(source: FigureSource) -> Figure:
 )
 def _estimators(source: FigureSource) -> Figure:
     return plots.estimators_figure(read_comparison(source.run.path))
+
+
+@PLOT_KINDS.register("bdmc", "the BDMC sandwich against the schedule length, from pyro-vae bdmc")
+def _bdmc(source: FigureSource) -> Figure:
+    return plots.bdmc_figure(read_bdmc(source.run.path))
 
 
 @PLOT_KINDS.register("khat", "Pareto k-hat of every test point, from pyro-vae evaluate")

@@ -12,6 +12,7 @@ A run directory holds
 * ``evaluation.json`` and ``estimates.csv`` -- the summary and the per-point log P(X) estimates
   of the last evaluation (:mod:`pyro_vae.evaluation`); ``comparison.csv`` -- the estimators
   against K (``estimators.csv`` in run directories of version 0.1, still read);
+* ``bdmc.csv`` -- the bidirectional Monte Carlo sandwich against the schedule length;
 * ``KIND.png`` -- figures (:func:`figure_path`);
 * ``.lock`` -- held by the training that writes the directory (:func:`locked`).
 
@@ -52,6 +53,7 @@ from pyro_vae.registry import family
 from pyro_vae.vae import VAE, build_vae
 
 __all__ = [
+    "BDMC_FILE",
     "CHECKPOINT_FILE",
     "COMPARISON_FILE",
     "CONFIG_FILE",
@@ -76,6 +78,7 @@ __all__ = [
     "load_weights",
     "locked",
     "make_run_dir",
+    "read_bdmc",
     "read_checkpoint",
     "read_comparison",
     "read_config",
@@ -85,6 +88,7 @@ __all__ = [
     "refuse_existing_run",
     "resumed_config",
     "save_checkpoint",
+    "write_bdmc",
     "write_comparison",
     "write_config",
     "write_evaluation",
@@ -99,6 +103,7 @@ METRICS_FILE = "metrics.csv"
 EVALUATION_FILE = "evaluation.json"
 ESTIMATES_FILE = "estimates.csv"
 COMPARISON_FILE = "comparison.csv"
+BDMC_FILE = "bdmc.csv"
 _OLD_COMPARISON_FILE = "estimators.csv"  # its name in version 0.1: still read, and cleared
 LOCK_FILE = ".lock"
 RUN_FILES = (
@@ -110,6 +115,7 @@ RUN_FILES = (
     ESTIMATES_FILE,
     COMPARISON_FILE,
     _OLD_COMPARISON_FILE,
+    BDMC_FILE,
 )
 FORMAT = "pyro-vae-run/1"
 _FIGURE_SUFFIX = ".png"
@@ -495,6 +501,17 @@ def read_comparison(run_dir: str | Path) -> list[dict[str, Any]]:
     old = run_dir / _OLD_COMPARISON_FILE
     path = old if old.is_file() and not (run_dir / COMPARISON_FILE).is_file() else None
     return read_rows(path or run_dir / COMPARISON_FILE, "pyro-vae compare-estimators")
+
+
+def write_bdmc(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write the BDMC table (one row per schedule length) into the run directory."""
+    write_csv(run_dir / BDMC_FILE, rows)
+    return run_dir / BDMC_FILE
+
+
+def read_bdmc(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of the BDMC table."""
+    return read_rows(Path(run_dir) / BDMC_FILE, "pyro-vae bdmc")
 
 
 # ---------------------------------------------------------------------------------------------

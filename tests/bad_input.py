@@ -313,6 +313,10 @@ CASES: list[Case] = [
     cli("config-extra-entry", "config.json", "evaluate", f"{WORK}/extra-entry"),
     api("evaluate-again-api", "an earlier result", f'evaluate_run("{RUN}", num_samples=50)'),
     api("zero-epochs-python", "a count", "Config(epochs=1).replace(epochs=0)"),
+    cli("ais-start", "an AIS setting", "evaluate", RUN, "--proposal", "ais", "--ais-start", "mid"),
+    cli("ais-steps", "an AIS setting", "evaluate", RUN, "--proposal", "ais", "--ais-steps", "0"),
+    cli("bdmc-schedules", "a list of T", "bdmc", RUN, "--schedules", "100,x"),
+    cli("bdmc-missing-run", "a run directory", "bdmc", f"{WORK}/none"),
     cli("custom-run-cli", "a run of a user's own VAE", "evaluate", f"{WORK}/custom"),
     api("load-custom-run", "a run of a user's own VAE", f'load_run("{WORK}/custom")'),
     api(

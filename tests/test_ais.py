@@ -11,13 +11,8 @@ import pytest
 import torch
 from conftest import make_linear_gaussian
 
-from pyro_vae.ais import (
-    annealed_importance_sampling,
-    bidirectional_monte_carlo,
-    linear_schedule,
-    sigmoid_schedule,
-    simulate,
-)
+from pyro_vae.ais import annealed_importance_sampling, linear_schedule, sigmoid_schedule
+from pyro_vae.bdmc import bidirectional_monte_carlo, simulate
 
 
 def _mean_and_se(values):
@@ -107,3 +102,21 @@ def test_bdmc_brackets_the_exact_value_and_the_gap_shrinks():
         assert low < 3 * low_se and high > -3 * high_se  # lower <= exact <= upper
     gaps = [float(s.gap.mean()) for s in sandwiches]
     assert gaps[1] < gaps[0] / 2
+
+
+@pytest.mark.parametrize("start", ["guide", "prior"])
+def test_the_fast_path_of_a_vae_computes_what_its_pyro_programs_do(start):
+    from pyro_vae import Config, build_vae
+    from pyro_vae.ais import _State, _Target, _target, _VAETarget
+
+    vae = build_vae(Config(latent_dim=3, hidden_dims=(8,)), data_dim=6)
+    x = torch.bernoulli(torch.full((5, 6), 0.4))
+    fast = _target(vae.model, vae.guide, x)
+    assert isinstance(fast, _VAETarget)
+    generic = _Target(vae.model, vae.guide, x)
+    sites = fast.latents(4, start)
+    one, two = _State(fast, sites, 4, start), _State(generic, sites, 4, start)
+    for a, b in zip(one.potential(one.u, 0.3, True), two.potential(two.u, 0.3, True), strict=True):
+        if isinstance(a, dict):
+            a, b = a["z"], b["z"]
+        torch.testing.assert_close(a, b)

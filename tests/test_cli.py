@@ -287,3 +287,24 @@ def test_ctrl_c_during_start_up_says_to_start_again(tmp_path, monkeypatch, capsy
     assert "nothing to resume; start it again" in err and "--resume" not in err
     monkeypatch.setattr(training, "load_data", real)
     assert main(["train", "--out", str(run), *TINY]) == 0  # the same command works
+
+
+def test_evaluate_with_ais_and_the_bdmc_command(tmp_path, capsys):
+    from pyro_vae.rundir import read_bdmc
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY]) == 0
+    argv = ["evaluate", str(run), "--proposal", "all", "--num-samples", "100", "--limit", "10"]
+    assert main([*argv, "--ais-steps", "20", "--ais-chains", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "AIS from the guide (T = 20, 4 chains" in out
+    ais = json.loads((run / "evaluation.json").read_text())["proposals"]["ais"]
+    assert ais["num_steps"] == 20 and 0 < ais["acceptance"] <= 1
+    assert ais["log_likelihood"] >= ais["elbo"]  # Jensen over the chains
+    bdmc = ["bdmc", str(run), "--num-points", "10", "--schedules", "50,2", "--ais-chains", "4"]
+    assert main(bdmc) == 0
+    rows = read_bdmc(run)
+    assert [r["num_steps"] for r in rows] == [2, 50]
+    assert rows[1]["gap"] < rows[0]["gap"]  # the sandwich closes as the schedule grows
+    assert main(["plot", str(run), "--kind", "bdmc"]) == 0
+    assert main(bdmc) == 2  # an earlier table is kept unless asked

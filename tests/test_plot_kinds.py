@@ -27,6 +27,8 @@ def run_dir(tmp_path_factory):
         == 0
     )
     assert main(["compare-estimators", str(run), "--ks", "1,10,100", "--limit", "30"]) == 0
+    bdmc = ["bdmc", str(run), "--num-points", "10", "--schedules", "5,20", "--ais-chains", "4"]
+    assert main(bdmc) == 0
     return run
 
 
