@@ -318,6 +318,19 @@ def curves_figure(metrics: Rows) -> Figure:
     return fig
 
 
+def _log_x_axes(fig: Figure, xlabel: str, ylabel: str, title: str) -> Figure:
+    """Finish a figure of estimates against a count on a log axis."""
+    ax = fig.axes[0]
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def estimators_figure(rows: Rows) -> Figure:
     """Estimator convergence from ``compare-estimators``: mean log P(X) against K, both proposals.
 
@@ -348,14 +361,12 @@ def estimators_figure(rows: Rows) -> Figure:
     exact = rows[0].get("exact_log_likelihood")
     if exact is not None and exact != "" and math.isfinite(float(exact)):
         ax.axhline(float(exact), color="black", linestyle="--", label="exact log P(X)")
-    ax.set_xscale("log")
-    ax.set_xlabel("K, samples per datapoint")
-    ax.set_ylabel("mean test log P(X) estimate (nats)")
-    ax.set_title("log P(X) estimates against K (bands: ±2 Monte Carlo s.e.)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _log_x_axes(
+        fig,
+        "K, samples per datapoint",
+        "mean test log P(X) estimate (nats)",
+        "log P(X) estimates against K (bands: ±2 Monte Carlo s.e.)",
+    )
 
 
 def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
@@ -464,11 +475,9 @@ def bdmc_figure(rows: Rows) -> Figure:
         se = np.array([float(r[f"{key}_mc_standard_error"]) for r in rows])
         ax.plot(steps, value, "o-", color=colour, label=label)
         ax.fill_between(steps, value - 2 * se, value + 2 * se, color=colour, alpha=0.2)
-    ax.set_xscale("log")
-    ax.set_xlabel("intermediate distributions T")
-    ax.set_ylabel("mean log P(X) of simulated data (nats)")
-    ax.set_title("bidirectional Monte Carlo: log P(X) lies between the bounds", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _log_x_axes(
+        fig,
+        "intermediate distributions T",
+        "mean log P(X) of simulated data (nats)",
+        "bidirectional Monte Carlo: log P(X) lies between the bounds",
+    )
