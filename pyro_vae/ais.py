@@ -128,7 +128,7 @@ class AISLikelihood(LogLikelihood):
         }
 
     @staticmethod
-    def concat(parts: Sequence[LogLikelihood]) -> AISLikelihood:
+    def concat(parts: Sequence[AISLikelihood]) -> AISLikelihood:  # type: ignore[override]
         """Join results for consecutive batches of the same settings."""
         first = parts[0]
         joined = LogLikelihood.concat(parts)
