@@ -21,7 +21,7 @@ import torch
 from pyro import poutine
 
 from pyro_vae.ais import AISLikelihood, annealed_importance_sampling, in_data_plate
-from pyro_vae.rundir import BDMC_FILE, Run, check_replaceable, load_run, write_bdmc
+from pyro_vae.rundir import BDMC_FILE, Run, as_run, check_replaceable, write_bdmc
 
 __all__ = ["Sandwich", "bdmc_run", "bidirectional_monte_carlo", "simulate"]
 
@@ -145,7 +145,7 @@ def bdmc_run(
         >>> [round(r["gap"], 1) for r in rows]  # doctest: +SKIP
         [3.2, 0.4]
     """
-    run = run if isinstance(run, Run) else load_run(run)
+    run = as_run(run)
     check_replaceable(run.path / BDMC_FILE, overwrite, "BDMC table")
     torch.manual_seed(seed)
     x, latents = simulate(run.vae.model, num_points)

@@ -145,13 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="T",
         help="intermediate distributions (default: 1000)",
     )
-    ais.add_argument("--ais-chains", default="16", help="chains per test point (default: 16)")
-    ais.add_argument(
-        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
-    )
-    ais.add_argument(
-        "--ais-start", default="guide", help="start the chains from the guide or the prior"
-    )
+    _add_chain_options(ais)
 
     p_cmp = sub.add_parser(
         "compare-estimators",
@@ -185,11 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p_bdmc.add_argument(
         "--schedules", default="100,1000", help="comma-separated T (default: 100,1000)"
     )
-    p_bdmc.add_argument("--ais-chains", default="16", help="chains per point (default: 16)")
-    p_bdmc.add_argument(
-        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
-    )
-    p_bdmc.add_argument("--ais-start", default="guide", help="guide or prior (default: guide)")
+    _add_chain_options(p_bdmc)
     p_bdmc.add_argument("--seed", default="0", help="random seed (default: 0)")
     p_bdmc.add_argument("--overwrite", action="store_true", help="replace an earlier table")
 
@@ -217,6 +207,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p_plot.add_argument("--data-dir", help="where the run's data set lives now")
     p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
     return parser
+
+
+def _add_chain_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The AIS chains' options, shared by evaluate and bdmc."""
+    parser.add_argument("--ais-chains", default="16", help="chains per point (default: 16)")
+    parser.add_argument(
+        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
+    )
+    parser.add_argument(
+        "--ais-start", default="guide", help="start the chains from the guide or the prior"
+    )
 
 
 def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
@@ -305,13 +306,16 @@ def _ais_start(value: str) -> str:
     return value
 
 
-def _ais_options(args: argparse.Namespace) -> dict[str, Any]:
+def _chain_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "num_steps": _positive(args.ais_steps, "--ais-steps"),
         "num_chains": _positive(args.ais_chains, "--ais-chains"),
         "leapfrog_steps": _positive(args.leapfrog_steps, "--leapfrog-steps"),
         "start": _ais_start(args.ais_start),
     }
+
+
+def _ais_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"num_steps": _positive(args.ais_steps, "--ais-steps"), **_chain_options(args)}
 
 
 def _integer(value: str, name: str) -> int:
@@ -335,26 +339,12 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         "data": _data_options(args),
         "overwrite": args.overwrite,
     }
-    options["run"] = _load(args.run_dir)
+    options["run"] = load_run(Path(args.run_dir))
     return options
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, str]:
     return {k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)}
-
-
-def _load(run_dir: str) -> Any:
-    from pyro_vae.rundir import custom_model_name
-
-    path = Path(run_dir)
-    read_config(path)  # the config's own errors first
-    custom = custom_model_name(path)
-    if custom is not None:
-        raise InputError(
-            f"{run_dir} was trained with a custom VAE ({custom}), which the command line cannot "
-            "build: in Python, pass it to pyro_vae.load_run(RUN_DIR, vae=model)"
-        )
-    return load_run(path)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -488,11 +478,9 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
         "seed": _integer(args.seed, "--seed"),
         "overwrite": args.overwrite,
         "progress": sys.stderr.isatty(),
-        "num_chains": _positive(args.ais_chains, "--ais-chains"),
-        "leapfrog_steps": _positive(args.leapfrog_steps, "--leapfrog-steps"),
-        "start": _ais_start(args.ais_start),
+        **_chain_options(args),
     }
-    run = _load(args.run_dir)
+    run = load_run(Path(args.run_dir))
     rows = bdmc_run(run, **options)
     table = [
         [
@@ -531,7 +519,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = _load(args.run_dir)
+    run = load_run(Path(args.run_dir))
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     output = output or figure_path(run.path, "samples")
@@ -550,7 +538,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = _load(args.run_dir)
+    run = load_run(Path(args.run_dir))
 
     def load_test() -> Any:
         splits = run_test_data(run, **_data_options(args))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pyro_vae.errors import InputError, setting, spell
+from pyro_vae.errors import InputError, setting, spell, where
 from pyro_vae.registry import family
 
 if sys.version_info >= (3, 11):
@@ -246,17 +246,17 @@ class Config:
         if self.on_nonfinite not in ("stop", "skip"):
             raise InputError(
                 f"unknown on_nonfinite mode {self.on_nonfinite!r}: choose stop or skip "
-                f"({_option('on_nonfinite')})"
+                f"({where('on_nonfinite')})"
             )
         if self.binarize not in ("auto", "dynamic", "none"):
             raise InputError(
                 f"unknown binarize mode {self.binarize!r}: choose one of auto, dynamic, none "
-                f"({_option('binarize')})"
+                f"({where('binarize')})"
             )
         self._check_names()
         if self.jit not in ("auto", "on", "off"):
             raise InputError(
-                f"unknown jit mode {self.jit!r}: choose auto, on or off ({_option('jit')})"
+                f"unknown jit mode {self.jit!r}: choose auto, on or off ({where('jit')})"
             )
         if self.jit == "on" and self.warmup_epochs > 0:
             raise InputError(
@@ -379,10 +379,6 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-def _option(name: str) -> str:
-    return spell(f"option --{name.replace('_', '-')}", f"setting {name}")
-
-
 def _hidden_example() -> str:
     return spell("--hidden-dims 200,200", "hidden_dims=(200, 200)")
 

@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
-__all__ = ["InputError", "command_line", "setting", "spell"]
+__all__ = ["InputError", "command_line", "setting", "spell", "where"]
 
 _COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pyro_vae_command_line", default=False
@@ -70,3 +70,16 @@ def setting(name: str, value: object | None = None) -> str:
     if value is None:
         return spell(option, name)
     return spell(f"{option} {value}", f"{name}={value!r}")
+
+
+def where(name: str) -> str:
+    """Where a setting is given, for "(...)" after a list of choices.
+
+    Example:
+        >>> where("on_nonfinite")
+        'setting on_nonfinite'
+        >>> with command_line():
+        ...     where("on_nonfinite")
+        'option --on-nonfinite'
+    """
+    return spell(f"option --{name.replace('_', '-')}", f"setting {name}")

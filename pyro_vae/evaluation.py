@@ -33,10 +33,10 @@ from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelih
 from pyro_vae.exact import LinearGaussianVAE
 from pyro_vae.rundir import (
     Run,
+    as_run,
     check_replaceable,
     comparison_path,
     evaluation_path,
-    load_run,
     write_comparison,
     write_evaluation,
 )
@@ -513,7 +513,7 @@ def evaluate_run(
         >>> ev.summary["proposals"]["guide"]["nll"]  # doctest: +SKIP
         21.7
     """
-    run = run if isinstance(run, Run) else load_run(run)
+    run = as_run(run)
     points = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
         check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
@@ -570,7 +570,7 @@ def compare_run(
         >>> [(r["num_samples"], r["proposal"]) for r in cmp.rows][:2]  # doctest: +SKIP
         [(10, 'guide'), (10, 'prior')]
     """
-    run = run if isinstance(run, Run) else load_run(run)
+    run = as_run(run)
     points = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)
     check_replaceable(target, overwrite, "comparison")

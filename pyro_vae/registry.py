@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from pyro_vae.errors import InputError, spell
+from pyro_vae.errors import InputError, where
 
 __all__ = ["Registry", "RegistryEntry", "families", "family"]
 
@@ -126,9 +126,8 @@ class Registry(Generic[T]):
         """Return ``name`` if it is registered, else raise an error listing the valid names."""
         if name not in self._entries:
             valid = ", ".join(self._entries)
-            setting = self.option.lstrip("-").replace("-", "_")
-            where = spell(f"option {self.option}", f"setting {setting}")
-            raise InputError(f"unknown {self.family} {name!r}: choose one of {valid} ({where})")
+            given = where(self.option.lstrip("-").replace("-", "_"))
+            raise InputError(f"unknown {self.family} {name!r}: choose one of {valid} ({given})")
         return name
 
     def names(self) -> tuple[str, ...]:

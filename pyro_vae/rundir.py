@@ -65,6 +65,7 @@ __all__ = [
     "RUN_FILES",
     "DataInfo",
     "Run",
+    "as_run",
     "check_replaceable",
     "clear_run_files",
     "comparison_path",
@@ -253,6 +254,12 @@ def custom_model_name(run_dir: str | Path) -> str | None:
 
 def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
     """Read and validate ``config.json`` of a run directory."""
+    config, data, _ = _read_stored(run_dir)
+    return config, data
+
+
+def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
+    """``config.json`` read once: the settings, the data shape and the custom model, if any."""
     path = run_dir / CONFIG_FILE
     doc = _read_document(run_dir)
     unknown = sorted(set(doc) - _DOCUMENT_KEYS)
@@ -279,7 +286,8 @@ def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
     image_shape = (shape[0], shape[1]) if shape else None
     if image_shape and image_shape[0] * image_shape[1] != data_dim:
         raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
-    return config, DataInfo(data_dim, image_shape)
+    custom = doc.get("custom_model")
+    return config, DataInfo(data_dim, image_shape), None if custom is None else str(custom)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,19 +367,25 @@ def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
         torch.Size([16, 64])
     """
     run_dir = Path(run_dir)
-    config, data = read_config(run_dir)
-    custom = custom_model_name(run_dir)
+    config, data, custom = _read_stored(run_dir)
     if vae is None:
         if custom is not None:
-            raise InputError(
-                f"{run_dir} was trained with a custom VAE ({custom}): build the same model and "
-                f"pass it, load_run({str(run_dir)!r}, vae=model)"
+            fix = spell(
+                ", which the command line cannot build: in Python, pass it to "
+                "pyro_vae.load_run(RUN_DIR, vae=model)",
+                f": build the same model and pass it, load_run({str(run_dir)!r}, vae=model)",
             )
+            raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
         vae = build_vae(config, data.data_dim)
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
     load_weights(vae, tensors, run_dir / MODEL_FILE)
     vae.eval()
     return Run(run_dir, config, data, vae, custom=custom is not None)
+
+
+def as_run(run: Run | str | Path) -> Run:
+    """``run`` itself when it is loaded already, else the run directory it names, loaded."""
+    return run if isinstance(run, Run) else load_run(run)
 
 
 def load_weights(vae: VAE, tensors: Mapping[str, torch.Tensor], source: Path) -> None:
@@ -426,11 +440,12 @@ def check_replaceable(path: Path, overwrite: bool, what: str) -> None:
         summary = read_evaluation(path.parent) or {}
         if {"num_samples", "num_points"} <= set(summary):
             detail = f" (K = {summary['num_samples']}, {summary['num_points']} points)"
+    elsewhere = ""
+    if what == "comparison":
+        elsewhere = spell(", or -o FILE.csv to write elsewhere", ", or output= to write elsewhere")
     raise InputError(
         f"{path} holds an earlier {what}{detail}: pass {spell('--overwrite', 'overwrite=True')} "
-        "to replace it"
-        + spell(", or -o FILE.csv to write elsewhere", ", or output= to write elsewhere")
-        * (what == "comparison")
+        f"to replace it{elsewhere}"
     )
 
 
@@ -518,20 +533,22 @@ def read_bdmc(run_dir: str | Path) -> list[dict[str, Any]]:
 # lifecycle
 
 
-def _OUT() -> str:
+def _out_setting() -> str:
     return spell("--out", "run_dir")
 
 
 def make_run_dir(run_dir: Path) -> None:
     """Create the run directory (and its parents), or say why it cannot be."""
     if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(f"{run_dir} exists and is not a directory: choose another {_OUT()}")
+        raise InputError(
+            f"{run_dir} exists and is not a directory: choose another {_out_setting()}"
+        )
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
             f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable "
-            f"{_OUT()}"
+            f"{_out_setting()}"
         ) from None
 
 
@@ -546,7 +563,8 @@ def refuse_existing_run(run_dir: Path) -> None:
         raise InputError(
             f"run directory {run_dir} already holds a run: pass "
             f"{spell('--resume', 'resume=True')} to continue it, "
-            f"{spell('--overwrite', 'overwrite=True')} to replace it, or choose another {_OUT()}"
+            f"{spell('--overwrite', 'overwrite=True')} to replace it, or choose another "
+            f"{_out_setting()}"
         )
 
 
@@ -567,7 +585,8 @@ def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str])
             path.unlink()
     except OSError as exc:
         raise InputError(
-            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable {_OUT()}"
+            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable "
+            f"{_out_setting()}"
         ) from None
 
 
@@ -584,7 +603,7 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
         InputError: for another change of settings, a custom run without its model, or a model
             passed for a run of registered parts.
     """
-    custom = custom_model_name(run_dir)
+    stored, _, custom = _read_stored(run_dir)
     if custom is not None and vae is None:
         raise InputError(
             f"{run_dir} was trained with a custom VAE ({custom}): build the same model and "
@@ -595,7 +614,6 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
             f"{run_dir} was trained with the registered parts its {CONFIG_FILE} names: resume "
             "it without vae="
         )
-    stored, _ = read_config(run_dir)
     if requested is None:
         return stored
     before = stored.to_dict()
