@@ -78,13 +78,23 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def save_result(name: str, figures: dict[str, Any]) -> Path:
-    """Write ``bench/results/<name>.json`` with the figures, the command line and the machine."""
+def save_result(
+    name: str, figures: dict[str, Any], measured_on: dict[str, Any] | None = None
+) -> Path:
+    """Write ``bench/results/<name>.json`` with the figures, the command line and the machine.
+
+    ``measured_on``: the :func:`machine` taken when a long measurement started (its commit is
+    the one measured, even if the checkout changed while it ran); by default, now.
+    """
     RESULTS.mkdir(exist_ok=True)
     argv = [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
     with contextlib.suppress(ValueError):
         argv[0] = Path(sys.argv[0]).resolve().relative_to(Path.cwd()).as_posix()
-    record = {"command": "python " + shlex.join(argv), "machine": machine(), **figures}
+    record = {
+        "command": "python " + shlex.join(argv),
+        "machine": measured_on or machine(),
+        **figures,
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
