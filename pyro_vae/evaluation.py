@@ -324,19 +324,23 @@ def compare_estimators(
     x: torch.Tensor,
     ks: Iterable[int],
     *,
-    proposals: Sequence[Proposal] = PROPOSALS,
+    proposals: Sequence[Method] = PROPOSALS,
     seed: int = 0,
     batch_size: int = _BATCH,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Both estimators against K: one row per (K, proposal) with its standard errors.
+    """The estimators against K: one row per (K, proposal) with its standard errors, and AIS.
 
     Columns: ``num_samples``, ``proposal``, ``log_likelihood`` (mean over datapoints),
     ``mc_standard_error``, ``data_standard_error``, ``elbo``, ``mean_ess``, ``bad_khat_share``,
-    ``mean_khat``, ``unreliable_share``, ``reliable`` (1 or 0), ``seconds`` and, when the model
-    has a closed form, ``exact_log_likelihood``.
-    Every K is an independent run (no reuse of samples across K).
+    ``mean_khat``, ``unreliable_share``, ``reliable`` (1 or 0; empty for AIS, whose few chains
+    fit no k-hat), ``seconds``, ``num_steps`` (T of AIS, 0 for the others) and, when the model
+    has a closed form, ``exact_log_likelihood``. Every K is an independent run (no
+    reuse of samples across K). With ``"ais"`` among the proposals, one AIS row follows per
+    schedule length: ``ais`` holds the options of :func:`pyro_vae.ais.annealed_importance_sampling`,
+    its ``num_steps`` one T or a list of them; an AIS row's ``num_samples`` is its chains.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -345,45 +349,55 @@ def compare_estimators(
         >>> [(r["num_samples"], r["proposal"]) for r in rows]
         [(1, 'guide'), (1, 'prior'), (10, 'guide'), (10, 'prior')]
     """
+    options = dict(ais or {})
+    steps = options.pop("num_steps", 1000)
+    runs: list[tuple[int, Sequence[Method], dict[str, Any] | None]] = []
+    sampling = tuple(p for p in proposals if p != "ais")
+    if sampling:
+        runs += [(k, sampling, None) for k in ks]
+    if "ais" in proposals:
+        chains = int(options.get("num_chains", 16))
+        schedule = [steps] if isinstance(steps, int) else list(steps)
+        runs += [(chains, ("ais",), {**options, "num_steps": t}) for t in schedule]
     rows = []
-    exact = None
-    for k in ks:
+    for k, chosen, ais_options in runs:
         ev = evaluate_log_likelihood(
             vae,
             x,
             k,
-            proposals=proposals,
+            proposals=chosen,
             seed=seed,
             batch_size=batch_size,
             dtype=dtype,
             progress=progress,
+            ais=ais_options,
         )
-        exact = ev.exact
         for proposal, res in ev.results.items():
             s = res.summary()
             row = {
                 "num_samples": k,
                 "proposal": proposal,
-                **{
-                    name: s[name]
-                    for name in (
-                        "log_likelihood",
-                        "mc_standard_error",
-                        "data_standard_error",
-                        "elbo",
-                        "mean_ess",
-                        "bad_khat_share",
-                        "mean_khat",
-                        "unreliable_share",
-                    )
-                },
-                "reliable": int(s["reliable"]),
+                **{name: s[name] for name in _COMPARED},
+                "reliable": "" if s["reliable"] is None else int(s["reliable"]),
                 "seconds": ev.seconds[proposal],
+                "num_steps": s.get("num_steps", 0),
             }
-            if exact is not None:
-                row["exact_log_likelihood"] = float(exact.mean())
+            if ev.exact is not None:
+                row["exact_log_likelihood"] = float(ev.exact.mean())
             rows.append(row)
     return rows
+
+
+_COMPARED = (
+    "log_likelihood",
+    "mc_standard_error",
+    "data_standard_error",
+    "elbo",
+    "mean_ess",
+    "bad_khat_share",
+    "mean_khat",
+    "unreliable_share",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,7 +559,7 @@ def compare_run(
     run: Run | str | Path,
     *,
     ks: Iterable[int] = (1, 10, 100, 1000, 5000),
-    proposals: Sequence[Proposal] = PROPOSALS,
+    proposals: Sequence[Method] = PROPOSALS,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     limit: int | None = None,
@@ -555,12 +569,14 @@ def compare_run(
     output: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
 ) -> RunComparison:
     """Both estimators against K on a run's test points (:func:`compare_estimators`), written.
 
     What ``pyro-vae compare-estimators`` does. The arguments are those of :func:`evaluate_run`,
-    with ``ks`` in place of ``num_samples``; ``output`` is a ``.csv`` file to write instead of
-    the run directory's own; an existing file is replaced only with ``overwrite=True``.
+    with ``ks`` in place of ``num_samples`` and ``ais`` as in :func:`compare_estimators` (its
+    ``num_steps`` one T or a list); ``output`` is a ``.csv`` file to write instead of the run
+    directory's own; an existing file is replaced only with ``overwrite=True``.
 
     Returns:
         A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
@@ -583,6 +599,7 @@ def compare_run(
         batch_size=batch_size,
         dtype=dtype,
         progress=progress,
+        ais=ais,
     )
     path = write_comparison(target, rows)
     return RunComparison(run, rows, path, int(points.shape[0]))

@@ -332,10 +332,11 @@ def _log_x_axes(fig: Figure, xlabel: str, ylabel: str, title: str) -> Figure:
 
 
 def estimators_figure(rows: Rows) -> Figure:
-    """Estimator convergence from ``compare-estimators``: mean log P(X) against K, both proposals.
+    """Estimator convergence from ``compare-estimators``: mean log P(X) against K, and AIS.
 
-    Each proposal's line has a band of two Monte Carlo standard errors; the exact value is a
-    horizontal line when the model has one (linear-Gaussian runs).
+    Each proposal's line has a band of two Monte Carlo standard errors. AIS rows (proposal
+    ``"ais"``) are horizontal lines in greens, one per schedule length T, with the same band;
+    the exact value is a black dashed line when the model has one (linear-Gaussian runs).
 
     Example:
         >>> rows = [{"num_samples": k, "proposal": p, "log_likelihood": -100.0 - 10 / k,
@@ -358,6 +359,15 @@ def estimators_figure(rows: Rows) -> Figure:
         se = np.array([r["mc_standard_error"] for r in chosen], dtype=float)
         ax.plot(k, mean, "o-", color=colour, label=label)
         ax.fill_between(k, mean - 2 * se, mean + 2 * se, color=colour, alpha=0.2, linewidth=0)
+    ais = sorted((r for r in rows if r["proposal"] == "ais"), key=lambda r: r["num_steps"])
+    if ais and not ax.lines:
+        ax.set_xlim(1, 10)  # AIS alone: no K axis to span
+    greens = matplotlib.colormaps["Greens"](np.linspace(0.45, 0.9, len(ais)))
+    for r, colour in zip(ais, greens, strict=True):
+        mean, se = float(r["log_likelihood"]), float(r["mc_standard_error"])
+        label = f"AIS, T = {int(r['num_steps'])} ({int(r['num_samples'])} chains)"
+        ax.axhline(mean, color=colour, linestyle="-.", label=label)
+        ax.axhspan(mean - 2 * se, mean + 2 * se, color=colour, alpha=0.15, linewidth=0)
     exact = rows[0].get("exact_log_likelihood")
     if exact is not None and exact != "" and math.isfinite(float(exact)):
         ax.axhline(float(exact), color="black", linestyle="--", label="exact log P(X)")

@@ -289,8 +289,8 @@ def test_ctrl_c_during_start_up_says_to_start_again(tmp_path, monkeypatch, capsy
     assert main(["train", "--out", str(run), *TINY]) == 0  # the same command works
 
 
-def test_evaluate_with_ais_and_the_bdmc_command(tmp_path, capsys):
-    from pyro_vae.rundir import read_bdmc
+def test_ais_in_evaluate_and_compare_estimators_and_the_bdmc_command(tmp_path, capsys):
+    from pyro_vae.rundir import read_bdmc, read_comparison
 
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *TINY]) == 0
@@ -308,3 +308,17 @@ def test_evaluate_with_ais_and_the_bdmc_command(tmp_path, capsys):
     assert rows[1]["gap"] < rows[0]["gap"]  # the sandwich closes as the schedule grows
     assert main(["plot", str(run), "--kind", "bdmc"]) == 0
     assert main(bdmc) == 2  # an earlier table is kept unless asked
+    capsys.readouterr()
+    compare = ["compare-estimators", str(run), "--proposal", "all", "--ks", "10", "--limit", "10"]
+    assert main([*compare, "--ais-steps", "20,5", "--ais-chains", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "4 chains" in out and "mean test log P(X)" in out
+    rows = read_comparison(run)
+    assert [(r["proposal"], r["num_samples"], r["num_steps"]) for r in rows] == [
+        ("guide", 10, 0),
+        ("prior", 10, 0),
+        ("ais", 4, 5),
+        ("ais", 4, 20),
+    ]
+    assert rows[3]["log_likelihood"] == ais["log_likelihood"]  # the same seed and settings
+    assert main(["plot", str(run), "--kind", "estimators"]) == 0

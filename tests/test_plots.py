@@ -118,6 +118,36 @@ def test_estimators_figure_draws_the_exact_value():
     assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"exact log P(X)"}
 
 
+def test_estimators_figure_draws_ais_as_a_line_per_schedule():
+    rows = [
+        {
+            "num_samples": k,
+            "proposal": "guide",
+            "log_likelihood": -12.0 + k / 10,
+            "mc_standard_error": 0.1,
+            "num_steps": 0,
+        }
+        for k in (1, 10)
+    ] + [
+        {
+            "num_samples": 4,
+            "proposal": "ais",
+            "log_likelihood": value,
+            "mc_standard_error": 0.05,
+            "num_steps": t,
+        }
+        for t, value in ((1000.0, -10.5), (100.0, -11.0))
+    ]
+    ax = estimators_figure(rows).axes[0]
+    flat = [line for line in ax.lines if len(set(line.get_ydata())) == 1]
+    assert sorted(line.get_ydata()[0] for line in flat) == [-11.0, -10.5]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "AIS, T = 100 (4 chains)" in labels and "AIS, T = 1000 (4 chains)" in labels
+    assert ax.get_xlim()[1] >= 10  # the K axis still spans the importance-sampling rows
+    only_ais = estimators_figure(rows[2:]).axes[0]
+    assert only_ais.get_xscale() == "log" and len(only_ais.lines) == 2
+
+
 def test_khat_figure_marks_the_thresholds_and_skips_missing_values():
     rows = [{"proposal": "guide", "estimate": -90.0, "khat": k} for k in (0.2, 0.9, float("nan"))]
     fig = khat_figure(rows, num_samples=30)
