@@ -332,9 +332,20 @@ def _hmc(
         scale = 1.0 if i < leapfrog_steps - 1 else 0.5
         p = {k: p[k] + scale * eps[k] * grad[k] for k in u}
     log_ratio = (log_f - _kinetic(p)) - (log_f0 - kinetic0)
-    accept = torch.rand_like(log_ratio).log() < torch.nan_to_num(log_ratio, nan=-math.inf)
+    accept = _metropolis(log_ratio, torch.rand_like(log_ratio))
     state.u = {k: torch.where(_expand(accept, u[k]), u[k], u0[k]).detach() for k in u}
     return accept
+
+
+def _metropolis(log_ratio: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Accept with probability min(1, exp(log_ratio)), given uniform draws in [0, 1).
+
+    Compared as ``u < exp(log_ratio)`` (as Pyro's HMC does), not ``log u < log_ratio``: torch
+    draws u = 0 exactly with probability 2^-24 in float32, a few times in a long AIS run, and
+    log 0 = -inf would accept any proposal however bad (a diverged trajectory at 1e18 nats).
+    A NaN ratio rejects.
+    """
+    return uniform < torch.nan_to_num(log_ratio, nan=-math.inf).clamp(max=0.0).exp()
 
 
 def _expand(per_chain: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
