@@ -1,7 +1,7 @@
-"""Render BENCHMARKS.md from the measured results in ``bench/results/*.json``.
+"""Render BENCHMARKS.md, and the README's results blocks, from ``bench/results/*.json``.
 
 Usage:
-    python bench/report.py          # rewrites BENCHMARKS.md at the repository root
+    python bench/report.py          # rewrites BENCHMARKS.md and README.md's results blocks
 
 Nothing here measures anything: each section reads the file its benchmark wrote, with the
 command, machine and date of that run.
@@ -526,59 +526,91 @@ def _ais_speed(r: dict[str, Any]) -> str:
     )
 
 
+def _signed(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
+
+
 def _mnist_ais(r: dict[str, Any]) -> str:
-    ais = [
+    k = r["importance_sampling_k"]
+    estimators = [
+        [f"naive Monte Carlo (prior), K = {k}", f"{r['naive_nll']:.2f}"]
+        + ["-"] * 5
+        + [_seconds(r["naive_seconds_per_image"])],
+        [f"importance sampling (guide), K = {k}", f"{r['is_nll']:.2f}"]
+        + ["0"]
+        + ["-"] * 4
+        + [_seconds(r["is_seconds_per_image"])],
+    ]
+    estimators += [
         [
-            str(a["num_steps"]),
+            f"AIS from the guide, T = {a['num_steps']:,}",
             f"{a['ais_nll']:.2f}",
-            f"{a['is_nll']:.2f}",
-            f"{a['difference_mean']:+.3f}",
+            f"{a['difference_mean']:+.3f} ± {a['difference_se']:.3f}",
             f"{a['difference_sd']:.3f}",
-            "-"
-            if a["difference_mean_khat_above_0.7"] is None
-            else f"{a['difference_mean_khat_above_0.7']:+.3f}",
-            "-"
-            if a["difference_mean_khat_below_0.7"] is None
-            else f"{a['difference_mean_khat_below_0.7']:+.3f}",
+            _signed(a["difference_mean_khat_above_0.7"]),
+            _signed(a["difference_mean_khat_below_0.7"]),
             f"{a['correlation_with_khat']:.2f}",
-            f"{a['seconds_per_image']:.2f}",
+            _seconds(a["seconds_per_image"]),
         ]
         for a in r["ais"]
     ]
     bdmc = [
         [
-            str(b["num_steps"]),
+            f"{b['num_steps']:,}",
             f"{b['lower']:.2f}",
             f"{b['upper']:.2f}",
             f"{b['gap']:.3f}",
             f"{b['gap_sd']:.3f}",
-            f"{b['seconds_per_image']:.2f}",
+            f"{b['gap_max']:.3f}",
+            _seconds(b["seconds_per_image"]),
         ]
         for b in r["bdmc"]
     ]
-    ais_headers = [
-        "T",
-        "AIS NLL",
-        f"IS NLL (K = {r['importance_sampling_k']})",
-        "AIS - IS (mean)",
+    headers = [
+        "estimator",
+        "NLL",
+        "- IS per image: mean ± s.e.",
         "sd",
         "mean, k-hat > 0.7",
         "mean, k-hat <= 0.7",
         "corr. with k-hat",
         "s / image",
     ]
-    bdmc_headers = ["T", "lower (forward)", "upper (reverse)", "gap", "gap sd", "s / image"]
+    bdmc_headers = ["T", "lower (forward)", "upper (reverse)", "gap", "sd", "max", "s / point"]
     return (
         "## AIS and BDMC on MNIST (`bench/mnist_ais.py`)\n\n"
         f"The default MNIST model of the estimator-gap section, its first {r['points']} test "
-        f"images; AIS from the guide with {r['chains']} chains and {r['leapfrog_steps']} leapfrog "
-        "steps per transition, beside importance sampling with the guide (the same images' "
-        "estimates from `pyro-vae evaluate`). Positive differences: AIS finds more probability "
-        "than importance sampling.\n\n"
-        f"{_table(ais_headers, ais)}\n\n"
-        f"BDMC on {r['points']} points simulated from the same model (forward AIS from the guide, "
-        "reverse AIS from the latents that generated them):\n\n"
+        f"images (guide k-hat above 0.7 for {100 * r['khat_above_0.7']:.0f}% of them, mean "
+        f"{r['mean_khat']:.2f}): naive Monte Carlo and importance sampling are the per-image "
+        "estimates of `pyro-vae evaluate --proposal both` (the seconds are theirs on all test "
+        f"images); AIS starts from the guide with {r['chains']} chains and "
+        f"{r['leapfrog_steps']} leapfrog steps per transition. Differences are AIS - importance "
+        "sampling per image, in nats: positive where AIS finds more probability.\n\n"
+        f"{_table(headers, estimators)}\n\n"
+        f"BDMC on {r['bdmc_points']} points simulated from the same model (forward AIS from the "
+        "guide, a stochastic lower bound; reverse AIS from the latents that generated them, a "
+        "stochastic upper bound), mean over the points:\n\n"
         f"{_table(bdmc_headers, bdmc)}\n\n{_machine(r)}\n"
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def mnist_ais_summary(r: dict[str, Any]) -> str:
+    """The README's sentence on AIS and BDMC on MNIST."""
+    longest = max(r["ais"], key=lambda a: a["num_steps"])
+    closed = max(r["bdmc"], key=lambda b: b["num_steps"])
+    return (
+        f"On the first {r['points']} MNIST test images of the default model, AIS with "
+        f"T = {longest['num_steps']:,} gives a test NLL of {longest['ais_nll']:.2f} nats, "
+        f"{abs(longest['difference_mean']):.2f} nats "
+        f"{'below' if longest['difference_mean'] > 0 else 'above'} importance sampling with "
+        f"K = {r['importance_sampling_k']} ({r['is_nll']:.2f}; naive Monte Carlo: "
+        f"{r['naive_nll']:.2f}), and on {r['bdmc_points']} points simulated from the model the "
+        f"BDMC bounds close to within {closed['gap']:.3f} nats of each other at "
+        f"T = {closed['num_steps']:,}."
     )
 
 
@@ -604,7 +636,13 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def main() -> None:
+#: Blocks of README.md rendered from results: the text between ``<!-- bench:NAME -->`` and
+#: ``<!-- /bench:NAME -->``.
+README_BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {"mnist_ais": mnist_ais_summary}
+
+
+def render_benchmarks() -> str:
+    """BENCHMARKS.md as the results in ``bench/results`` say."""
     parts = [
         "# Benchmarks\n\n"
         "Every figure here is read from `bench/results/*.json`, which the benchmark scripts in "
@@ -615,8 +653,27 @@ def main() -> None:
         path = RESULTS / f"{name}.json"
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
-    print(f"wrote {ROOT / 'BENCHMARKS.md'} ({len(parts) - 1} sections)")
+    return "\n".join(parts)
+
+
+def render_readme(text: str) -> str:
+    """README.md's text with every results block rendered anew."""
+    for name, render in README_BLOCKS.items():
+        start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+        if start not in text or end not in text:
+            raise SystemExit(f"README.md has no block {start} ... {end}")
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        block = render(json.loads((RESULTS / f"{name}.json").read_text()))
+        text = f"{before}{start}\n{block}\n{end}{after}"
+    return text
+
+
+def main() -> None:
+    (ROOT / "BENCHMARKS.md").write_text(render_benchmarks())
+    readme = ROOT / "README.md"
+    readme.write_text(render_readme(readme.read_text()))
+    print(f"wrote {ROOT / 'BENCHMARKS.md'} and the results blocks of {readme}")
 
 
 if __name__ == "__main__":

@@ -266,10 +266,10 @@ def test_unreliable_estimates_are_flagged_in_the_table_and_the_file(trained, tmp
     printed = capsys.readouterr().out
     assert "warning: in the rows marked !" in printed
     rows = [line for line in printed.splitlines() if line.startswith("10 ")]
-    assert len(rows) == 2 and all(line.split()[4] == "!" for line in rows)
+    assert len(rows) == 2 and all(line.split()[5] == "!" for line in rows)
     cells = (tmp_path / "cmp.csv").read_text().splitlines()
-    assert cells[0].split(",")[-2:] == ["reliable", "seconds"]
-    assert [line.split(",")[-2] for line in cells[1:3]] == ["0", "0"]
+    assert cells[0].split(",")[-3:] == ["reliable", "seconds", "num_steps"]
+    assert [line.split(",")[-3] for line in cells[1:3]] == ["0", "0"]
 
 
 def test_ctrl_c_during_start_up_says_to_start_again(tmp_path, monkeypatch, capsys):

@@ -58,9 +58,9 @@ def _options(parser) -> set[str]:
 
 
 def test_every_option_the_readme_names_exists():
-    from pyro_vae.cli import _build_parser
+    from pyro_vae.arguments import build_parser
 
-    options = _options(_build_parser())
+    options = _options(build_parser())
     named = set(
         re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?!\w)", (ROOT / "README.md").read_text())
     )
@@ -83,3 +83,21 @@ def test_help_shows_no_empty_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "(default: None)" not in capsys.readouterr().out
+
+
+def _report():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measured_numbers_in_the_documents_are_rendered_from_the_results():
+    """BENCHMARKS.md and the README's results blocks are what bench/report.py makes of
+    bench/results: no number in them was typed or left behind by an older result."""
+    report = _report()
+    assert (ROOT / "BENCHMARKS.md").read_text() == report.render_benchmarks()
+    readme = (ROOT / "README.md").read_text()
+    assert readme == report.render_readme(readme)
