@@ -158,14 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="guide (importance sampling), prior (naive Monte Carlo), ais (annealed importance "
         "sampling), both (guide and prior) or all three (default: guide)",
     )
-    ais = p_eval.add_argument_group("annealed importance sampling (--proposal ais or all)")
-    ais.add_argument(
-        "--ais-steps",
-        default="1000",
-        metavar="T",
-        help="intermediate distributions (default: 1000)",
-    )
-    _add_chain_options(ais)
+    _add_ais_options(p_eval, "T", "intermediate distributions (default: 1000)")
 
     p_cmp = sub.add_parser(
         "compare-estimators",
@@ -187,14 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="guide, prior, ais, both (guide and prior) or all three (default: both)",
     )
     p_cmp.add_argument("-o", "--output", metavar="FILE.csv", help="CSV file (default: in RUN_DIR)")
-    ais = p_cmp.add_argument_group("annealed importance sampling (--proposal ais or all)")
-    ais.add_argument(
-        "--ais-steps",
-        default="1000",
-        metavar="T[,T...]",
-        help="comma-separated numbers of intermediate distributions, one row each (default: 1000)",
+    _add_ais_options(
+        p_cmp,
+        "T[,T...]",
+        "comma-separated numbers of intermediate distributions, one row each (default: 1000)",
     )
-    _add_chain_options(ais)
     for p in (p_eval, p_cmp):
         p.add_argument(
             "--overwrite", action="store_true", help="replace an earlier result of this command"
@@ -251,6 +241,13 @@ def _add_chain_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     parser.add_argument(
         "--ais-start", default="guide", help="start the chains from the guide or the prior"
     )
+
+
+def _add_ais_options(parser: argparse.ArgumentParser, metavar: str, steps_help: str) -> None:
+    """The AIS group of evaluate and compare-estimators: ``--ais-steps`` and the chains."""
+    group = parser.add_argument_group("annealed importance sampling (--proposal ais or all)")
+    group.add_argument("--ais-steps", default="1000", metavar=metavar, help=steps_help)
+    _add_chain_options(group)
 
 
 def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
