@@ -14,7 +14,9 @@ and a learning rate decaying from 1e-3 by 0.995 per epoch, on the same networks.
 
 The script is restartable: each run directory is resumed until its budget is spent, an
 evaluation is reused when it is newer than the model, and the results file is rewritten after
-every row.
+every row. Rows of an earlier call that this call does not name are kept in the results file
+(each row records the commit it was trained at), so ``--rows best`` adds or replaces that row
+only.
 
 Usage:
     python bench/mnist_nll.py --data-dir ../shared/data/mnist [--budget 1800]
@@ -87,15 +89,15 @@ def _finished(run_dir: Path, budget: float) -> bool:
     return sum(row["seconds"] for row in read_metrics(run_dir)) >= budget
 
 
-def _earlier_rows() -> dict[str, tuple[int, str | None]]:
-    """Row -> (torch threads, commit) it was trained with, from an earlier call's results."""
+def _earlier_rows() -> dict[str, dict[str, Any]]:
+    """Row name -> that row of an earlier call's results (with its torch threads filled in)."""
     path = RESULTS / "mnist_nll.json"
     if not path.is_file():
         return {}
     record = json.loads(path.read_text())
     default = record["machine"]["torch_threads"]
     return {
-        row["row"]: (row.get("train_threads", default), row.get("trained_at_commit"))
+        row["row"]: {**row, "train_threads": row.get("train_threads", default)}
         for row in record["rows"]
     }
 
@@ -121,7 +123,7 @@ def main() -> None:
     all_threads = torch.get_num_threads()
     earlier = _earlier_rows()
     commit = machine()["commit"]
-    rows = []
+    rows: dict[str, dict[str, Any]] = dict(earlier)
     for name in names:
         settings = ROWS[name]
         budget = args.best_budget if name == "best" else args.budget
@@ -130,7 +132,11 @@ def main() -> None:
         torch.set_num_threads(train_threads)
         trained_at = commit
         if _finished(run_dir, budget):  # resuming would rewrite the model: its evaluation stale
-            train_threads, trained_at = earlier.get(name, (train_threads, None))
+            if name in earlier:
+                train_threads = earlier[name]["train_threads"]
+                trained_at = earlier[name].get("trained_at_commit")
+            else:
+                trained_at = None
         elif (run_dir / CHECKPOINT_FILE).exists():
             result = train(None, run_dir, resume=True, verbose=True)
             if result.interrupted:
@@ -158,35 +164,36 @@ def main() -> None:
             ).summary
         guide = report["proposals"]["guide"]
         metrics = read_metrics(run_dir)
-        rows.append(
-            {
-                "row": name,
-                "settings": settings,
-                "objective": settings["objective"],
-                "num_particles": settings["num_particles"],
-                "time_budget": budget,
-                "train_threads": train_threads,
-                "trained_at_commit": trained_at,  # None: trained before commits were recorded
-                "epochs": len(metrics),
-                "training_seconds": sum(r["seconds"] for r in metrics),
-                "nll": guide["nll"],
-                "mc_standard_error": guide["mc_standard_error"],
-                "data_standard_error": guide["data_standard_error"],
-                "elbo": guide["elbo"],
-                "bad_khat_share": guide["bad_khat_share"],
-                "published_nll": PUBLISHED.get(name),
-                "target_nll": TARGET_NLL if name == "best" else None,
-                # still improving when the budget ran out? the validation ELBO's gain over the
-                # last tenth of the epochs
-                "val_elbo_gain_last_tenth": metrics[-1]["val_elbo"]
-                - metrics[int(0.9 * (len(metrics) - 1))]["val_elbo"],
-            }
+        rows[name] = {
+            "row": name,
+            "settings": settings,
+            "objective": settings["objective"],
+            "num_particles": settings["num_particles"],
+            "time_budget": budget,
+            "train_threads": train_threads,
+            "trained_at_commit": trained_at,  # None: trained before commits were recorded
+            "epochs": len(metrics),
+            "training_seconds": sum(r["seconds"] for r in metrics),
+            "nll": guide["nll"],
+            "mc_standard_error": guide["mc_standard_error"],
+            "data_standard_error": guide["data_standard_error"],
+            "elbo": guide["elbo"],
+            "bad_khat_share": guide["bad_khat_share"],
+            "published_nll": PUBLISHED.get(name),
+            "target_nll": TARGET_NLL if name == "best" else None,
+            # still improving when the budget ran out? the validation ELBO's gain over the
+            # last tenth of the epochs
+            "val_elbo_gain_last_tenth": metrics[-1]["val_elbo"]
+            - metrics[int(0.9 * (len(metrics) - 1))]["val_elbo"],
+        }
+        ordered = [rows[n] for n in ROWS if n in rows]
+        save_result(
+            "mnist_nll", {"num_samples": NUM_SAMPLES, "num_points": 10_000, "rows": ordered}
         )
-        save_result("mnist_nll", {"num_samples": NUM_SAMPLES, "num_points": 10_000, "rows": rows})
         print(f"{name}: test NLL {guide['nll']:.2f} after {len(metrics)} epochs", flush=True)
     summary = ", ".join(
         f"{r['row']} {r['nll']:.2f} ({r['epochs']} epochs, {r['training_seconds']:.0f} s)"
-        for r in rows
+        for r in (rows[n] for n in names)
     )
     print(f"mnist_nll: test NLL at K = {NUM_SAMPLES}: {summary}")
 
