@@ -21,12 +21,19 @@ does not depend on the number of intermediate distributions (no history is kept)
 
 HMC is written here rather than taken from ``pyro.infer.mcmc``: Pyro's HMC kernel runs one chain
 of one joint potential with one step size, while AIS needs a different target at every step
-and a step size per chain and datapoint, adapted from acceptance statistics (x1.02 above the
-target acceptance rate, x0.98 below, clipped to [1e-4, 0.5]). The estimator stays valid with
-that adaptation: each transition, whatever its step size, leaves its f_t invariant (a
-Metropolis correction follows every leapfrog trajectory), and the step size at step t depends
-only on the chain's past, so the extended-space argument behind AIS holds unchanged (the weights
-never involve the transitions).
+and a step size per datapoint, adapted as the path moves.
+
+Step sizes and why the estimator stays valid: every datapoint runs a few extra *tuning chains*
+beside the chains whose weights are averaged. The step size of a datapoint (shared by all its
+chains) follows the tuning chains' recent acceptance (an exponential average of their
+Metropolis acceptance probabilities; x1.02 above the target rate, x0.98 below, clipped to
+[1e-4, 0.5]), and the tuning chains' weights are discarded. So the sequence of kernels the
+weighted chains see is independent of their own trajectories; each kernel leaves its f_t
+invariant (a Metropolis correction follows every leapfrog trajectory), and the extended-space
+argument of AIS holds exactly, given the tuning chains. Adapting a chain from its own
+acceptance, as reference implementations do, ties its kernels to its past states: on the
+10-dimensional linear-Gaussian model of the tests that estimate came out 0.04 nats low with
+128 chains (six standard errors), where fixed or tuning-chain step sizes are unbiased.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ Start = Literal["guide", "prior"]
 _PARTICLES = "_pyro_vae_chains"
 _MIN_STEP, _MAX_STEP = 1e-4, 0.5
 _GROW, _SHRINK = 1.02, 0.98
+_SLOWNESS = 0.9
 
 
 def sigmoid_schedule(num_steps: int, sharpness: float = 4.0) -> torch.Tensor:
@@ -101,8 +109,8 @@ class AISLikelihood(LogLikelihood):
     ``num_samples`` is the number of chains; ``khat`` is NaN below about 25 chains.
 
     Attributes:
-        acceptance: mean HMC acceptance rate per datapoint (over chains and steps).
-        step_size: mean final step size per datapoint (over chains).
+        acceptance: mean HMC acceptance rate per datapoint (over its weighted chains and steps).
+        step_size: final step size per datapoint.
         num_steps: T, the number of intermediate distributions.
         start: ``"guide"`` or ``"prior"``.
     """
@@ -314,10 +322,11 @@ def _hmc(
     step: torch.Tensor,
     leapfrog_steps: int,
     start: tuple[torch.Tensor, dict[str, torch.Tensor]],
-) -> torch.Tensor:
-    """One HMC transition of every chain leaving f_beta invariant; returns accepted [C, B].
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One HMC transition of every chain leaving f_beta invariant.
 
-    ``start`` is log f_beta and its gradient at the current state.
+    ``start`` is log f_beta and its gradient at the current state. Returns whether each chain
+    accepted and its acceptance probability, both ``[C, B]``.
     """
     u0 = state.u
     log_f0, grad = start
@@ -334,7 +343,7 @@ def _hmc(
     log_ratio = (log_f - _kinetic(p)) - (log_f0 - kinetic0)
     accept = _metropolis(log_ratio, torch.rand_like(log_ratio))
     state.u = {k: torch.where(_expand(accept, u[k]), u[k], u0[k]).detach() for k in u}
-    return accept
+    return accept, _acceptance_probability(log_ratio)
 
 
 def _metropolis(log_ratio: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -345,7 +354,11 @@ def _metropolis(log_ratio: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     log 0 = -inf would accept any proposal however bad (a diverged trajectory at 1e18 nats).
     A NaN ratio rejects.
     """
-    return uniform < torch.nan_to_num(log_ratio, nan=-math.inf).clamp(max=0.0).exp()
+    return uniform < _acceptance_probability(log_ratio)
+
+
+def _acceptance_probability(log_ratio: torch.Tensor) -> torch.Tensor:
+    return torch.nan_to_num(log_ratio, nan=-math.inf).clamp(max=0.0).exp()
 
 
 def _expand(per_chain: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -369,6 +382,7 @@ def annealed_importance_sampling(
     leapfrog_steps: int = 10,
     step_size: float = 0.05,
     target_acceptance: float = 0.65,
+    tuning_chains: int = 4,
     initial: Mapping[str, torch.Tensor] | None = None,
     reverse: bool = False,
     dtype: torch.dtype = torch.float32,
@@ -386,8 +400,10 @@ def annealed_importance_sampling(
             (path p(z) p(x|z)^beta).
         schedule: ``"sigmoid"`` (default), ``"linear"`` or the betas ``[T + 1]`` themselves.
         leapfrog_steps: leapfrog steps per HMC transition.
-        step_size: the initial HMC step size of every chain.
+        step_size: the initial HMC step size of every datapoint.
         target_acceptance: the acceptance rate the step sizes are adapted towards.
+        tuning_chains: extra chains per datapoint whose acceptance alone adapts the step size
+            and whose weights are discarded (module docstring); 0 keeps ``step_size`` fixed.
         initial: latent values to start every chain from, ``{site: [B, ...]}`` (reverse AIS
             starts from the latents that generated ``x``).
         reverse: anneal from beta = 1 to 0; the result's ``estimate`` is then the stochastic
@@ -409,8 +425,10 @@ def annealed_importance_sampling(
         >>> res.estimate.shape, bool(np.all(res.acceptance > 0))
         ((3,), True)
     """
-    if num_chains < 1 or num_steps < 0 or leapfrog_steps < 1:
-        raise ValueError("num_chains and leapfrog_steps must be positive, num_steps >= 0")
+    if num_chains < 1 or num_steps < 0 or leapfrog_steps < 1 or tuning_chains < 0:
+        raise ValueError(
+            "num_chains and leapfrog_steps must be positive, num_steps and tuning_chains >= 0"
+        )
     if start not in ("guide", "prior"):
         raise ValueError(f"start must be 'guide' or 'prior', got {start!r}")
     betas = _betas(schedule, num_steps)
@@ -419,32 +437,40 @@ def annealed_importance_sampling(
     x = x.to(dtype)
     with default_dtype(dtype):
         target = _target(model, guide, x)
-        sites = target.latents(num_chains, start)
+        total = num_chains + tuning_chains  # the tuning chains are the last rows
+        sites = target.latents(total, start)
         if initial is not None:
             sites = {
                 name: (initial[name].to(dtype).expand_as(value).clone(), transform)
                 for name, (value, transform) in sites.items()
             }
-        state = _State(target, sites, num_chains, start)
+        state = _State(target, sites, total, start)
         batch = x.shape[0]
-        step = torch.full((num_chains, batch), step_size, dtype=dtype)
+        step = torch.full((batch,), step_size, dtype=dtype)
         accepted = torch.zeros(num_chains, batch, dtype=torch.float64)
-        log_w = torch.zeros(num_chains, batch, dtype=torch.float64)
+        recent = torch.full((batch,), target_acceptance, dtype=torch.float64)
+        log_w = torch.zeros(total, batch, dtype=torch.float64)
         steps = range(1, betas.shape[0])
         for t in tqdm(steps, desc="AIS", disable=not progress, leave=False):
             # log P(x,z) - log q0(z) does not depend on beta: one evaluation serves the weight
             # and the start of the transition
             log_f, log_ratio, grad = state.potential(state.u, float(betas[t]), grad=True)
             log_w += (betas[t] - betas[t - 1]) * log_ratio.to(torch.float64)
-            accept = _hmc(state, float(betas[t]), step, leapfrog_steps, (log_f, grad))
-            accepted += accept
-            rate = accepted / t  # each chain's acceptance so far: the only input of adaptation
-            step = torch.where(rate > target_acceptance, step * _GROW, step * _SHRINK)
-            step = step.clamp(_MIN_STEP, _MAX_STEP)
+            chain_step = step.expand(total, batch)
+            accept, probability = _hmc(
+                state, float(betas[t]), chain_step, leapfrog_steps, (log_f, grad)
+            )
+            accepted += accept[:num_chains]
+            if tuning_chains:
+                tuning = probability[num_chains:].mean(0).to(torch.float64)
+                recent = _SLOWNESS * recent + (1.0 - _SLOWNESS) * tuning
+                step = torch.where(recent > target_acceptance, step * _GROW, step * _SHRINK)
+                step = step.clamp(_MIN_STEP, _MAX_STEP)
         if num_steps == 0:  # importance sampling with the start distribution
             _, log_ratio, _ = state.potential(state.u, 0.0, grad=False)
             log_w = log_ratio.to(torch.float64)
-    return _result(log_w, accepted / max(1, num_steps), step, num_steps, start, reverse)
+    acceptance = accepted / max(1, num_steps)
+    return _result(log_w[:num_chains], acceptance, step, num_steps, start, reverse)
 
 
 def _betas(schedule: str | torch.Tensor, num_steps: int) -> torch.Tensor:
@@ -490,7 +516,7 @@ def _result(
         num_samples=chains,
         proposal=f"ais-{start}",
         acceptance=acceptance.mean(0).numpy(),
-        step_size=step.to(torch.float64).mean(0).numpy(),
+        step_size=step.to(torch.float64).numpy(),
         num_steps=num_steps,
         start=start,
     )
