@@ -86,7 +86,9 @@ def sigmoid_schedule(num_steps: int, sharpness: float = 4.0) -> torch.Tensor:
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be positive, got {num_steps}")
-    s = torch.sigmoid(sharpness * torch.linspace(-1.0, 1.0, num_steps + 1, dtype=torch.float64))
+    s = torch.sigmoid(
+        sharpness * torch.linspace(-1.0, 1.0, num_steps + 1, dtype=torch.float64, device="cpu")
+    )
     return (s - s[0]) / (s[-1] - s[0])
 
 
@@ -99,7 +101,7 @@ def linear_schedule(num_steps: int) -> torch.Tensor:
     """
     if num_steps < 1:
         raise ValueError(f"num_steps must be positive, got {num_steps}")
-    return torch.linspace(0.0, 1.0, num_steps + 1, dtype=torch.float64)
+    return torch.linspace(0.0, 1.0, num_steps + 1, dtype=torch.float64, device="cpu")
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ class _Target:
         program = self.guide if start == "guide" else self.model
         if program is None:
             raise ValueError("start='guide' needs a guide")
-        trace = poutine.trace(_chains(program, num_chains)).get_trace(self.x)
+        trace = poutine.trace(_chains(program, num_chains, self.x.device)).get_trace(self.x)
         sites = {}
         for name, site in trace.nodes.items():
             if site["type"] == "sample" and not site["is_observed"] and in_data_plate(site):
@@ -186,7 +188,9 @@ class _Target:
         self, zs: Mapping[str, torch.Tensor], num_chains: int, start: Start
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Log P(x, z) and log q0(z), each ``[chains, B]``, at the constrained values ``zs``."""
-        conditioned = poutine.condition(_chains(self.model, num_chains), data=dict(zs))
+        conditioned = poutine.condition(
+            _chains(self.model, num_chains, self.x.device), data=dict(zs)
+        )
         trace = poutine.trace(conditioned).get_trace(self.x)
         trace.compute_log_prob()
         log_joint = log_prior = 0.0
@@ -197,7 +201,9 @@ class _Target:
                     log_prior = log_prior + site["log_prob"]
         if start == "prior":
             return log_joint, log_prior
-        conditioned = poutine.condition(_chains(self.guide, num_chains), data=dict(zs))
+        conditioned = poutine.condition(
+            _chains(self.guide, num_chains, self.x.device), data=dict(zs)
+        )
         guide_trace = poutine.trace(conditioned).get_trace(self.x)
         guide_trace.compute_log_prob()
         log_q = sum(
@@ -277,9 +283,9 @@ def in_data_plate(site: Mapping[str, Any]) -> bool:
     return any(frame.name == DATA_PLATE for frame in site["cond_indep_stack"])
 
 
-def _chains(fn: Callable[..., Any], num: int) -> Callable[..., Any]:
+def _chains(fn: Callable[..., Any], num: int, device: torch.device) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with pyro.plate(_PARTICLES, num, dim=-2):
+        with pyro.plate(_PARTICLES, num, dim=-2, device=device):
             return fn(*args, **kwargs)
 
     return wrapped
@@ -446,16 +452,17 @@ def annealed_importance_sampling(
             }
         state = _State(target, sites, total, start)
         batch = x.shape[0]
-        step = torch.full((batch,), step_size, dtype=dtype)
-        accepted = torch.zeros(num_chains, batch, dtype=torch.float64)
-        recent = torch.full((batch,), target_acceptance, dtype=torch.float64)
-        log_w = torch.zeros(total, batch, dtype=torch.float64)
+        step = torch.full((batch,), step_size, dtype=dtype, device=x.device)
+        sums = {"dtype": torch.float64, "device": x.device}  # the accumulators follow the data
+        accepted = torch.zeros(num_chains, batch, **sums)
+        recent = torch.full((batch,), target_acceptance, **sums)
+        log_w = torch.zeros(total, batch, **sums)
         steps = range(1, betas.shape[0])
         for t in tqdm(steps, desc="AIS", disable=not progress, leave=False):
             # log P(x,z) - log q0(z) does not depend on beta: one evaluation serves the weight
             # and the start of the transition
             log_f, log_ratio, grad = state.potential(state.u, float(betas[t]), grad=True)
-            log_w += (betas[t] - betas[t - 1]) * log_ratio.to(torch.float64)
+            log_w += float(betas[t] - betas[t - 1]) * log_ratio.to(torch.float64)
             chain_step = step.expand(total, batch)
             accept, probability = _hmc(
                 state, float(betas[t]), chain_step, leapfrog_steps, (log_f, grad)
@@ -475,7 +482,7 @@ def annealed_importance_sampling(
 
 def _betas(schedule: str | torch.Tensor, num_steps: int) -> torch.Tensor:
     if isinstance(schedule, torch.Tensor):
-        betas = schedule.to(torch.float64)
+        betas = schedule.to(torch.float64).cpu()
         ok = (
             betas.dim() == 1 and betas[0] == 0 and betas[-1] == 1 and bool((betas.diff() > 0).all())
         )
@@ -483,7 +490,7 @@ def _betas(schedule: str | torch.Tensor, num_steps: int) -> torch.Tensor:
             raise ValueError("a schedule must rise strictly from 0 to 1")
         return betas
     if num_steps == 0:
-        return torch.zeros(1, dtype=torch.float64)
+        return torch.zeros(1, dtype=torch.float64, device="cpu")
     if schedule == "sigmoid":
         return sigmoid_schedule(num_steps)
     if schedule == "linear":
@@ -499,6 +506,7 @@ def _result(
     start: str,
     reverse: bool,
 ) -> AISLikelihood:
+    log_w, acceptance, step = log_w.cpu(), acceptance.cpu(), step.cpu()
     chains = log_w.shape[0]
     lse_w = torch.logsumexp(log_w, 0)
     lse_w2 = torch.logsumexp(2.0 * log_w, 0)

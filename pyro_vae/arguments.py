@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from pyro_vae.config import RESUMABLE_OPTIONS, Config
+from pyro_vae.devices import DEVICES
 from pyro_vae.errors import InputError
 from pyro_vae.registry import family
 
@@ -229,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
     p_plot.add_argument("--data-dir", help="where the run's data set lives now")
     p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
+    for p in (p_train, p_eval, p_cmp, p_bdmc, p_sample, p_plot):
+        p.add_argument(
+            "--device",
+            default="auto",
+            help=f"where to compute: {', '.join(DEVICES)} (default: auto, a CUDA GPU when "
+            "torch sees one, else the CPU)",
+        )
     return parser
 
 

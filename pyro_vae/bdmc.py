@@ -21,6 +21,7 @@ import torch
 from pyro import poutine
 
 from pyro_vae.ais import AISLikelihood, annealed_importance_sampling, in_data_plate
+from pyro_vae.devices import resolve_device
 from pyro_vae.rundir import BDMC_FILE, Run, as_run, check_replaceable, write_bdmc
 
 __all__ = ["Sandwich", "bdmc_run", "bidirectional_monte_carlo", "simulate"]
@@ -119,6 +120,7 @@ def bdmc_run(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = False,
+    device: torch.device | str | None = "auto",
     **ais: Any,
 ) -> list[dict[str, Any]]:
     """Sandwich the model's log P(x) of simulated data between forward and reverse AIS.
@@ -134,6 +136,8 @@ def bdmc_run(
         seed: the seed of the simulation and of the chains.
         overwrite: replace an earlier table.
         progress: show progress bars.
+        device: where to run (:func:`pyro_vae.devices.resolve_device`); the run's model is
+            moved there.
         **ais: options of :func:`pyro_vae.ais.annealed_importance_sampling` (``num_chains``,
             ``start``, ``leapfrog_steps``, ...).
 
@@ -145,7 +149,9 @@ def bdmc_run(
         >>> [round(r["gap"], 1) for r in rows]  # doctest: +SKIP
         [3.2, 0.4]
     """
+    target = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
+    run.vae.to(target)
     check_replaceable(run.path / BDMC_FILE, overwrite, "BDMC table")
     torch.manual_seed(seed)
     x, latents = simulate(run.vae.model, num_points)

@@ -60,6 +60,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         progress=None if not args.quiet else False,
         verbose=not args.quiet,
         figures=not args.no_plots,
+        device=args.device,
     )
     if result.interrupted:
         return result.exit_status
@@ -84,7 +85,8 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         "data": _data_options(args),
         "overwrite": args.overwrite,
     }
-    options["run"] = load_run(Path(args.run_dir))
+    options["run"] = load_run(Path(args.run_dir), device=args.device)
+    options["device"] = args.device
     return options
 
 
@@ -215,8 +217,8 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
         "progress": sys.stderr.isatty(),
         **chain_options(args),
     }
-    run = load_run(Path(args.run_dir))
-    rows = bdmc_run(run, **options)
+    run = load_run(Path(args.run_dir), device=args.device)
+    rows = bdmc_run(run, device=args.device, **options)
     table = [
         [
             str(r["num_steps"]),
@@ -254,7 +256,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = load_run(Path(args.run_dir))
+    run = load_run(Path(args.run_dir), device=args.device)
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     output = output or figure_path(run.path, "samples")
@@ -273,7 +275,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = load_run(Path(args.run_dir))
+    run = load_run(Path(args.run_dir), device=args.device)
 
     def load_test() -> Any:
         splits = run_test_data(run, **_data_options(args))

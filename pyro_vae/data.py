@@ -400,7 +400,7 @@ def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED) -> torch
         >>> torch.equal(binarize_fixed(x), binarize_fixed(x))
         True
     """
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
     return torch.bernoulli(x, generator=generator)
 
 
@@ -430,7 +430,7 @@ def load_data(config: Config, support: str) -> DataSplits:
             f"{raw.name} has too few rows ({n}) to hold out a validation set: "
             f"add data or lower {setting('validation_fraction')}"
         )
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed))
+    order = _permutation(n, config.seed)
     train_idx, val_idx = order[n_val:], order[:n_val]
     validation, test = raw.x_train[val_idx], raw.x_test
     if binarize:
@@ -471,12 +471,16 @@ def epoch_batches(
         >>> [b.shape[0] for b in epoch_batches(x, 4, seed=0, epoch=0, binarize=True)]
         [4, 4, 2]
     """
-    order = torch.randperm(
-        x.shape[0], generator=torch.Generator().manual_seed(batch_seed(seed, epoch))
-    )
+    order = _permutation(x.shape[0], batch_seed(seed, epoch))
     num_batches = math.ceil(x.shape[0] / batch_size)
     for step in range(start_step, num_batches):
         batch = x[order[step * batch_size : (step + 1) * batch_size]]
         if binarize:
             batch = binarize_fixed(batch, batch_seed(seed, epoch, step))
         yield batch
+
+
+def _permutation(n: int, seed: int) -> torch.Tensor:
+    """A seeded permutation of ``range(n)`` on the CPU, where the data live."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randperm(n, generator=generator, device="cpu")

@@ -61,9 +61,9 @@ _PARTICLE_PLATE = "_pyro_vae_particles"
 _CHUNK_VALUES = 1 << 21
 
 
-def _vectorized(fn: Callable[..., Any], num: int) -> Callable[..., Any]:
+def _vectorized(fn: Callable[..., Any], num: int, device: torch.device) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with pyro.plate(_PARTICLE_PLATE, num, dim=-2):
+        with pyro.plate(_PARTICLE_PLATE, num, dim=-2, device=device):
             return fn(*args, **kwargs)
 
     return wrapped
@@ -117,12 +117,12 @@ def log_weight_terms(
     if proposal == "guide":
         if guide is None:
             raise ValueError("proposal='guide' needs a guide")
-        guide_trace = poutine.trace(_vectorized(guide, num)).get_trace(x)
-        replayed = poutine.replay(_vectorized(model, num), trace=guide_trace)
+        guide_trace = poutine.trace(_vectorized(guide, num, x.device)).get_trace(x)
+        replayed = poutine.replay(_vectorized(model, num, x.device), trace=guide_trace)
         model_trace = poutine.trace(replayed).get_trace(x)
         guide_lp = _site_log_probs(guide_trace, num, batch)
     elif proposal == "prior":
-        model_trace = poutine.trace(_vectorized(model, num)).get_trace(x)
+        model_trace = poutine.trace(_vectorized(model, num, x.device)).get_trace(x)
         guide_lp = {}
     else:
         raise ValueError(f"proposal must be 'guide' or 'prior', got {proposal!r}")
@@ -341,10 +341,11 @@ def log_likelihood(
     if chunk_size is None:
         chunk_size = default_chunk_size(x, num_samples)
     tail_size = pareto_tail_size(num_samples)
-    lse_w = torch.full((batch,), -math.inf, dtype=torch.float64)
+    sums = {"dtype": torch.float64, "device": x.device}  # the accumulators follow the data
+    lse_w = torch.full((batch,), -math.inf, **sums)
     lse_w2 = lse_w.clone()
-    sum_lw = torch.zeros(batch, dtype=torch.float64)
-    tail = torch.empty(0, batch, dtype=torch.float64)
+    sum_lw = torch.zeros(batch, **sums)
+    tail = torch.empty(0, batch, **sums)
     for start in range(0, num_samples, chunk_size):
         num = min(chunk_size, num_samples - start)
         with default_dtype(dtype):
@@ -354,6 +355,7 @@ def log_likelihood(
         lse_w2 = torch.logaddexp(lse_w2, torch.logsumexp(2.0 * lw, 0))
         sum_lw += lw.sum(0)
         tail = torch.cat([tail, lw]).topk(min(tail_size, tail.shape[0] + num), dim=0).values
+    lse_w, lse_w2, sum_lw, tail = (t.cpu() for t in (lse_w, lse_w2, sum_lw, tail))
     estimate = lse_w - math.log(num_samples)
     ess = ess_from_sums(lse_w.numpy(), lse_w2.numpy())
     return LogLikelihood(

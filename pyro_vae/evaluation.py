@@ -28,6 +28,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 from pyro_vae.ais import AISLikelihood, annealed_importance_sampling
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, load_data
+from pyro_vae.devices import device_of, resolve_device
 from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
@@ -79,6 +80,7 @@ def estimate_dataset(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = None,
 ) -> LogLikelihood:
     """Per-datapoint log P(X) estimates for every row of ``x``, ``batch_size`` rows at a time.
 
@@ -94,6 +96,8 @@ def estimate_dataset(
         dtype: dtype of the data passed to the model.
         progress: show a progress bar.
         ais: options of the AIS estimator.
+        device: where the model lives: each batch of ``x`` is moved there (``None``: left
+            where it is).
 
     Returns:
         The results of all batches joined (:meth:`LogLikelihood.concat`).
@@ -106,18 +110,19 @@ def estimate_dataset(
         (25,)
     """
     starts = range(0, x.shape[0], batch_size)
+
+    def rows(start: int) -> torch.Tensor:
+        chunk = x[start : start + batch_size]
+        return chunk if device is None else chunk.to(device)
+
     if proposal == "ais":
         chunks = [
-            annealed_importance_sampling(
-                model, guide, x[s : s + batch_size], dtype=dtype, **ais or {}
-            )
+            annealed_importance_sampling(model, guide, rows(s), dtype=dtype, **ais or {})
             for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
         ]
         return AISLikelihood.concat(chunks)
     parts = [
-        log_likelihood(
-            model, guide, x[s : s + batch_size], num_samples, proposal=proposal, dtype=dtype
-        )
+        log_likelihood(model, guide, rows(s), num_samples, proposal=proposal, dtype=dtype)
         for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False)
     ]
     return LogLikelihood.concat(parts)
@@ -188,8 +193,9 @@ def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _ELBO_BATCH) -> d
         ['elbo', 'kl', 'reconstruction']
     """
     totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    device = device_of(vae)
     for start in range(0, x.shape[0], batch_size):
-        terms = elbo_terms(vae.model, vae.guide, x[start : start + batch_size])
+        terms = elbo_terms(vae.model, vae.guide, x[start : start + batch_size].to(device))
         for name in totals:
             totals[name] += float(getattr(terms, name).double().sum())
     return {name: value / x.shape[0] for name, value in totals.items()}
@@ -205,7 +211,7 @@ def exact_log_likelihood(vae: VAE, x: torch.Tensor) -> np.ndarray | None:
         True
     """
     if isinstance(vae, LinearGaussianVAE):
-        return vae.exact_log_likelihood(x).double().numpy()
+        return vae.exact_log_likelihood(x.to(device_of(vae))).double().cpu().numpy()
     return None
 
 
@@ -314,6 +320,7 @@ def evaluate_log_likelihood(
             dtype=dtype,
             progress=progress,
             ais=ais,
+            device=device_of(vae),
         )
         seconds[proposal] = time.perf_counter() - start
     return Evaluation(results, exact_log_likelihood(vae, x), seconds, seed)
@@ -496,6 +503,7 @@ def evaluate_run(
     overwrite: bool = False,
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = "auto",
 ) -> RunEvaluation:
     """Estimate log P(X) of a run's test points and write the results into its directory.
 
@@ -518,6 +526,8 @@ def evaluate_run(
         overwrite: replace an earlier evaluation of the run (else refused before any work).
         progress: show a progress bar.
         ais: options of :func:`pyro_vae.ais.annealed_importance_sampling` for ``"ais"``.
+        device: where to evaluate (:func:`pyro_vae.devices.resolve_device`); the run's model
+            is moved there.
 
     Returns:
         A :class:`RunEvaluation`.
@@ -527,7 +537,9 @@ def evaluate_run(
         >>> ev.summary["proposals"]["guide"]["nll"]  # doctest: +SKIP
         21.7
     """
+    target = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
+    run.vae.to(target)
     points = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
         check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
@@ -570,13 +582,15 @@ def compare_run(
     overwrite: bool = False,
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = "auto",
 ) -> RunComparison:
     """Both estimators against K on a run's test points (:func:`compare_estimators`), written.
 
     What ``pyro-vae compare-estimators`` does. The arguments are those of :func:`evaluate_run`,
     with ``ks`` in place of ``num_samples`` and ``ais`` as in :func:`compare_estimators` (its
     ``num_steps`` one T or a list); ``output`` is a ``.csv`` file to write instead of the run
-    directory's own; an existing file is replaced only with ``overwrite=True``.
+    directory's own; an existing file is replaced only with ``overwrite=True``; ``device`` as in
+    :func:`evaluate_run`.
 
     Returns:
         A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
@@ -586,7 +600,9 @@ def compare_run(
         >>> [(r["num_samples"], r["proposal"]) for r in cmp.rows][:2]  # doctest: +SKIP
         [(10, 'guide'), (10, 'prior')]
     """
+    target = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
+    run.vae.to(target)
     points = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)
     check_replaceable(target, overwrite, "comparison")

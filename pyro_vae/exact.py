@@ -116,7 +116,7 @@ class LinearGaussianVAE(VAE):
         With it every importance weight equals P(x), so the estimate is exact for any K.
         """
         pyro.module(self.name, self)
-        with pyro.plate("data", x.shape[0]):
+        with pyro.plate("data", x.shape[0], device=x.device):
             return pyro.sample("z", self.posterior(x))
 
     @torch.no_grad()

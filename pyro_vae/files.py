@@ -131,7 +131,7 @@ def flatten_state(state: Any, prefix: str = "") -> tuple[Any, dict[str, torch.Te
     def walk(obj: Any, key: str) -> Any:
         key = key.lstrip("/")
         if isinstance(obj, torch.Tensor):
-            tensors[key] = obj.detach().contiguous().clone()
+            tensors[key] = obj.detach().cpu().contiguous().clone()  # files hold CPU tensors
             return {"__tensor__": key}
         if isinstance(obj, Mapping):
             return {"__dict__": [[k, walk(v, f"{key}/{k}")] for k, v in obj.items()]}

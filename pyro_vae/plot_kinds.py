@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from pyro_vae import plots
+from pyro_vae.data import DataSplits
 from pyro_vae.errors import InputError
 from pyro_vae.files import atomic_write_bytes
 from pyro_vae.registry import Registry
@@ -39,6 +40,7 @@ __all__ = [
     "save_figure",
     "standard_kinds",
     "write_standard_figures",
+    "write_training_figures",
 ]
 
 _SAMPLES = 64
@@ -190,3 +192,12 @@ def write_standard_figures(source: FigureSource, seed: int = 0) -> list[Path]:
         save_figure(draw_figure(kind, source, seed), path)
         written.append(path)
     return written
+
+
+def write_training_figures(run: Run, splits: DataSplits) -> list[Path]:
+    """The standard figures of a run that just finished training on ``splits``.
+
+    Returns:
+        The paths written.
+    """
+    return write_standard_figures(FigureSource(run, lambda: (splits.test, splits.y_test)))

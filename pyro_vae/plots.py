@@ -19,6 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
+from pyro_vae.devices import device_of
 from pyro_vae.diagnostics import khat_threshold
 from pyro_vae.errors import InputError, setting
 from pyro_vae.vae import VAE
@@ -135,9 +136,9 @@ def _prior_quantiles(vae: VAE, probabilities: torch.Tensor) -> torch.Tensor:
         prior = vae.prior()
         base = prior.base_dist if isinstance(prior, dist.Independent) else prior
         if isinstance(base, dist.Normal):
-            return base.icdf(probabilities.unsqueeze(-1).to(base.loc.dtype))
+            return base.icdf(probabilities.unsqueeze(-1).to(base.loc))
         draws = prior.sample((_QUANTILE_DRAWS,))
-        return torch.quantile(draws, probabilities.to(draws.dtype), dim=0)
+        return torch.quantile(draws, probabilities.to(draws), dim=0)
 
 
 def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> Figure:
@@ -162,7 +163,7 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
             f"the latent manifold needs a 2-D latent space, this model has {dims}: "
             f"train with {setting('latent_dim', 2)}"
         )
-    probabilities = (torch.arange(steps) + 0.5) / steps
+    probabilities = (torch.arange(steps, device=device_of(vae)) + 0.5) / steps
     q = _prior_quantiles(vae, probabilities)
     z1, z2 = q[:, 0], q[:, 1].flip(0)  # the top row of the grid has the largest z_2
     rows, cols = torch.meshgrid(z2, z1, indexing="ij")
@@ -268,10 +269,11 @@ def interpolation_figure(
     x = x[: 2 * pairs]
     z = vae.encode(x)
     start, end = z[0::2], z[1::2]
-    t = torch.linspace(0, 1, steps, dtype=z.dtype).reshape(1, steps, 1)
+    t = torch.linspace(0, 1, steps, dtype=z.dtype, device=z.device).reshape(1, steps, 1)
     path = start.unsqueeze(1) + t * (end - start).unsqueeze(1)  # [pairs, steps, latent_dim]
     with torch.no_grad():
         decoded = vae.likelihood.mean(path)  # [pairs, steps, D]
+    x = x.to(decoded)
     rows = torch.cat([x[0::2].unsqueeze(1), decoded, x[1::2].unsqueeze(1)], dim=1)
     return image_grid(
         rows.reshape(-1, x.shape[1]),

@@ -38,6 +38,7 @@ import torch
 
 from pyro_vae._version import __version__
 from pyro_vae.config import RESUMABLE, RESUMABLE_OPTIONS, Config
+from pyro_vae.devices import resolve_device
 from pyro_vae.errors import InputError, spell
 from pyro_vae.files import (
     atomic_write_bytes,
@@ -296,7 +297,7 @@ def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
 
 def write_model(run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = None) -> None:
     """Write the model weights to ``model.safetensors``."""
-    tensors = {k: v.detach().contiguous() for k, v in vae.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
     atomic_write_bytes(run_dir / MODEL_FILE, safetensors.torch.save(tensors, dict(metadata or {})))
 
 
@@ -345,7 +346,9 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
         ) from None
 
 
-def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
+def load_run(
+    run_dir: str | Path, *, vae: VAE | None = None, device: torch.device | str | None = "cpu"
+) -> Run:
     """Load a run directory's settings and trained model, without executing any stored code.
 
     Args:
@@ -353,6 +356,8 @@ def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
         vae: the model to load the weights into. Required for a run trained with a user's own
             VAE (``train(..., vae=...)``): pass a model built the same way. For a run of
             registered parts it is built from ``config.json`` when not given.
+        device: where the model goes (``"auto"``: a GPU when there is one); the files are
+            the same whatever device wrote them.
 
     Returns:
         The :class:`Run` with its VAE in evaluation mode.
@@ -366,7 +371,7 @@ def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
         >>> run.vae.sample(16).shape  # doctest: +SKIP
         torch.Size([16, 64])
     """
-    run_dir = Path(run_dir)
+    run_dir, target = Path(run_dir), resolve_device(device)
     config, data, custom = _read_stored(run_dir)
     if vae is None:
         if custom is not None:
@@ -376,10 +381,11 @@ def load_run(run_dir: str | Path, *, vae: VAE | None = None) -> Run:
                 f": build the same model and pass it, load_run({str(run_dir)!r}, vae=model)",
             )
             raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
-        vae = build_vae(config, data.data_dim)
+        with target:
+            vae = build_vae(config, data.data_dim)
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
     load_weights(vae, tensors, run_dir / MODEL_FILE)
-    vae.eval()
+    vae.to(target).eval()
     return Run(run_dir, config, data, vae, custom=custom is not None)
 
 

@@ -33,6 +33,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 from pyro_vae.config import Config
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
+from pyro_vae.devices import device_of, resolve_device, rng_state, set_rng_state
 from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.evaluation import evaluate_elbo
 from pyro_vae.interrupts import interrupt_flag
@@ -110,6 +111,7 @@ def train(
     progress: bool | None = None,
     verbose: bool = False,
     figures: bool = False,
+    device: torch.device | str | None = "auto",
 ) -> TrainResult:
     """Train a VAE as ``config`` says and leave everything in ``run_dir``.
 
@@ -128,6 +130,9 @@ def train(
         verbose: print one line per epoch and a final summary.
         figures: write the standard figures (:func:`pyro_vae.plot_kinds.standard_kinds`) into
             ``run_dir`` when training ends.
+        device: where to train (:func:`pyro_vae.devices.resolve_device`: ``"auto"`` is a
+            CUDA GPU when torch sees one, else the CPU). The run directory does not record it:
+            a run resumes and evaluates on any device.
 
     Returns:
         A :class:`TrainResult`.
@@ -144,7 +149,7 @@ def train(
         >>> result.metrics[-1]["val_elbo"]  # doctest: +SKIP
         -32.1
     """
-    run_dir = Path(run_dir)
+    run_dir, target = Path(run_dir), resolve_device(device)
     if vae is not None and not isinstance(vae, VAE):
         raise TypeError(f"vae must be a pyro_vae.VAE, got {type(vae).__name__}")
     if resume:  # settings are checked before the directory is locked or touched
@@ -166,7 +171,8 @@ def train(
         splits = load_data(config, support)
         pyro.set_rng_seed(config.seed)
         if vae is None:
-            vae = build_vae(config, splits.data_dim)
+            with target:  # built where it will train
+                vae = build_vae(config, splits.data_dim)
         if state is None:
             vae.init_from_data(splits.train)
             make_run_dir(run_dir)
@@ -178,20 +184,24 @@ def train(
                 f"datapoint: point {setting('data_dir')} at the data the run was trained on"
             )
 
+        vae.to(target)  # before the optimizer is made: it holds the parameters where they are
         jit = config.jit == "on" if custom else config.use_jit
         trainer = _Trainer(config, vae, splits, run_dir, verbose, jit)
         if state is not None:
             trainer.restore(state)
-        else:  # model and checkpoint first: a directory with a config.json is always loadable
+        data = DataInfo(splits.data_dim, splits.image_shape)
+        if state is None:  # model and checkpoint first: a run with a config.json always loads
             trainer.save()
-            data = DataInfo(splits.data_dim, splits.image_shape)
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
         show_bar = sys.stderr.isatty() if progress is None else progress
         with interrupt_flag() as interrupted:
             trainer.run(interrupted, show_bar)
         result = trainer.finish()
         if figures and not result.interrupted:
-            _write_figures(result, config, custom)
+            from pyro_vae.plot_kinds import write_training_figures  # matplotlib: on demand
+
+            run = Run(run_dir, config, data, result.vae, custom=custom)
+            result.figures = write_training_figures(run, splits)
     return result
 
 
@@ -199,16 +209,6 @@ def _figure_kinds() -> tuple[str, ...]:
     from pyro_vae.plot_kinds import PLOT_KINDS  # matplotlib: on demand
 
     return PLOT_KINDS.names()
-
-
-def _write_figures(result: TrainResult, config: Config, custom: bool) -> None:
-    from pyro_vae.plot_kinds import FigureSource, write_standard_figures  # matplotlib: on demand
-
-    splits = result.data
-    data = DataInfo(splits.data_dim, splits.image_shape)
-    run = Run(result.run_dir, config, data, result.vae, custom=custom)
-    written = write_standard_figures(FigureSource(run, lambda: (splits.test, splits.y_test)))
-    result.figures = written
 
 
 class _Trainer:
@@ -230,7 +230,9 @@ class _Trainer:
         # A fixed share of the training set, as large as the validation set, scored like it
         # after every epoch: the training curves of metrics.csv.
         probe = splits.train[: splits.validation.shape[0]]
-        self.train_probe = binarize_fixed(probe) if splits.binarize_train else probe
+        probe = binarize_fixed(probe) if splits.binarize_train else probe
+        self.device = device_of(vae)  # the data stay on the CPU; batches go to the model
+        self.train_probe, self.validation = probe.to(self.device), splits.validation.to(self.device)
         self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
         self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
@@ -258,7 +260,7 @@ class _Trainer:
             "data_dim": self.splits.data_dim,
             "model": self.vae.state_dict(),
             "optimizer": optimizer_state(self.optimizer),
-            "torch_rng": torch.get_rng_state(),
+            **rng_state(self.device),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -278,7 +280,7 @@ class _Trainer:
             self.best_state = state["best_model"]
             self.stopped_early = bool(state["stopped_early"])
             load_optimizer_state(self.optimizer, state["optimizer"])
-            torch.set_rng_state(state["torch_rng"])
+            set_rng_state(state, self.device)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(
                 f"{self.run_dir / CHECKPOINT_FILE} does not match this model "
@@ -308,7 +310,7 @@ class _Trainer:
             first = self.splits.train[: cfg.batch_size]
             if self.splits.binarize_train:  # any valid batch will do: values don't matter here
                 first = (first > 0.5).to(first.dtype)
-            compile_objective(self.objective, self.model, self.guide, first)
+            compile_objective(self.objective, self.model, self.guide, first.to(self.device))
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
                 started = time.perf_counter()
@@ -323,7 +325,7 @@ class _Trainer:
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch
                     self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
-                    loss = self._svi_step(batch)
+                    loss = self._svi_step(batch.to(self.device, non_blocking=True))
                     if loss is None:
                         self.skipped += 1
                     else:
@@ -374,7 +376,7 @@ class _Trainer:
         cfg = self.config
         started = time.perf_counter()
         self.vae.eval()
-        val = evaluate_elbo(self.vae, self.splits.validation)
+        val = evaluate_elbo(self.vae, self.validation)
         fit = evaluate_elbo(self.vae, self.train_probe)
         self.vae.train()
         seconds = self.epoch_seconds + time.perf_counter() - started

@@ -23,6 +23,7 @@ from torch import nn
 
 from pyro_vae.config import MAX_WEIGHTS, Config
 from pyro_vae.contracts import Encoder, Likelihood, Prior, check_part
+from pyro_vae.devices import device_of
 from pyro_vae.errors import InputError, setting
 from pyro_vae.guides import GUIDES
 from pyro_vae.likelihoods import LIKELIHOODS
@@ -86,7 +87,8 @@ class VAE(nn.Module):
         size = x.shape[0] if x is not None else batch_size
         if size is None:
             raise ValueError("model() needs data x or a batch_size")
-        with pyro.plate("data", size):
+        device = x.device if x is not None else device_of(self)
+        with pyro.plate("data", size, device=device):
             z = pyro.sample("z", self.prior())
             return pyro.sample("x", self.likelihood(z), obs=x)
 
@@ -97,7 +99,7 @@ class VAE(nn.Module):
             The sampled latent ``z`` of shape ``[B, latent_dim]``.
         """
         pyro.module(self.name, self)
-        with pyro.plate("data", x.shape[0]):
+        with pyro.plate("data", x.shape[0], device=x.device):
             return pyro.sample("z", self.encoder(x))
 
     def init_from_data(self, x: torch.Tensor) -> bool:
@@ -133,9 +135,10 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior means E_Q[z|x], shape ``[B, latent_dim]``.
 
-        For a guide without a closed-form mean (a flow), the average of 256 draws.
+        For a guide without a closed-form mean (a flow), the average of 256 draws. ``x`` is
+        moved to the model's device; so is the result.
         """
-        q = self.encoder(x)
+        q = self.encoder(x.to(device_of(self)))
         try:
             return q.mean
         except NotImplementedError:

@@ -165,6 +165,10 @@ CASES: list[Case] = [
     cli("compare-not-csv", "an output file", "compare-estimators", RUN, "-o", f"{WORK}/c.txt"),
     cli("plot-not-png", "an output file", "plot", RUN, "--kind", "samples", "-o", f"{WORK}/s.pdf"),
     api("load-missing-run", "a run directory", f'load_run("{WORK}/none")'),
+    # devices (a device that no machine has: the messages are the same everywhere)
+    cli("unknown-device", "a device name", "train", "--device", "tpu", "--out", f"{WORK}/new"),
+    cli("device-typo-evaluate", "a device name", "evaluate", RUN, "--device", "cuda0"),
+    api("unknown-device-api", "a device name", f'load_run("{RUN}", device="gpu")'),
     api("load-config-missing", "a settings file", f'load_config_file("{WORK}/none.toml")'),
     # data
     cli("nan-data", "data values", "train", "--dataset", "npz", "--data-file", f"{WORK}/nan.npz"),

@@ -1,0 +1,117 @@
+"""Where the tensors live: the ``--device`` setting, resolved and checked once.
+
+Every command and every entry point of the Python API takes ``device``: ``"auto"`` (CUDA when
+torch sees a GPU, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. The model is
+moved there, and every tensor the library creates follows the model (or the data it is given):
+a run directory's files do not depend on the device (weights are written from CPU copies), so
+a run trained on a GPU evaluates on a CPU and the reverse.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from pyro_vae.errors import InputError, setting, where
+
+__all__ = ["DEVICES", "device_of", "resolve_device", "rng_state", "set_rng_state"]
+
+#: What ``--device`` accepts (``cuda:N`` for any N).
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The torch device that ``device`` names on this machine.
+
+    Args:
+        device: one of :data:`DEVICES`, or a ``torch.device``; ``None`` means ``"auto"``.
+
+    Returns:
+        The device (``cuda`` resolves to the current CUDA device index).
+
+    Raises:
+        InputError: for a name that is not a device, or a device this machine does not have
+            (one line that names what is available).
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+        >>> resolve_device("auto").type in ("cpu", "cuda")
+        True
+    """
+    name = "auto" if device is None else str(device)
+    if not _NAME.match(name):
+        raise InputError(
+            f"unknown device {name!r} ({where('device')}): choose one of {', '.join(DEVICES)}"
+        )
+    if name == "auto":
+        return torch.device("cuda", torch.cuda.current_device()) if _cuda() else torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError(f"device 'mps' is not available on this machine: {_choices()}")
+        return torch.device("mps")
+    if not _cuda():
+        raise InputError(f"device {name!r}: torch sees no CUDA GPU on this machine; {_choices()}")
+    index = int(name.split(":")[1]) if ":" in name else torch.cuda.current_device()
+    if index >= torch.cuda.device_count():
+        raise InputError(
+            f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+            f"numbered from 0; {_choices()}"
+        )
+    return torch.device("cuda", index)
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (the CPU for a module with none).
+
+    Example:
+        >>> device_of(nn.Linear(2, 3))
+        device(type='cpu')
+    """
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The generator states a checkpoint keeps: torch's CPU one, and the GPU's on CUDA.
+
+    Example:
+        >>> sorted(rng_state(torch.device("cpu")))
+        ['torch_rng']
+    """
+    state = {"torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore what :func:`rng_state` kept.
+
+    A run resumed on another kind of device gets the CPU generator back only: it continues
+    statistically, not bitwise, the same.
+    """
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+
+
+def _cuda() -> bool:
+    return torch.cuda.is_available() and torch.cuda.device_count() > 0
+
+
+def _choices() -> str:
+    available = ["cpu"]
+    if _cuda():
+        available += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        available.append("mps")
+    return f"use {setting('device', 'auto')} or one of {', '.join(available)}"
