@@ -62,7 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         figures=not args.no_plots,
         device=args.device,
     )
-    if result.interrupted:
+    if result.interrupted or result.rank:  # rank 0 alone reports
         return result.exit_status
     if args.quiet:
         print(f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {run_dir}")

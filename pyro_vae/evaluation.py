@@ -32,6 +32,7 @@ from pyro_vae.devices import device_of, resolve_device
 from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
+from pyro_vae.parallel import SharedNoise, Workers, noise_seed
 from pyro_vae.rundir import (
     Run,
     as_run,
@@ -183,8 +184,20 @@ def reliability_warnings(results: Iterable[LogLikelihood]) -> list[str]:
     return lines
 
 
-def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _ELBO_BATCH) -> dict[str, float]:
+def evaluate_elbo(
+    vae: VAE,
+    x: torch.Tensor,
+    batch_size: int = _ELBO_BATCH,
+    *,
+    seed: int | None = None,
+    workers: Workers | None = None,
+) -> dict[str, float]:
     """Mean ELBO, reconstruction and KL terms per datapoint over ``x`` (one sample of z each).
+
+    Each batch of ``x`` draws its noise for all its rows (:class:`~pyro_vae.parallel.SharedNoise`)
+    from the seed ``seed`` and the batch's index (or from torch's stream when ``seed`` is
+    ``None``); with ``workers``, every process scores its share of each batch and the sums are
+    added up, so the result is the same with any number of processes.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -192,13 +205,21 @@ def evaluate_elbo(vae: VAE, x: torch.Tensor, batch_size: int = _ELBO_BATCH) -> d
         >>> sorted(evaluate_elbo(vae, torch.ones(5, 4)))
         ['elbo', 'kl', 'reconstruction']
     """
-    totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    workers = workers or Workers()
+    totals = torch.zeros(3, dtype=torch.float64)
     device = device_of(vae)
-    for start in range(0, x.shape[0], batch_size):
-        terms = elbo_terms(vae.model, vae.guide, x[start : start + batch_size].to(device))
-        for name in totals:
-            totals[name] += float(getattr(terms, name).double().sum())
-    return {name: value / x.shape[0] for name, value in totals.items()}
+    for index, first in enumerate(range(0, x.shape[0], batch_size)):
+        batch = x[first : first + batch_size]
+        start, end = workers.bounds(batch.shape[0])
+        if seed is not None:
+            torch.manual_seed(noise_seed(seed, index))
+        if end > start:
+            guide = SharedNoise(batch.shape[0], start)(vae.guide)
+            terms = elbo_terms(vae.model, guide, batch[start:end].to(device))
+            parts = [terms.elbo, terms.reconstruction, terms.kl]
+            totals += torch.stack([t.double().sum() for t in parts]).cpu()
+    elbo, reconstruction, kl = (workers.sum(totals) / x.shape[0]).tolist()
+    return {"elbo": elbo, "reconstruction": reconstruction, "kl": kl}
 
 
 def exact_log_likelihood(vae: VAE, x: torch.Tensor) -> np.ndarray | None:

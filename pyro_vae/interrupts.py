@@ -2,7 +2,9 @@
 
 A training step must not be cut in half: the first signal only raises a flag, the loop saves its
 exact position at the next step boundary and returns (exit status 128 + the signal); a second
-signal acts at once, as it would without the handler.
+signal acts at once, as it would without the handler. Under torchrun a Ctrl-C reaches every
+process and the launcher then sends SIGTERM as well: there the later signals are absorbed (the
+processes agree on a step to stop at, and the launcher kills them if they do not stop).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ __all__ = ["interrupt_flag"]
 
 
 @contextmanager
-def interrupt_flag() -> Iterator[dict[str, int]]:
+def interrupt_flag(absorb_repeats: bool = False) -> Iterator[dict[str, int]]:
     """Turn the first SIGINT/SIGTERM into a flag the loop checks after each step.
+
+    With ``absorb_repeats`` a second signal changes nothing (one of many processes).
 
     The flag is a dict that holds ``"signal"`` (the signal's number) once one arrived. Outside
     the main thread, where signals cannot be caught, it stays empty.
@@ -32,8 +36,9 @@ def interrupt_flag() -> Iterator[dict[str, int]]:
     handled = (signal.SIGINT, signal.SIGTERM)
 
     def handler(signum: int, frame: Any) -> None:
-        flag["signal"] = signum
-        signal.signal(signum, previous[signum])  # a second signal acts at once
+        flag.setdefault("signal", signum)
+        if not absorb_repeats:
+            signal.signal(signum, previous[signum])  # a second signal acts at once
 
     previous: dict[int, Any] = {}
     try:

@@ -34,10 +34,12 @@ from pyro.infer import (
 from pyro.poutine.scale_messenger import ScaleMessenger
 
 from pyro_vae.errors import InputError
+from pyro_vae.parallel import Workers
 from pyro_vae.registry import Registry
 
 __all__ = [
     "OBJECTIVES",
+    "Gradients",
     "LatentScale",
     "build_objective",
     "compile_objective",
@@ -264,14 +266,17 @@ def nonfinite_problem(loss: float, parameters: list[torch.Tensor]) -> str:
     return ""
 
 
-def compile_objective(objective: Any, model: Any, guide: Any, batch: torch.Tensor) -> None:
+def compile_objective(
+    objective: Any, model: Any, guide: Any, batch: torch.Tensor, **kwargs: Any
+) -> None:
     """Compile a JIT objective (``jit=True``) on ``batch`` without touching the random stream.
 
     Pyro's JIT runs the programs several times when it first sees them (to find the parameters,
     then to trace); done inside a forked random state and with the gradients cleared after, the
     compiled objective then draws exactly the noise the plain objective would, so a ``jit`` run
     follows the same path as a plain one up to float rounding. ``model`` and ``guide`` must be
-    the objects passed at every later step (the compiled function is keyed by their identity).
+    the objects passed at every later step (the compiled function is keyed by their identity);
+    ``kwargs`` go to them as at the later steps.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -281,6 +286,74 @@ def compile_objective(objective: Any, model: Any, guide: Any, batch: torch.Tenso
         >>> compile_objective(build_objective("elbo", 1, jit=True), model, guide, torch.ones(3, 4))
     """
     with torch.random.fork_rng(), quiet_jit_warnings():
-        objective.loss_and_grads(model, guide, batch)
+        objective.loss_and_grads(model, guide, batch, **kwargs)
     for param in pyro.get_param_store().values():
         param.grad = None
+
+
+class Gradients:
+    """Loss and gradients of a Pyro objective on a global batch, summed over the processes.
+
+    This process computes its rows (:class:`pyro_vae.parallel.Workers`). The guide draws its
+    noise for the whole global batch from a stream seeded for the step
+    (:func:`pyro_vae.parallel.split_programs`), so the gradient is the one a single process
+    computes on the batch, up to float rounding. With ``jit=True`` the objective is compiled on
+    a first batch (:func:`compile_objective`).
+
+    Args:
+        objective: a Pyro ELBO (:func:`build_objective`).
+        model: the model, as the ELBO sees it (scaled, e.g. :class:`LatentScale`).
+        guide: the guide, likewise.
+        parameters: the parameters whose gradients are summed.
+        workers: this process's place among the processes.
+        jit: whether ``objective`` is a JIT objective.
+    """
+
+    def __init__(
+        self,
+        objective: ELBO,
+        model: Callable[..., Any],
+        guide: Callable[..., Any],
+        parameters: list[torch.Tensor],
+        workers: Workers,
+        jit: bool,
+    ) -> None:
+        self.objective, self.model, self.guide = objective, model, guide
+        self.parameters, self.workers, self.jit = parameters, workers, jit
+        self.device = parameters[0].device if parameters else torch.device("cpu")
+
+    def compile(self, batch: torch.Tensor, sizes: Iterable[int]) -> None:
+        """Compile a JIT objective on rows of ``batch`` for each global batch size in ``sizes``.
+
+        Nothing happens for a plain objective. The JIT compiles one version per global batch
+        size (the keyword ``rows``); compiled here, none is compiled inside a step, where it
+        would draw noise of its own.
+        """
+        if not self.jit:
+            return
+        for size in sorted(set(sizes)):
+            start, end = self.workers.bounds(size)
+            if end > start:
+                local = batch[start:end].to(self.device)
+                rows = (size, start)
+                compile_objective(self.objective, self.model, self.guide, local, rows=rows)
+
+    def __call__(self, batch: torch.Tensor, seed: int, *extra: float) -> list[float]:
+        """Set the summed gradients of the loss on ``batch`` with noise seeded by ``seed``.
+
+        Returns the loss and the numbers ``extra``, each summed over the processes.
+        """
+        for param in self.parameters:
+            param.grad = None
+        start, end = self.workers.bounds(batch.shape[0])
+        torch.manual_seed(seed)
+        loss = 0.0
+        if end > start:
+            quiet = quiet_jit_warnings() if self.jit else contextlib.nullcontext()
+            with quiet:  # the JIT's deprecation and tracer chatter come every step
+                local = batch[start:end].to(self.device, non_blocking=True)
+                rows = (batch.shape[0], start)
+                loss = float(
+                    self.objective.loss_and_grads(self.model, self.guide, local, rows=rows)
+                )
+        return self.workers.sum_gradients(self.parameters, loss, *extra)

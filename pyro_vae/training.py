@@ -39,15 +39,21 @@ from pyro_vae.evaluation import evaluate_elbo
 from pyro_vae.interrupts import interrupt_flag
 from pyro_vae.likelihoods import likelihood_support
 from pyro_vae.objectives import (
+    Gradients,
     LatentScale,
     build_objective,
-    compile_objective,
     kl_weight,
     load_optimizer_state,
     make_optimizer,
     nonfinite_problem,
     optimizer_state,
-    quiet_jit_warnings,
+)
+from pyro_vae.parallel import (
+    Workers,
+    noise_seed,
+    split_programs,
+    start_workers,
+    stop_workers,
 )
 from pyro_vae.rundir import (
     CHECKPOINT_FILE,
@@ -68,6 +74,9 @@ from pyro_vae.vae import VAE, build_vae
 
 __all__ = ["TrainResult", "train"]
 
+# what the noise's seeds are keyed by, beside the run's seed (pyro_vae.parallel.noise_seed)
+_STEP, _VALIDATION, _PROBE, _TEST = range(1, 5)
+
 
 @dataclass
 class TrainResult:
@@ -83,6 +92,7 @@ class TrainResult:
         stopped_early: whether early stopping ended the run.
         test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
         figures: the figure files written into the run directory (``figures=True``).
+        rank: this process's rank under torchrun (0 alone): rank 0 wrote the files.
     """
 
     run_dir: Path
@@ -94,6 +104,7 @@ class TrainResult:
     test_elbo: float = math.nan
     figures: list[Path] = field(default_factory=list)
     signal: int = 0
+    rank: int = 0
 
     @property
     def exit_status(self) -> int:
@@ -160,9 +171,12 @@ def train(
         refuse_existing_run(run_dir)
     custom = vae is not None
     with contextlib.ExitStack() as held:
+        workers, target = start_workers(target)  # under torchrun: this process's rank and GPU
+        held.callback(stop_workers)
         state: dict[str, Any] | None = None
         if resume:
-            held.enter_context(locked(run_dir))
+            if workers.main:  # rank 0 alone holds the lock and writes
+                held.enter_context(locked(run_dir))
             state = read_checkpoint(run_dir)
 
         # Everything that can fail on bad input happens before the run directory is touched.
@@ -173,11 +187,13 @@ def train(
         if vae is None:
             with target:  # built where it will train
                 vae = build_vae(config, splits.data_dim)
+        workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
             vae.init_from_data(splits.train)
-            make_run_dir(run_dir)
-            held.enter_context(locked(run_dir))
-            clear_run_files(run_dir, overwrite, _figure_kinds())
+            if workers.main:
+                make_run_dir(run_dir)
+                held.enter_context(locked(run_dir))
+                clear_run_files(run_dir, overwrite, _figure_kinds())
         elif state["data_dim"] != splits.data_dim:
             raise InputError(
                 f"the data of {run_dir} no longer have {state['data_dim']} values per "
@@ -186,18 +202,19 @@ def train(
 
         vae.to(target)  # before the optimizer is made: it holds the parameters where they are
         jit = config.jit == "on" if custom else config.use_jit
-        trainer = _Trainer(config, vae, splits, run_dir, verbose, jit)
+        workers.broadcast(vae.state_dict().values())  # the same start on every rank
+        trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
         if state is not None:
             trainer.restore(state)
         data = DataInfo(splits.data_dim, splits.image_shape)
         if state is None:  # model and checkpoint first: a run with a config.json always loads
             trainer.save()
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
-        show_bar = sys.stderr.isatty() if progress is None else progress
-        with interrupt_flag() as interrupted:
+        show_bar = workers.main and (sys.stderr.isatty() if progress is None else progress)
+        with interrupt_flag(absorb_repeats=workers.many) as interrupted:
             trainer.run(interrupted, show_bar)
         result = trainer.finish()
-        if figures and not result.interrupted:
+        if figures and not result.interrupted and workers.main:
             from pyro_vae.plot_kinds import write_training_figures  # matplotlib: on demand
 
             run = Run(run_dir, config, data, result.vae, custom=custom)
@@ -215,18 +232,28 @@ class _Trainer:
     """The state of one training run between steps (kept together for checkpoints)."""
 
     def __init__(
-        self, config: Config, vae: VAE, splits: DataSplits, run_dir: Path, verbose: bool, jit: bool
+        self,
+        config: Config,
+        vae: VAE,
+        splits: DataSplits,
+        run_dir: Path,
+        verbose: bool,
+        jit: bool,
+        workers: Workers,
     ) -> None:
         self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
-        self.verbose, self.jit = verbose, jit
+        self.verbose, self.workers = verbose, workers
         self.scale = LatentScale(kl_weight(config.beta, config.warmup_epochs, 0.0))
         # Pyro's ELBO computes the loss and the gradients; one fused torch Adam over all
         # parameters applies them: the update rule of pyro.optim.Adam, which would make a dozen
         # optimizer calls per step for the default model (one per parameter tensor).
         self.parameters = list(vae.parameters())
         self.optimizer = make_optimizer(self.parameters, config.learning_rate)
-        self.objective = build_objective(config.objective, config.num_particles, jit)
-        self.model, self.guide = self.scale(vae.model), self.scale(vae.guide)
+        # the guide draws its noise for the global batch (keyword rows=): any number of
+        # processes takes the same steps (pyro_vae.parallel)
+        objective = build_objective(config.objective, config.num_particles, jit)
+        model, guide = (self.scale(p) for p in split_programs(vae.model, vae.guide))
+        self.gradients = Gradients(objective, model, guide, self.parameters, workers, jit)
         # A fixed share of the training set, as large as the validation set, scored like it
         # after every epoch: the training curves of metrics.csv.
         probe = splits.train[: splits.validation.shape[0]]
@@ -288,7 +315,12 @@ class _Trainer:
             ) from None
 
     def save(self) -> None:
-        """Checkpoint, model and metrics, each replaced atomically (the checkpoint rules)."""
+        """Checkpoint, model and metrics, each replaced atomically (the checkpoint rules).
+
+        Rank 0 alone writes.
+        """
+        if not self.workers.main:
+            return
         save_checkpoint(self.run_dir, self.state())
         write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
         write_metrics(self.run_dir, self.metrics)
@@ -306,11 +338,11 @@ class _Trainer:
             dynamic_ncols=True,
             leave=False,
         )
-        if self.jit:
-            first = self.splits.train[: cfg.batch_size]
-            if self.splits.binarize_train:  # any valid batch will do: values don't matter here
-                first = (first > 0.5).to(first.dtype)
-            compile_objective(self.objective, self.model, self.guide, first.to(self.device))
+        first = self.splits.train[: cfg.batch_size]
+        if self.splits.binarize_train:  # any valid batch will do: values don't matter here
+            first = (first > 0.5).to(first.dtype)
+        sizes = (first.shape[0], self.splits.train.shape[0] % cfg.batch_size or first.shape[0])
+        self.gradients.compile(first, sizes)
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
                 started = time.perf_counter()
@@ -325,7 +357,7 @@ class _Trainer:
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch
                     self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
-                    loss = self._svi_step(batch.to(self.device, non_blocking=True))
+                    loss, stop = self._svi_step(batch, int(bool(interrupted)))
                     if loss is None:
                         self.skipped += 1
                     else:
@@ -335,9 +367,9 @@ class _Trainer:
                     bar.update(1)
                     bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
                     bar.set_postfix(objective=f"{-self.loss_sum / self.loss_count:.2f}")
-                    if interrupted:
+                    if stop:  # every process stops at the same step
                         self.epoch_seconds += time.perf_counter() - started
-                        self._stop(interrupted["signal"])
+                        self._stop(interrupted.get("signal", signal.SIGTERM))
                         return
                 self.epoch_seconds += time.perf_counter() - started
                 self._end_epoch()
@@ -349,16 +381,20 @@ class _Trainer:
         budget = self.config.time_budget
         return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
 
-    def _svi_step(self, batch: torch.Tensor) -> float | None:
-        """One optimizer step; ``None`` when the step was skipped as non-finite."""
-        self.optimizer.zero_grad(set_to_none=True)
-        quiet = quiet_jit_warnings() if self.jit else contextlib.nullcontext()
-        with quiet:  # the JIT's deprecation and tracer chatter come every step
-            loss = float(self.objective.loss_and_grads(self.model, self.guide, batch))
+    def _svi_step(self, batch: torch.Tensor, stop: int) -> tuple[float | None, bool]:
+        """One optimizer step on the global ``batch`` (this process does its rows).
+
+        Returns the loss (``None`` when the step was skipped as non-finite) and whether any
+        process was asked to stop (``stop`` is this one's flag).
+        """
+        # each step's noise is keyed by (seed, epoch, step), whoever computes it and after a
+        # resume
+        seed = noise_seed(self.config.seed, _STEP, self.epoch, self.step)
+        loss, stops = self.gradients(batch, seed, stop)
         problem = nonfinite_problem(loss, self.parameters)
         if problem:
             if self.config.on_nonfinite == "skip":
-                return None
+                return None, stops > 0
             kept = (
                 f"the checkpoint of epoch {self.epoch} in {self.run_dir} is kept"
                 if self.epoch
@@ -370,16 +406,19 @@ class _Trainer:
                 f"such batches; {kept}"
             )
         self.optimizer.step()
-        return loss
+        return loss, stops > 0
 
     def _end_epoch(self) -> None:
         cfg = self.config
         started = time.perf_counter()
         self.vae.eval()
-        val = evaluate_elbo(self.vae, self.validation)
-        fit = evaluate_elbo(self.vae, self.train_probe)
+        seeds = [noise_seed(cfg.seed, kind, self.epoch) for kind in (_VALIDATION, _PROBE)]
+        val = evaluate_elbo(self.vae, self.validation, seed=seeds[0], workers=self.workers)
+        fit = evaluate_elbo(self.vae, self.train_probe, seed=seeds[1], workers=self.workers)
         self.vae.train()
         seconds = self.epoch_seconds + time.perf_counter() - started
+        # the slowest process's time: every process must take the same time-budget decision
+        seconds = float(self.workers.max(torch.tensor([seconds], dtype=torch.float64))[0])
         row = {
             "epoch": self.epoch + 1,
             "train_objective": -self.loss_sum / max(1, self.loss_count),
@@ -417,6 +456,8 @@ class _Trainer:
     def _stop(self, signum: int) -> None:
         self.interrupted, self.signal = True, signum
         self.save()
+        if not self.workers.main:
+            return
         again = spell(
             f"pyro-vae train --resume {self.run_dir} (exit status {128 + signum})",
             f"train(None, {str(self.run_dir)!r}, resume=True)",
@@ -429,14 +470,18 @@ class _Trainer:
         result = TrainResult(
             self.run_dir, self.vae, self.splits, self.metrics, self.interrupted, self.stopped_early
         )
+        result.rank = self.workers.rank
         if self.interrupted:
             result.signal = self.signal
             return result  # _stop saved the model with the checkpoint
         if self.best_state is not None:
             self.vae.load_state_dict(self.best_state)
-        write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
+        if self.workers.main:
+            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
         self.vae.eval()
-        result.test_elbo = evaluate_elbo(self.vae, self.splits.test)["elbo"]
+        seed = noise_seed(self.config.seed, _TEST)
+        test = evaluate_elbo(self.vae, self.splits.test, seed=seed, workers=self.workers)
+        result.test_elbo = test["elbo"]
         if self.verbose:
             last = self.metrics[-1] if self.metrics else {}
             stop = f" (early stop; best epoch {self.best_epoch})" if self.stopped_early else ""
