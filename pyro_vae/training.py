@@ -458,8 +458,9 @@ class _Trainer:
         self.save()
         if not self.workers.main:
             return
+        launch = "torchrun --nproc-per-node N -m pyro_vae" if self.workers.many else "pyro-vae"
         again = spell(
-            f"pyro-vae train --resume {self.run_dir} (exit status {128 + signum})",
+            f"{launch} train --resume {self.run_dir} (exit status {128 + signum})",
             f"train(None, {str(self.run_dir)!r}, resume=True)",
         )
         where = f"epoch {self.epoch + 1} at step {self.step} in {self.run_dir}"

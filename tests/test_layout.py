@@ -124,7 +124,9 @@ def test_benchmarks_use_the_python_api_not_the_command_line():
 
 def test_modules_stay_small():
     lines = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
-    assert lines["training"] < 450
+    # the loop only, on one device or many processes (the step's arithmetic lives in
+    # objectives.Gradients, the processes in parallel)
+    assert lines["training"] < 500
     # rundir (every file of a run, and its lifecycle) and evaluation (data set and run level)
     # are the largest; past 650 lines a module holds two ideas
     too_long = {name: n for name, n in lines.items() if n > 650}
