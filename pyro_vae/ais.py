@@ -328,6 +328,7 @@ def _hmc(
     step: torch.Tensor,
     leapfrog_steps: int,
     start: tuple[torch.Tensor, dict[str, torch.Tensor]],
+    noise: _Noise,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One HMC transition of every chain leaving f_beta invariant.
 
@@ -337,7 +338,7 @@ def _hmc(
     u0 = state.u
     log_f0, grad = start
     eps = {k: _expand(step, v) for k, v in u0.items()}
-    momentum = {k: torch.randn_like(v) for k, v in u0.items()}
+    momentum = {k: noise.normal(v) for k, v in u0.items()}
     kinetic0 = _kinetic(momentum)
     u = dict(u0)
     p = {k: momentum[k] + 0.5 * eps[k] * grad[k] for k in u}
@@ -347,9 +348,39 @@ def _hmc(
         scale = 1.0 if i < leapfrog_steps - 1 else 0.5
         p = {k: p[k] + scale * eps[k] * grad[k] for k in u}
     log_ratio = (log_f - _kinetic(p)) - (log_f0 - kinetic0)
-    accept = _metropolis(log_ratio, torch.rand_like(log_ratio))
+    accept = _metropolis(log_ratio, noise.uniform(log_ratio))
     state.u = {k: torch.where(_expand(accept, u[k]), u[k], u0[k]).detach() for k in u}
     return accept, _acceptance_probability(log_ratio)
+
+
+class _Noise:
+    """The random draws of the chains: torch's stream, or one stream per datapoint.
+
+    With ``keys`` (one seed per datapoint), datapoint j's chains draw from a generator seeded
+    with ``keys[j]``, so its estimate does not depend on the other datapoints of the batch.
+    """
+
+    def __init__(self, keys: Sequence[int] | None, device: torch.device) -> None:
+        self.generators = (
+            None
+            if keys is None
+            else [torch.Generator(device=device).manual_seed(int(k)) for k in keys]
+        )
+
+    def normal(self, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal draws shaped like ``like`` ``[C, B, ...]``."""
+        return self._draw(torch.randn, like)
+
+    def uniform(self, like: torch.Tensor) -> torch.Tensor:
+        """Uniform draws in [0, 1) shaped like ``like`` ``[C, B, ...]``."""
+        return self._draw(torch.rand, like)
+
+    def _draw(self, fn: Callable[..., torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        options = {"dtype": like.dtype, "device": like.device}
+        if self.generators is None:
+            return fn(like.shape, **options)
+        shape = (like.shape[0], *like.shape[2:])
+        return torch.stack([fn(shape, generator=g, **options) for g in self.generators], 1)
 
 
 def _metropolis(log_ratio: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -389,6 +420,7 @@ def annealed_importance_sampling(
     step_size: float = 0.05,
     target_acceptance: float = 0.65,
     tuning_chains: int = 4,
+    keys: Sequence[int] | None = None,
     initial: Mapping[str, torch.Tensor] | None = None,
     reverse: bool = False,
     dtype: torch.dtype = torch.float32,
@@ -410,6 +442,8 @@ def annealed_importance_sampling(
         target_acceptance: the acceptance rate the step sizes are adapted towards.
         tuning_chains: extra chains per datapoint whose acceptance alone adapts the step size
             and whose weights are discarded (module docstring); 0 keeps ``step_size`` fixed.
+        keys: one seed per datapoint: each datapoint's chains then draw from their own stream
+            (the estimate of a datapoint does not depend on its batch); by default torch's.
         initial: latent values to start every chain from, ``{site: [B, ...]}`` (reverse AIS
             starts from the latents that generated ``x``).
         reverse: anneal from beta = 1 to 0; the result's ``estimate`` is then the stochastic
@@ -444,13 +478,14 @@ def annealed_importance_sampling(
     with default_dtype(dtype):
         target = _target(model, guide, x)
         total = num_chains + tuning_chains  # the tuning chains are the last rows
-        sites = target.latents(total, start)
+        sites = _start(model, guide, x, target, total, start, keys)
         if initial is not None:
             sites = {
                 name: (initial[name].to(dtype).expand_as(value).clone(), transform)
                 for name, (value, transform) in sites.items()
             }
         state = _State(target, sites, total, start)
+        noise = _Noise(keys, x.device)
         batch = x.shape[0]
         step = torch.full((batch,), step_size, dtype=dtype, device=x.device)
         sums = {"dtype": torch.float64, "device": x.device}  # the accumulators follow the data
@@ -465,7 +500,7 @@ def annealed_importance_sampling(
             log_w += float(betas[t] - betas[t - 1]) * log_ratio.to(torch.float64)
             chain_step = step.expand(total, batch)
             accept, probability = _hmc(
-                state, float(betas[t]), chain_step, leapfrog_steps, (log_f, grad)
+                state, float(betas[t]), chain_step, leapfrog_steps, (log_f, grad), noise
             )
             accepted += accept[:num_chains]
             if tuning_chains:
@@ -478,6 +513,31 @@ def annealed_importance_sampling(
             log_w = log_ratio.to(torch.float64)
     acceptance = accepted / max(1, num_steps)
     return _result(log_w[:num_chains], acceptance, step, num_steps, start, reverse)
+
+
+def _start(
+    model: Callable[..., Any],
+    guide: Callable[..., Any] | None,
+    x: torch.Tensor,
+    target: _Target,
+    chains: int,
+    start: Start,
+    keys: Sequence[int] | None,
+) -> dict[str, Any]:
+    """The chains' start: one draw for the batch, or one per datapoint from its key."""
+    if keys is None:
+        return target.latents(chains, start)
+    if len(keys) != x.shape[0]:
+        raise ValueError(f"keys must hold one seed per datapoint, got {len(keys)}")
+    parts = []
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        for j, key in enumerate(keys):
+            torch.manual_seed(int(key))
+            parts.append(_target(model, guide, x[j : j + 1]).latents(chains, start))
+    return {
+        name: (torch.cat([p[name][0] for p in parts], 1), transform)
+        for name, (_, transform) in parts[0].items()
+    }
 
 
 def _betas(schedule: str | torch.Tensor, num_steps: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ needs on this model (Wu et al. 2017 use it to trust AIS on real data with the sa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from pyro import poutine
 
 from pyro_vae.ais import AISLikelihood, annealed_importance_sampling, in_data_plate
 from pyro_vae.devices import resolve_device
+from pyro_vae.parallel import Workers, noise_seed, running
 from pyro_vae.rundir import BDMC_FILE, Run, as_run, check_replaceable, write_bdmc
 
 __all__ = ["Sandwich", "bdmc_run", "bidirectional_monte_carlo", "simulate"]
@@ -54,6 +55,7 @@ def bidirectional_monte_carlo(
     latents: Mapping[str, torch.Tensor],
     *,
     schedules: tuple[int, ...] = (100, 1000),
+    keys: Sequence[int] | None = None,
     **options: Any,
 ) -> list[Sandwich]:
     """Sandwich log P(x) of simulated data between forward and reverse AIS, per schedule length.
@@ -65,6 +67,8 @@ def bidirectional_monte_carlo(
         latents: the latents that generated ``x``, ``{site: [B, ...]}``: exact posterior
             samples, where reverse AIS starts.
         schedules: the numbers of intermediate distributions to run.
+        keys: one seed per datapoint: its forward and reverse chains then draw from streams
+            of their own (:func:`annealed_importance_sampling`); by default torch's stream.
         **options: keyword arguments of :func:`annealed_importance_sampling` (``num_chains``,
             ``start``, ``leapfrog_steps``, ...).
 
@@ -83,10 +87,21 @@ def bidirectional_monte_carlo(
         (3,)
     """
     out = []
+    forward = None if keys is None else [noise_seed(k, 0) for k in keys]
+    backward = None if keys is None else [noise_seed(k, 1) for k in keys]
     for num_steps in schedules:
-        lower = annealed_importance_sampling(model, guide, x, num_steps=num_steps, **options)
+        lower = annealed_importance_sampling(
+            model, guide, x, num_steps=num_steps, keys=forward, **options
+        )
         upper = annealed_importance_sampling(
-            model, guide, x, num_steps=num_steps, initial=latents, reverse=True, **options
+            model,
+            guide,
+            x,
+            num_steps=num_steps,
+            initial=latents,
+            reverse=True,
+            keys=backward,
+            **options,
         )
         out.append(Sandwich(num_steps, lower, upper))
     return out
@@ -149,24 +164,56 @@ def bdmc_run(
         >>> [round(r["gap"], 1) for r in rows]  # doctest: +SKIP
         [3.2, 0.4]
     """
-    target = resolve_device(device)  # a bad device is refused before anything is read
+    where = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
-    run.vae.to(target)
     check_replaceable(run.path / BDMC_FILE, overwrite, "BDMC table")
+    with running(where) as (workers, where):
+        run.vae.to(where)
+        rows = _bdmc_rows(run, num_points, schedules, seed, progress, workers, ais)
+    if workers.main:  # rank 0 alone writes
+        write_bdmc(run.path, rows)
+    return rows
+
+
+def _bdmc_rows(
+    run: Run,
+    num_points: int,
+    schedules: Iterable[int],
+    seed: int,
+    progress: bool,
+    workers: Workers,
+    ais: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The rows of :func:`bdmc_run`: each process runs its share of the simulated points.
+
+    Every point's chains draw from streams keyed by the seed, T and its index, so the table
+    does not depend on the number of processes.
+    """
     torch.manual_seed(seed)
-    x, latents = simulate(run.vae.model, num_points)
+    x, latents = simulate(run.vae.model, num_points)  # the same on every process
+    first, last = workers.bounds(num_points)
     rows = []
     for num_steps in sorted(set(schedules)):
         started = time.perf_counter()
-        (sandwich,) = bidirectional_monte_carlo(
-            run.vae.model,
-            run.vae.guide,
-            x,
-            latents,
-            schedules=(num_steps,),
-            progress=progress,
-            **ais,
+        part = None
+        if last > first:
+            (part,) = bidirectional_monte_carlo(
+                run.vae.model,
+                run.vae.guide,
+                x[first:last],
+                {name: value[first:last] for name, value in latents.items()},
+                schedules=(num_steps,),
+                keys=[noise_seed(seed, num_steps, i) for i in range(first, last)],
+                progress=progress and workers.main,
+                **ais,
+            )
+        parts = [p for p in workers.gather(part) if p is not None]
+        sandwich = Sandwich(
+            num_steps,
+            AISLikelihood.concat([p.lower for p in parts]),
+            AISLikelihood.concat([p.upper for p in parts]),
         )
+        elapsed = torch.tensor([time.perf_counter() - started], dtype=torch.float64)
         lower, upper = sandwich.lower.summary(), sandwich.upper.summary()
         rows.append(
             {
@@ -180,8 +227,7 @@ def bdmc_run(
                 "gap_sd": float(sandwich.gap.std(ddof=1)) if num_points > 1 else float("nan"),
                 "lower_mc_standard_error": lower["mc_standard_error"],
                 "upper_mc_standard_error": upper["mc_standard_error"],
-                "seconds": time.perf_counter() - started,
+                "seconds": float(workers.max(elapsed)[0]),
             }
         )
-    write_bdmc(run.path, rows)
     return rows

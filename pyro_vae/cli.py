@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -90,6 +91,11 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _reports() -> bool:
+    """Whether this process prints the results: always alone, rank 0 under torchrun."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _data_options(args: argparse.Namespace) -> dict[str, str]:
     return {k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)}
 
@@ -128,6 +134,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ais = {"num_steps": positive(args.ais_steps, "--ais-steps"), **chain_options(args)}
     options = _estimator_options(args)
     result = evaluate_run(num_samples=num_samples, ais=ais, **options)
+    if not _reports():
+        return 0
     evaluation, elbo = result.evaluation, result.elbo
 
     threshold = next(iter(evaluation.results.values())).khat_threshold
@@ -175,6 +183,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _check_output(output, ".csv")
     options = _estimator_options(args)
     comparison = compare_run(ks=ks, ais=ais, output=output, **options)
+    if not _reports():
+        return 0
     rows = comparison.rows
     exact = rows[0].get("exact_log_likelihood")
     table = [
@@ -219,6 +229,8 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
     }
     run = load_run(Path(args.run_dir), device=args.device)
     rows = bdmc_run(run, device=args.device, **options)
+    if not _reports():
+        return 0
     table = [
         [
             str(r["num_steps"]),

@@ -27,8 +27,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+
+from pyro_vae.errors import setting, spell
 
 __all__ = [
     "UNRELIABLE_SHARE",
@@ -38,6 +42,7 @@ __all__ = [
     "pareto_khat",
     "pareto_khat_from_tail",
     "pareto_tail_size",
+    "reliability_warnings",
     "standard_error_from_ess",
     "standard_error_reliable",
 ]
@@ -207,3 +212,63 @@ def pareto_khat_from_tail(tail: np.ndarray, num_samples: int) -> np.ndarray:
         body = np.broadcast_to(fill, (block.shape[0], num_samples - block.shape[-1]))
         out[start : start + step] = pareto_khat(np.concatenate([body, block], axis=-1))
     return out.reshape(tail.shape[:-1])
+
+
+_LABELS = {
+    "guide": "importance sampling (guide)",
+    "prior": "naive Monte Carlo (prior)",
+    "ais": "annealed importance sampling",
+}
+_GUIDE_ONLY = 'proposals=("guide",)'
+
+
+def reliability_warnings(results: Iterable[Any]) -> list[str]:
+    """One line per estimate whose mean cannot be trusted, saying why and what to do.
+
+    ``results`` are :class:`pyro_vae.estimators.LogLikelihood` (AIS results, whose summary says
+    ``reliable = None``, are never flagged).
+
+    An estimate is flagged when more than :data:`pyro_vae.diagnostics.UNRELIABLE_SHARE` of its
+    points have an unreliable standard error (k-hat above the threshold, or K too small for a
+    k-hat): their weights have (close to) infinite variance, so the mean may be too low and
+    its Monte Carlo standard error understates its error.
+
+    Example:
+        >>> import torch
+        >>> from pyro_vae import Config, build_vae
+        >>> from pyro_vae.estimators import log_likelihood
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> res = log_likelihood(vae.model, vae.guide, torch.ones(3, 4), 10)
+        >>> reliability_warnings([res])[0][:40]
+        'importance sampling (guide): with K = 10'
+    """
+    lines = []
+    for res in results:
+        summary = res.summary()
+        if summary["reliable"] or summary["reliable"] is None:
+            continue  # None for AIS: its chains' spread says nothing of its bias (BDMC does)
+        label = _LABELS.get(res.proposal, res.proposal)
+        if not np.isfinite(res.khat).any():
+            lines.append(
+                f"{label}: with K = {res.num_samples} no Pareto k-hat can be fitted, so nothing "
+                f"says whether the estimate has converged; pass {setting('num_samples', 100)} "
+                "or more"
+            )
+            continue
+        if res.proposal == "prior":
+            advice = (
+                "naive Monte Carlo needs astronomically many samples once z has more than a few "
+                f"dimensions: use {spell('--proposal guide', _GUIDE_ONLY)}"
+            )
+        else:
+            advice = (
+                f"raise {setting('num_samples')}, or train a guide that fits better (e.g. "
+                f"{setting('objective', 'iwae')}, {setting('guide', 'iaf')})"
+            )
+        lines.append(
+            f"{label}: {summary['unreliable_share']:.0%} of the points have k-hat above "
+            f"{res.khat_threshold:.2f}, where the importance weights have (close to) infinite "
+            "variance: the mean log P(X) may be too low and its MC se understates its error; "
+            + advice
+        )
+    return lines

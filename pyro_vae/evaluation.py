@@ -29,10 +29,11 @@ from pyro_vae.ais import AISLikelihood, annealed_importance_sampling
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, load_data
 from pyro_vae.devices import device_of, resolve_device
-from pyro_vae.errors import InputError, setting, spell
+from pyro_vae.diagnostics import reliability_warnings
+from pyro_vae.errors import InputError, setting
 from pyro_vae.estimators import LogLikelihood, Proposal, elbo_terms, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
-from pyro_vae.parallel import SharedNoise, Workers, noise_seed
+from pyro_vae.parallel import SharedNoise, Workers, noise_seed, running
 from pyro_vae.rundir import (
     Run,
     as_run,
@@ -57,7 +58,6 @@ __all__ = [
     "evaluate_log_likelihood",
     "evaluate_run",
     "exact_log_likelihood",
-    "reliability_warnings",
     "run_test_data",
 ]
 
@@ -82,8 +82,17 @@ def estimate_dataset(
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
     device: torch.device | str | None = None,
+    seed: int | None = None,
+    first: int = 0,
 ) -> LogLikelihood:
     """Per-datapoint log P(X) estimates for every row of ``x``, ``batch_size`` rows at a time.
+
+    With ``seed``, every datapoint draws from its own random stream, keyed by ``seed`` and its
+    index (``first`` is the index of ``x``'s first row): its estimate is then the same whatever
+    the other rows, the batch size or the number of processes. Importance sampling and naive
+    Monte Carlo then take one datapoint per pass (all K samples of it at once); AIS keeps its
+    batches and gives each datapoint's chains their own generator. Without ``seed`` the batches
+    draw from torch's stream.
 
     Args:
         model: the Pyro model (site convention of :mod:`pyro_vae.estimators`).
@@ -99,6 +108,8 @@ def estimate_dataset(
         ais: options of the AIS estimator.
         device: where the model lives: each batch of ``x`` is moved there (``None``: left
             where it is).
+        seed: key of the datapoints' own random streams (see above).
+        first: the index of ``x``'s first row in the data set.
 
     Returns:
         The results of all batches joined (:meth:`LogLikelihood.concat`).
@@ -116,72 +127,33 @@ def estimate_dataset(
         chunk = x[start : start + batch_size]
         return chunk if device is None else chunk.to(device)
 
+    keys = None if seed is None else [noise_seed(seed, first + i) for i in range(x.shape[0])]
     if proposal == "ais":
         chunks = [
-            annealed_importance_sampling(model, guide, rows(s), dtype=dtype, **ais or {})
+            annealed_importance_sampling(
+                model,
+                guide,
+                rows(s),
+                dtype=dtype,
+                keys=None if keys is None else keys[s : s + batch_size],
+                **ais or {},
+            )
             for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
         ]
         return AISLikelihood.concat(chunks)
-    parts = [
-        log_likelihood(model, guide, rows(s), num_samples, proposal=proposal, dtype=dtype)
-        for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False)
-    ]
+    if keys is not None:  # one datapoint per pass, from its own stream
+        starts, batch_size = range(x.shape[0]), 1
+    parts = []
+    for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False):
+        if keys is not None:
+            torch.manual_seed(keys[s])
+        parts.append(
+            log_likelihood(model, guide, rows(s), num_samples, proposal=proposal, dtype=dtype)
+        )
     return LogLikelihood.concat(parts)
 
 
-_LABELS = {
-    "guide": "importance sampling (guide)",
-    "prior": "naive Monte Carlo (prior)",
-    "ais": "annealed importance sampling",
-}
-_GUIDE_ONLY = 'proposals=("guide",)'
-
-
-def reliability_warnings(results: Iterable[LogLikelihood]) -> list[str]:
-    """One line per estimate whose mean cannot be trusted, saying why and what to do.
-
-    An estimate is flagged when more than :data:`pyro_vae.diagnostics.UNRELIABLE_SHARE` of its
-    points have an unreliable standard error (k-hat above the threshold, or K too small for a
-    k-hat): their weights have (close to) infinite variance, so the mean may be too low and
-    its Monte Carlo standard error understates its error.
-
-    Example:
-        >>> from pyro_vae import Config, build_vae
-        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
-        >>> res = log_likelihood(vae.model, vae.guide, torch.ones(3, 4), 10)
-        >>> reliability_warnings([res])[0][:40]
-        'importance sampling (guide): with K = 10'
-    """
-    lines = []
-    for res in results:
-        summary = res.summary()
-        if summary["reliable"] or isinstance(res, AISLikelihood):
-            continue  # AIS: its chains' spread says nothing of its bias (BDMC does)
-        label = _LABELS.get(res.proposal, res.proposal)
-        if not np.isfinite(res.khat).any():
-            lines.append(
-                f"{label}: with K = {res.num_samples} no Pareto k-hat can be fitted, so nothing "
-                f"says whether the estimate has converged; pass {setting('num_samples', 100)} "
-                "or more"
-            )
-            continue
-        if res.proposal == "prior":
-            advice = (
-                "naive Monte Carlo needs astronomically many samples once z has more than a few "
-                f"dimensions: use {spell('--proposal guide', _GUIDE_ONLY)}"
-            )
-        else:
-            advice = (
-                f"raise {setting('num_samples')}, or train a guide that fits better (e.g. "
-                f"{setting('objective', 'iwae')}, {setting('guide', 'iaf')})"
-            )
-        lines.append(
-            f"{label}: {summary['unreliable_share']:.0%} of the points have k-hat above "
-            f"{res.khat_threshold:.2f}, where the importance weights have (close to) infinite "
-            "variance: the mean log P(X) may be too low and its MC se understates its error; "
-            + advice
-        )
-    return lines
+_STREAMS = {"guide": 0, "prior": 1, "ais": 2}  # each estimator's own random streams
 
 
 def evaluate_elbo(
@@ -309,13 +281,17 @@ def evaluate_log_likelihood(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
+    workers: Workers | None = None,
 ) -> Evaluation:
     """Estimate log P(x) for every datapoint with each proposal; add the exact value if known.
 
-    Each proposal starts from ``torch.manual_seed(seed)``, so a result is reproducible on its
-    own. With ``dtype=torch.float64`` the model is evaluated in double precision (a copy; the
-    caller's model is left as it was). ``"ais"`` among the proposals runs annealed importance
-    sampling with the options ``ais`` (see :func:`estimate_dataset`).
+    Each datapoint draws from its own random stream, keyed by ``seed``, the proposal and its
+    index in ``x`` (:func:`estimate_dataset`): its estimate does not depend on the batch size,
+    on the other points evaluated or on how many processes share the work. With ``workers``
+    (under torchrun) every process estimates its share of the points and every process gets
+    all the results. With ``dtype=torch.float64`` the model is evaluated in double precision
+    (a copy; the caller's model is left as it was). ``"ais"`` among the proposals runs
+    annealed importance sampling with the options ``ais`` (see :func:`estimate_dataset`).
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -327,23 +303,31 @@ def evaluate_log_likelihood(
     """
     if dtype == torch.float64:
         vae = copy.deepcopy(vae).double()
+    workers = workers or Workers()
+    first, last = workers.bounds(x.shape[0])
     results, seconds = {}, {}
     for proposal in proposals:
-        torch.manual_seed(seed)
         start = time.perf_counter()
-        results[proposal] = estimate_dataset(
-            vae.model,
-            vae.guide,
-            x,
-            num_samples,
-            proposal=proposal,
-            batch_size=batch_size,
-            dtype=dtype,
-            progress=progress,
-            ais=ais,
-            device=device_of(vae),
-        )
-        seconds[proposal] = time.perf_counter() - start
+        part = None
+        if last > first:  # more processes than points leaves some without any
+            part = estimate_dataset(
+                vae.model,
+                vae.guide,
+                x[first:last],
+                num_samples,
+                proposal=proposal,
+                batch_size=batch_size,
+                dtype=dtype,
+                progress=progress and workers.main,
+                ais=ais,
+                device=device_of(vae),
+                seed=noise_seed(seed, _STREAMS[proposal]),
+                first=first,
+            )
+        parts = [p for p in workers.gather(part) if p is not None]
+        results[proposal] = type(parts[0]).concat(parts)
+        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
+        seconds[proposal] = float(workers.max(elapsed)[0])
     return Evaluation(results, exact_log_likelihood(vae, x), seconds, seed)
 
 
@@ -358,6 +342,7 @@ def compare_estimators(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
+    workers: Workers | None = None,
 ) -> list[dict[str, Any]]:
     """The estimators against K: one row per (K, proposal) with its standard errors, and AIS.
 
@@ -399,6 +384,7 @@ def compare_estimators(
             dtype=dtype,
             progress=progress,
             ais=ais_options,
+            workers=workers,
         )
         for proposal, res in ev.results.items():
             s = res.summary()
@@ -560,23 +546,24 @@ def evaluate_run(
     """
     target = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
-    run.vae.to(target)
     points = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
         check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
-    evaluation = evaluate_log_likelihood(
-        run.vae,
-        points,
-        num_samples,
-        proposals=proposals,
-        seed=seed,
-        batch_size=batch_size,
-        dtype=dtype,
-        progress=progress,
-        ais=ais,
-    )
-    torch.manual_seed(seed)
-    elbo = evaluate_elbo(run.vae, points)
+    with running(target) as (workers, target):
+        run.vae.to(target)
+        evaluation = evaluate_log_likelihood(
+            run.vae,
+            points,
+            num_samples,
+            proposals=proposals,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
+            ais=ais,
+            workers=workers,
+        )
+        elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, len(_STREAMS)), workers=workers)
     summary = {
         **evaluation.summary(),
         "test_elbo": elbo["elbo"],
@@ -584,6 +571,7 @@ def evaluate_run(
         "test_kl": elbo["kl"],
         "warnings": reliability_warnings(evaluation.results.values()),
     }
+    write = write and workers.main  # rank 0 alone writes
     path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
     return RunEvaluation(run, evaluation, elbo, summary, path)
 
@@ -621,22 +609,24 @@ def compare_run(
         >>> [(r["num_samples"], r["proposal"]) for r in cmp.rows][:2]  # doctest: +SKIP
         [(10, 'guide'), (10, 'prior')]
     """
-    target = resolve_device(device)  # a bad device is refused before anything is read
+    where = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
-    run.vae.to(target)
     points = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)
     check_replaceable(target, overwrite, "comparison")
-    rows = compare_estimators(
-        run.vae,
-        points,
-        sorted(set(ks)),
-        proposals=proposals,
-        seed=seed,
-        batch_size=batch_size,
-        dtype=dtype,
-        progress=progress,
-        ais=ais,
-    )
-    path = write_comparison(target, rows)
+    with running(where) as (workers, where):
+        run.vae.to(where)
+        rows = compare_estimators(
+            run.vae,
+            points,
+            sorted(set(ks)),
+            proposals=proposals,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
+            ais=ais,
+            workers=workers,
+        )
+    path = write_comparison(target, rows) if workers.main else target  # rank 0 alone writes
     return RunComparison(run, rows, path, int(points.shape[0]))

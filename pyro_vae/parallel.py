@@ -25,9 +25,10 @@ standard normal noise and are covered; a site of another distribution draws its 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ __all__ = [
     "Workers",
     "noise_seed",
     "reparameterize",
+    "running",
     "split_programs",
     "start_workers",
     "stop_workers",
@@ -127,6 +129,14 @@ class Workers:
             offset += size
         return flat[offset:].tolist()
 
+    def gather(self, part: Any) -> list[Any]:
+        """Every process's ``part``, in rank order, on every process (``[part]`` alone)."""
+        if not self.many:
+            return [part]
+        parts: list[Any] = [None] * self.size
+        tdist.all_gather_object(parts, part)
+        return parts
+
     def broadcast(self, tensors: Iterable[torch.Tensor]) -> None:
         """Give every process rank 0's values of ``tensors`` (in place)."""
         if self.many:
@@ -167,6 +177,15 @@ def start_workers(device: torch.device) -> tuple[Workers, torch.device]:
             backend, timeout=datetime.timedelta(seconds=TIMEOUT), device_id=_device_id(device)
         )
     return Workers(rank=rank, size=size), device
+
+
+@contextlib.contextmanager
+def running(device: torch.device) -> Iterator[tuple[Workers, torch.device]]:
+    """:func:`start_workers` for the ``with`` block, :func:`stop_workers` after it."""
+    try:
+        yield start_workers(device)
+    finally:
+        stop_workers()
 
 
 def _device_id(device: torch.device) -> torch.device | None:

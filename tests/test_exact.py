@@ -157,7 +157,7 @@ def test_standard_errors_cover_where_reliable_and_are_flagged_where_not(tails):
     whose samples missed the tail: they cover even less often, which is why a mean is flagged
     as soon as more than a few of its points are.
     """
-    from pyro_vae.evaluation import reliability_warnings
+    from pyro_vae.diagnostics import reliability_warnings
 
     vae = make_linear_gaussian(data_dim=8, latent_dim=4, sigma=0.7, seed=2)
     x = vae.sample_data(5)

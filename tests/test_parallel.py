@@ -9,6 +9,7 @@ hundred steps to about 1e-6; ``ATOL`` leaves a margin of ten.
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pyro.infer import RenyiELBO, Trace_ELBO, TraceMeanField_ELBO
 
 from pyro_vae import Config, build_vae, load_run, train
 from pyro_vae.parallel import SharedNoise, Workers, noise_seed
-from pyro_vae.rundir import read_metrics
+from pyro_vae.rundir import read_bdmc, read_metrics
 
 ATOL = 1e-5
 TINY = ["--latent-dim", "2", "--hidden-dims", "16", "--no-plots", "--device", "cpu"]
@@ -271,3 +272,90 @@ def test_sigint_to_torchrun_saves_once_and_resumes(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert len(read_metrics(run)) == 6
+
+
+# -- sharded evaluation ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("eval") / "run"
+    train(Config(latent_dim=2, hidden_dims=(16,), epochs=2), run, device="cpu")
+    return run
+
+
+def _estimates(run):
+    return (run / "estimates.csv").read_text()
+
+
+def test_each_point_has_its_own_stream_whatever_the_batch_or_subset(small_run, tmp_path):
+    from pyro_vae.evaluation import evaluate_run
+
+    options = {"num_samples": 50, "proposals": ("guide", "prior", "ais"), "write": False}
+    options["ais"] = {"num_steps": 5, "num_chains": 3, "tuning_chains": 1}
+    whole = evaluate_run(small_run, limit=30, batch_size=100, device="cpu", **options)
+    part = evaluate_run(small_run, limit=12, batch_size=7, device="cpu", **options)
+    for proposal, res in part.evaluation.results.items():
+        expected = whole.evaluation.results[proposal].estimate[:12]
+        assert res.estimate.tolist() == pytest.approx(expected.tolist(), abs=1e-5), proposal
+
+
+def test_two_processes_evaluate_the_estimates_of_one(small_run, tmp_path):
+    from pyro_vae.cli import main
+
+    for name in ("one", "two"):
+        _copy_run(small_run, tmp_path / name)
+    argv = ["--num-samples", "40", "--proposal", "all", "--ais-steps", "5", "--ais-chains", "3"]
+    argv += ["--limit", "25", "--device", "cpu"]
+    assert main(["evaluate", str(tmp_path / "one"), *argv]) == 0
+    assert (
+        main(
+            [
+                "bdmc",
+                str(tmp_path / "one"),
+                "--num-points",
+                "5",
+                "--schedules",
+                "4",
+                "--ais-chains",
+                "2",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    for command in (
+        ["evaluate", str(tmp_path / "two"), *argv],
+        [
+            "bdmc",
+            str(tmp_path / "two"),
+            "--num-points",
+            "5",
+            "--schedules",
+            "4",
+            "--ais-chains",
+            "2",
+            "--device",
+            "cpu",
+        ],
+    ):
+        done = subprocess.run(
+            _torchrun(*command),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.count("written to") == 1  # rank 0 alone reports and writes
+    assert _estimates(tmp_path / "one") == _estimates(tmp_path / "two")
+    for a, b in zip(read_bdmc(tmp_path / "one"), read_bdmc(tmp_path / "two"), strict=True):
+        assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
+            {k: v for k, v in b.items() if k != "seconds"}, abs=1e-6
+        )
+
+
+def _copy_run(source, target):
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
