@@ -659,6 +659,44 @@ def _readme_figures(r: dict[str, Any]) -> str:
     )
 
 
+def _scaling(r: dict[str, Any]) -> str:
+    rows = [
+        [
+            row["configuration"],
+            str(row["processes"]),
+            str(row["threads_per_process"]),
+            row["device"],
+            f"{row['steps_per_second']:.1f}",
+            f"{row['train_speedup']:.2f}",
+            f"{row['eval_images_per_second']:.1f}",
+            f"{row['eval_speedup']:.2f}",
+            f"{row['val_elbo']:.3f}",
+        ]
+        for row in r["rows"]
+    ]
+    headers = [
+        "configuration",
+        "processes",
+        "threads each",
+        "device",
+        "training steps/s",
+        "x",
+        "evaluation images/s",
+        "x",
+        "validation ELBO",
+    ]
+    return (
+        "## One process or several (`bench/scaling.py`)\n\n"
+        f"The default model on {r['dataset']}, trained for {r['epochs']} epochs from the same "
+        "seed in each configuration (speed: the epochs after the first), then importance "
+        f"sampling with K = {r['num_samples']} on the first {r['images']} test images; "
+        "several processes run under torchrun. The validation ELBO is the same in every "
+        "configuration on one kind of device (the run does not depend on the number of "
+        "processes).\n\n"
+        f"{_table(headers, rows)}\n\n{_machine(r)}\n"
+    )
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "train_speed": _train_speed,
     "eval_speed": _eval_speed,
@@ -669,6 +707,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ais_speed": _ais_speed,
     "mnist_ais": _mnist_ais,
     "mnist_ais_best": _mnist_ais,
+    "scaling": _scaling,
     "readme_figures": _readme_figures,
 }
 
