@@ -112,6 +112,34 @@ def _torchrun(*args):
     ]
 
 
+def _run_torchrun(*args):
+    """Run ``pyro_vae ARGS`` in two processes to the end; its completed process."""
+    return subprocess.run(
+        _torchrun(*args),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _launch(run, settings):
+    """Start a two-process training into ``run`` and return the launcher."""
+    return subprocess.Popen(
+        _torchrun("train", "--out", str(run), "--quiet", *settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _resume(run):
+    done = _run_torchrun("train", "--resume", str(run), "--quiet", "--no-plots", "--device", "cpu")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def _weights(run_dir):
     return dict(load_run(run_dir).vae.state_dict())
 
@@ -133,14 +161,7 @@ def test_two_gloo_processes_train_the_weights_of_one(tmp_path):
 
     settings = ["--epochs", "2", "--batch-size", "50", *TINY]  # the JIT on (default)
     assert main(["train", "--out", str(tmp_path / "one"), "--quiet", *settings]) == 0
-    done = subprocess.run(
-        _torchrun("train", "--out", str(tmp_path / "two"), "--quiet", *settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    done = _run_torchrun("train", "--out", str(tmp_path / "two"), "--quiet", *settings)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("test ELBO") == 1  # rank 0 alone reports
     _assert_same_run(tmp_path / "one", tmp_path / "two")
@@ -148,13 +169,8 @@ def test_two_gloo_processes_train_the_weights_of_one(tmp_path):
 
 def test_a_run_of_two_processes_resumes_in_one(tmp_path):
     settings = ["--batch-size", "50", "--objective", "iwae", "--num-particles", "3", *TINY]
-    done = subprocess.run(
-        _torchrun("train", "--epochs", "1", "--out", str(tmp_path / "two"), "--quiet", *settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
+    done = _run_torchrun(
+        "train", "--epochs", "1", "--out", str(tmp_path / "two"), "--quiet", *settings
     )
     assert done.returncode == 0, done.stderr[-2000:]
     config = Config(
@@ -202,13 +218,7 @@ def _wait_for_epochs(run_dir, epochs, process, timeout=120):
 def test_a_dead_process_stops_the_other_and_resume_finishes_the_run(tmp_path):
     settings = ["--epochs", "6", "--batch-size", "16", *TINY]
     run = tmp_path / "two"
-    launcher = subprocess.Popen(
-        _torchrun("train", "--out", str(run), "--quiet", *settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    launcher = _launch(run, settings)
     try:
         assert _wait_for_epochs(run, 2, launcher)
         workers = _children(launcher.pid)
@@ -224,15 +234,7 @@ def test_a_dead_process_stops_the_other_and_resume_finishes_the_run(tmp_path):
     assert all(not Path(f"/proc/{pid}").exists() for pid in workers.values())
     epochs_saved = len(read_metrics(run))
     assert 2 <= epochs_saved < 6
-    resumed = subprocess.run(
-        _torchrun("train", "--resume", str(run), "--quiet", "--no-plots", "--device", "cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _resume(run)
     from pyro_vae.cli import main
 
     assert main(["train", "--out", str(tmp_path / "one"), "--quiet", *settings]) == 0
@@ -243,13 +245,7 @@ def test_a_dead_process_stops_the_other_and_resume_finishes_the_run(tmp_path):
 def test_sigint_to_torchrun_saves_once_and_resumes(tmp_path):
     settings = ["--epochs", "6", "--batch-size", "16", *TINY]
     run = tmp_path / "two"
-    launcher = subprocess.Popen(
-        _torchrun("train", "--out", str(run), "--quiet", *settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
+    launcher = _launch(run, settings)
     try:
         assert _wait_for_epochs(run, 1, launcher)
         launcher.send_signal(signal.SIGINT)
@@ -262,15 +258,7 @@ def test_sigint_to_torchrun_saves_once_and_resumes(tmp_path):
     assert launcher.returncode != 0
     assert text.count("SIGINT received: saved") + text.count("SIGTERM received: saved") == 1
     assert len(read_metrics(run)) < 6
-    resumed = subprocess.run(
-        _torchrun("train", "--resume", str(run), "--quiet", "--no-plots", "--device", "cpu"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    _resume(run)
     assert len(read_metrics(run)) == 6
 
 
@@ -340,14 +328,7 @@ def test_two_processes_evaluate_the_estimates_of_one(small_run, tmp_path):
             "cpu",
         ],
     ):
-        done = subprocess.run(
-            _torchrun(*command),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-        )
+        done = _run_torchrun(*command)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.count("written to") == 1  # rank 0 alone reports and writes
     assert _estimates(tmp_path / "one") == _estimates(tmp_path / "two")
