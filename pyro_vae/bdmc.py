@@ -213,7 +213,7 @@ def _bdmc_rows(
             AISLikelihood.concat([p.lower for p in parts]),
             AISLikelihood.concat([p.upper for p in parts]),
         )
-        elapsed = torch.tensor([time.perf_counter() - started], dtype=torch.float64)
+        elapsed = workers.max(time.perf_counter() - started)
         lower, upper = sandwich.lower.summary(), sandwich.upper.summary()
         rows.append(
             {
@@ -227,7 +227,7 @@ def _bdmc_rows(
                 "gap_sd": float(sandwich.gap.std(ddof=1)) if num_points > 1 else float("nan"),
                 "lower_mc_standard_error": lower["mc_standard_error"],
                 "upper_mc_standard_error": upper["mc_standard_error"],
-                "seconds": float(workers.max(elapsed)[0]),
+                "seconds": elapsed,
             }
         )
     return rows

@@ -178,8 +178,8 @@ def evaluate_elbo(
         ['elbo', 'kl', 'reconstruction']
     """
     workers = workers or Workers()
-    totals = torch.zeros(3, dtype=torch.float64)
     device = device_of(vae)
+    totals = torch.zeros(3, dtype=torch.float64, device=device)
     for index, first in enumerate(range(0, x.shape[0], batch_size)):
         batch = x[first : first + batch_size]
         start, end = workers.bounds(batch.shape[0])
@@ -189,7 +189,7 @@ def evaluate_elbo(
             guide = SharedNoise(batch.shape[0], start)(vae.guide)
             terms = elbo_terms(vae.model, guide, batch[start:end].to(device))
             parts = [terms.elbo, terms.reconstruction, terms.kl]
-            totals += torch.stack([t.double().sum() for t in parts]).cpu()
+            totals += torch.stack([t.double().sum() for t in parts])
     elbo, reconstruction, kl = (workers.sum(totals) / x.shape[0]).tolist()
     return {"elbo": elbo, "reconstruction": reconstruction, "kl": kl}
 
@@ -326,8 +326,7 @@ def evaluate_log_likelihood(
             )
         parts = [p for p in workers.gather(part) if p is not None]
         results[proposal] = type(parts[0]).concat(parts)
-        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
-        seconds[proposal] = float(workers.max(elapsed)[0])
+        seconds[proposal] = workers.max(time.perf_counter() - start)
     return Evaluation(results, exact_log_likelihood(vae, x), seconds, seed)
 
 

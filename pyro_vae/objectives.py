@@ -338,22 +338,20 @@ class Gradients:
                 rows = (size, start)
                 compile_objective(self.objective, self.model, self.guide, local, rows=rows)
 
-    def __call__(self, batch: torch.Tensor, seed: int, *extra: float) -> list[float]:
-        """Set the summed gradients of the loss on ``batch`` with noise seeded by ``seed``.
+    def __call__(self, batch: torch.Tensor, seed: int) -> float:
+        """Set this process's gradients of the loss on its rows of ``batch``; return its loss.
 
-        Returns the loss and the numbers ``extra``, each summed over the processes.
+        The noise is seeded by ``seed``. Sum them with
+        :meth:`pyro_vae.parallel.Workers.sum_gradients` (nothing to sum in one process).
         """
         for param in self.parameters:
             param.grad = None
         start, end = self.workers.bounds(batch.shape[0])
         torch.manual_seed(seed)
-        loss = 0.0
-        if end > start:
-            quiet = quiet_jit_warnings() if self.jit else contextlib.nullcontext()
-            with quiet:  # the JIT's deprecation and tracer chatter come every step
-                local = batch[start:end].to(self.device, non_blocking=True)
-                rows = (batch.shape[0], start)
-                loss = float(
-                    self.objective.loss_and_grads(self.model, self.guide, local, rows=rows)
-                )
-        return self.workers.sum_gradients(self.parameters, loss, *extra)
+        if end == start:
+            return 0.0
+        quiet = quiet_jit_warnings() if self.jit else contextlib.nullcontext()
+        with quiet:  # the JIT's deprecation and tracer chatter come every step
+            local = batch[start:end].to(self.device, non_blocking=True)
+            rows = (batch.shape[0], start)
+            return float(self.objective.loss_and_grads(self.model, self.guide, local, rows=rows))

@@ -58,6 +58,9 @@ __all__ = [
 TIMEOUT = float(os.environ.get("PYRO_VAE_PROCESS_TIMEOUT", "300"))
 
 
+_CPU = torch.device("cpu")
+
+
 @dataclass(frozen=True)
 class Workers:
     """This process's place among the processes that share the work (rank 0 of 1 alone).
@@ -70,6 +73,7 @@ class Workers:
 
     rank: int = 0
     size: int = 1
+    device: torch.device = _CPU  # where collectives run (NCCL: the GPU)
 
     @property
     def main(self) -> bool:
@@ -97,16 +101,22 @@ class Workers:
         return x[start:stop]
 
     def sum(self, values: torch.Tensor) -> torch.Tensor:
-        """``values`` summed over the processes, in place (itself in one process)."""
-        if self.many:
-            tdist.all_reduce(values, op=tdist.ReduceOp.SUM)
-        return values
+        """``values`` summed over the processes (``values`` itself in one process)."""
+        return self._reduce(values, tdist.ReduceOp.SUM)
 
-    def max(self, values: torch.Tensor) -> torch.Tensor:
-        """The elementwise maximum of ``values`` over the processes, in place."""
-        if self.many:
-            tdist.all_reduce(values, op=tdist.ReduceOp.MAX)
-        return values
+    def max(self, value: float) -> float:
+        """The largest of the processes' ``value``."""
+        if not self.many:
+            return float(value)
+        values = torch.tensor([value], dtype=torch.float64, device=self.device)
+        return float(self._reduce(values, tdist.ReduceOp.MAX))
+
+    def _reduce(self, values: torch.Tensor, op: Any) -> torch.Tensor:
+        if not self.many:
+            return values
+        moved = values.to(self.device)
+        tdist.all_reduce(moved, op=op)
+        return moved.to(values.device)
 
     def sum_gradients(self, parameters: Iterable[torch.Tensor], *extra: float) -> list[float]:
         """Sum every parameter's gradient over the processes, and the numbers ``extra``.
@@ -119,7 +129,9 @@ class Workers:
             return list(extra)
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         device = grads[0].device if grads else torch.device("cpu")
-        numbers = torch.tensor(extra, dtype=grads[0].dtype if grads else torch.float64)
+        numbers = torch.tensor(
+            extra, dtype=grads[0].dtype if grads else torch.float64, device=device
+        )
         flat = torch.cat([g.reshape(-1) for g in grads] + [numbers.to(device)])
         tdist.all_reduce(flat, op=tdist.ReduceOp.SUM)
         offset = 0
@@ -176,7 +188,7 @@ def start_workers(device: torch.device) -> tuple[Workers, torch.device]:
         tdist.init_process_group(
             backend, timeout=datetime.timedelta(seconds=TIMEOUT), device_id=_device_id(device)
         )
-    return Workers(rank=rank, size=size), device
+    return Workers(rank=rank, size=size, device=device), device
 
 
 @contextlib.contextmanager

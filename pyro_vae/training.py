@@ -357,7 +357,7 @@ class _Trainer:
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch
                     self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
-                    loss, stop = self._svi_step(batch, int(bool(interrupted)))
+                    loss, stop = self._svi_step(batch, interrupted)
                     if loss is None:
                         self.skipped += 1
                     else:
@@ -381,16 +381,18 @@ class _Trainer:
         budget = self.config.time_budget
         return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
 
-    def _svi_step(self, batch: torch.Tensor, stop: int) -> tuple[float | None, bool]:
+    def _svi_step(self, batch: torch.Tensor, stop: dict[str, int]) -> tuple[float | None, bool]:
         """One optimizer step on the global ``batch`` (this process does its rows).
 
         Returns the loss (``None`` when the step was skipped as non-finite) and whether any
-        process was asked to stop (``stop`` is this one's flag).
+        process was asked to stop (``stop`` is this one's interrupt flag).
         """
         # each step's noise is keyed by (seed, epoch, step), whoever computes it and after a
         # resume
         seed = noise_seed(self.config.seed, _STEP, self.epoch, self.step)
-        loss, stops = self.gradients(batch, seed, stop)
+        loss = self.gradients(batch, seed)
+        # the stop flag as it is now, after the step's work: one message carries it with the sum
+        loss, stops = self.workers.sum_gradients(self.parameters, loss, int(bool(stop)))
         problem = nonfinite_problem(loss, self.parameters)
         if problem:
             if self.config.on_nonfinite == "skip":
@@ -418,7 +420,7 @@ class _Trainer:
         self.vae.train()
         seconds = self.epoch_seconds + time.perf_counter() - started
         # the slowest process's time: every process must take the same time-budget decision
-        seconds = float(self.workers.max(torch.tensor([seconds], dtype=torch.float64))[0])
+        seconds = self.workers.max(seconds)
         row = {
             "epoch": self.epoch + 1,
             "train_objective": -self.loss_sum / max(1, self.loss_count),

@@ -54,10 +54,10 @@ def install(point: str, action: str) -> None:
     if hook == "step":
         real_step = training._Trainer._svi_step
 
-        def step(self: Any, batch: Any) -> Any:
+        def step(self: Any, batch: Any, *args: Any) -> Any:
             if due("*"):
                 _act(action)
-            return real_step(self, batch)
+            return real_step(self, batch, *args)
 
         training._Trainer._svi_step = step  # type: ignore[method-assign]
     elif hook == "validate":

@@ -23,6 +23,7 @@ import pytest
 import safetensors
 import torch
 
+import pyro_vae.objectives as objectives
 import pyro_vae.training as training
 from pyro_vae import Config
 from pyro_vae.cli import main
@@ -269,7 +270,7 @@ def test_nonfinite_problem_finds_any_bad_gradient_element(first, second, problem
 
 def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
     """Make the objective's loss (or one gradient) non-finite at the given 1-based steps."""
-    real_build, real_compile = training.build_objective, training.compile_objective
+    real_build, real_compile = training.build_objective, objectives.compile_objective
     calls = {"n": 0, "compiling": False}
 
     def compile_objective(*args, **kwargs):  # the JIT's compile run is not a training step
@@ -283,8 +284,8 @@ def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
         objective = real_build(*args, **kwargs)
         real_loss_and_grads = objective.loss_and_grads
 
-        def loss_and_grads(model, guide, *batch):
-            loss = real_loss_and_grads(model, guide, *batch)
+        def loss_and_grads(model, guide, *batch, **kwargs):
+            loss = real_loss_and_grads(model, guide, *batch, **kwargs)
             if calls["compiling"]:
                 return loss
             calls["n"] += 1
@@ -299,7 +300,7 @@ def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
         return objective
 
     monkeypatch.setattr(training, "build_objective", build)
-    monkeypatch.setattr(training, "compile_objective", compile_objective)
+    monkeypatch.setattr(objectives, "compile_objective", compile_objective)
 
 
 @pytest.mark.parametrize(
