@@ -95,11 +95,6 @@ class Workers:
         start = rank * base + min(rank, extra)
         return start, start + base + (rank < extra)
 
-    def shard(self, x: torch.Tensor) -> torch.Tensor:
-        """This rank's rows of ``x``."""
-        start, stop = self.bounds(x.shape[0])
-        return x[start:stop]
-
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         """``values`` summed over the processes (``values`` itself in one process)."""
         return self._reduce(values, tdist.ReduceOp.SUM)
@@ -132,7 +127,7 @@ class Workers:
         numbers = torch.tensor(
             extra, dtype=grads[0].dtype if grads else torch.float64, device=device
         )
-        flat = torch.cat([g.reshape(-1) for g in grads] + [numbers.to(device)])
+        flat = torch.cat([g.reshape(-1) for g in grads] + [numbers])
         tdist.all_reduce(flat, op=tdist.ReduceOp.SUM)
         offset = 0
         for p, g in zip(params, grads, strict=True):
@@ -169,7 +164,7 @@ def start_workers(device: torch.device) -> tuple[Workers, torch.device]:
         its local rank.
 
     Raises:
-        InputError: for a launcher environment that is incomplete, or NCCL asked for on the CPU.
+        InputError: for a launcher environment without ``RANK``.
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
