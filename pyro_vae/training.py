@@ -207,8 +207,8 @@ def train(
         if state is not None:
             trainer.restore(state)
         data = DataInfo(splits.data_dim, splits.image_shape)
-        if state is None:  # model and checkpoint first: a run with a config.json always loads
-            trainer.save()
+        if state is None and workers.main:  # model and checkpoint first: a run with a
+            trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
         show_bar = workers.main and (sys.stderr.isatty() if progress is None else progress)
         with interrupt_flag(absorb_repeats=workers.many) as interrupted:
