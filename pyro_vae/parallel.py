@@ -212,7 +212,7 @@ def reparameterize(fn: Any, noise: torch.Tensor) -> torch.Tensor | None:
     guides of the registry); ``None`` for anything else.
 
     Example:
-        >>> q = dist.Normal(torch.tensor([1.0]), 2.0)
+        >>> q = torch.distributions.Normal(torch.tensor([1.0]), 2.0)
         >>> reparameterize(q, torch.tensor([0.5]))
         tensor([2.])
     """
