@@ -25,6 +25,7 @@ from pyro_vae.estimators import ElboTerms, LogLikelihood, elbo_terms, log_likeli
 from pyro_vae.evaluation import compare_run, evaluate_elbo, evaluate_run
 from pyro_vae.exact import LinearGaussianVAE
 from pyro_vae.guides import GUIDES
+from pyro_vae.hierarchical import HierarchicalVAE
 from pyro_vae.likelihoods import LIKELIHOODS
 from pyro_vae.networks import NETWORKS
 from pyro_vae.objectives import OBJECTIVES, build_objective
@@ -46,6 +47,7 @@ __all__ = [
     "DataSplits",
     "ElboTerms",
     "Encoder",
+    "HierarchicalVAE",
     "InputError",
     "Likelihood",
     "LinearGaussianVAE",

@@ -109,6 +109,14 @@ class Config:
         "model",
     )
     activation: str = _setting("tanh", "hidden activation", "model", family="activation")
+    lower_latent_dim: int = _setting(
+        100, "dimension of the first stochastic layer z1 of --model hierarchical", "model"
+    )
+    upper_hidden_dims: tuple[int, ...] = _setting(
+        (100, 100),
+        "hidden widths of the networks between z1 and z2 of --model hierarchical",
+        "model",
+    )
     # objective
     objective: str = _setting("elbo", "training objective", "objective", family="objective")
     num_particles: int = _setting(1, "samples of z per datapoint in the objective (k)", "objective")
@@ -201,6 +209,9 @@ class Config:
         _positive_int("num_particles", self.num_particles, 1, upper=100_000)
         for width in self.hidden_dims:
             _positive_int("hidden_dims", width, 200, upper=65_536)
+        _positive_int("lower_latent_dim", self.lower_latent_dim, 100, upper=65_536)
+        for width in self.upper_hidden_dims:
+            _positive_int("upper_hidden_dims", width, 100, upper=65_536)
         if len(self.hidden_dims) > 32:
             raise InputError(
                 f"hidden_dims has {len(self.hidden_dims)} layers, more than 32: pass fewer, "
@@ -257,6 +268,12 @@ class Config:
         if self.jit not in ("auto", "on", "off"):
             raise InputError(
                 f"unknown jit mode {self.jit!r}: choose auto, on or off ({where('jit')})"
+            )
+        if self.model == "hierarchical" and self.objective == "analytic-kl":
+            raise InputError(
+                f"{setting('objective', 'analytic-kl')} needs a mean-field guide, and the guide "
+                f"of {setting('model', 'hierarchical')} draws z2 given z1: use "
+                f"{setting('objective', 'elbo')} or {setting('objective', 'iwae')}"
             )
         if self.jit == "on" and self.warmup_epochs > 0:
             raise InputError(

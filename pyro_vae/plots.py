@@ -169,7 +169,7 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     rows, cols = torch.meshgrid(z2, z1, indexing="ij")
     grid = torch.stack([cols, rows], dim=-1).reshape(-1, 2)
     with torch.no_grad():
-        images = vae.likelihood.mean(grid.to(_dtype(vae)))
+        images = vae.decode(grid.to(_dtype(vae)))
     height, width = image_shape
     pixels = _tiles(images, image_shape, steps)
     fig = Figure(figsize=(6.5, 6.5 * pixels.shape[0] / pixels.shape[1] + 0.3))
@@ -182,9 +182,10 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     shown = np.unique(np.concatenate([half, steps - 1 - half]))
     ax.set_xticks(centres_x[shown], [f"{float(z1[i]):.2f}" for i in shown])
     ax.set_yticks(centres_y[shown], [f"{float(z2[i]):.2f}" for i in shown])
-    ax.set_xlabel("z_1")
-    ax.set_ylabel("z_2")
-    ax.set_title("decoded latent grid, E[X|z] (equal prior mass per tile)", fontsize=10)
+    name = vae.latent_name
+    ax.set_xlabel(f"{name}_1")
+    ax.set_ylabel(f"{name}_2")
+    ax.set_title(f"decoded latent grid, E[X|{name}] (equal prior mass per tile)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -219,7 +220,7 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
     """
     z = vae.encode(x).double().cpu()
     if z.shape[1] == 2:
-        points, names = z, ("z_1", "z_2")
+        points, names = z, (f"{vae.latent_name}_1", f"{vae.latent_name}_2")
     else:
         centred = z - z.mean(0)
         _, s, v = torch.linalg.svd(centred, full_matrices=False)
@@ -243,7 +244,9 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
         ax.legend(title="label", markerscale=3, fontsize=8, loc="best", framealpha=0.8)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
-    ax.set_title(f"posterior means E_Q[z|x] of {x.shape[0]} points", fontsize=10)
+    name = vae.latent_name
+    top = "" if name == "z" else ", the top layer"
+    ax.set_title(f"posterior means E_Q[{name}|x] of {x.shape[0]} points{top}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -272,7 +275,7 @@ def interpolation_figure(
     t = torch.linspace(0, 1, steps, dtype=z.dtype, device=z.device).reshape(1, steps, 1)
     path = start.unsqueeze(1) + t * (end - start).unsqueeze(1)  # [pairs, steps, latent_dim]
     with torch.no_grad():
-        decoded = vae.likelihood.mean(path)  # [pairs, steps, D]
+        decoded = vae.decode(path)  # [pairs, steps, D]
     x = x.to(decoded)
     rows = torch.cat([x[0::2].unsqueeze(1), decoded, x[1::2].unsqueeze(1)], dim=1)
     return image_grid(

@@ -243,7 +243,9 @@ class _Trainer:
     ) -> None:
         self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
         self.verbose, self.workers = verbose, workers
-        self.scale = LatentScale(kl_weight(config.beta, config.warmup_epochs, 0.0))
+        self.scale = LatentScale(
+            kl_weight(config.beta, config.warmup_epochs, 0.0), sites=vae.latent_sites
+        )
         # Pyro's ELBO computes the loss and the gradients; one fused torch Adam over all
         # parameters applies them: the update rule of pyro.optim.Adam, which would make a dozen
         # optimizer calls per step for the default model (one per parameter tensor).

@@ -60,6 +60,11 @@ class VAE(nn.Module):
         torch.Size([4, 64])
     """
 
+    #: the latent sites of model and guide (a KL weight scales their log-densities)
+    latent_sites: tuple[str, ...] = ("z",)
+    #: the name of the latents that :meth:`encode` returns, for the figures
+    latent_name: str = "z"
+
     def __init__(
         self, prior: Prior, encoder: Encoder, likelihood: Likelihood, *, name: str = "vae"
     ) -> None:
@@ -127,6 +132,11 @@ class VAE(nn.Module):
         return self.likelihood.mean(z)
 
     @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean image E[X|z] of latents ``z`` of the space :meth:`encode` maps to."""
+        return self.likelihood.mean(z)
+
+    @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the posterior mean of each input: E[X | z = E_Q[z|x]], same shape as ``x``."""
         return self.likelihood.mean(self.encode(x))
@@ -180,8 +190,8 @@ def part_arguments(config: Config, data_dim: int) -> dict[str, Any]:
 
     Example:
         >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
-        ['components', 'data_dim', 'guide', 'latent_dim', 'layers', 'likelihood', 'network',
-         'prior', 'sigma']
+        ['components', 'data_dim', 'guide', 'latent_dim', 'layers', 'likelihood',
+         'lower_latent_dim', 'network', 'prior', 'sigma', 'upper_hidden_dims']
     """
     components = config.prior_components or PRIORS.trait(config.prior, "components")
     return {
@@ -194,6 +204,8 @@ def part_arguments(config: Config, data_dim: int) -> dict[str, Any]:
         "components": components,
         "layers": config.flow_layers,
         "sigma": config.sigma,
+        "lower_latent_dim": config.lower_latent_dim,
+        "upper_hidden_dims": config.upper_hidden_dims,
     }
 
 
