@@ -109,11 +109,7 @@ class HierarchicalVAE(VAE):
             The value of site ``"x"``.
         """
         pyro.module(self.name, self)
-        size = x.shape[0] if x is not None else batch_size
-        if size is None:
-            raise ValueError("model() needs data x or a batch_size")
-        device = x.device if x is not None else device_of(self)
-        with pyro.plate("data", size, device=device):
+        with self.data_plate(x, batch_size):
             z2 = pyro.sample("z2", self.prior())
             z1 = pyro.sample("z1", self.conditional(z2))
             return pyro.sample("x", self.likelihood(z1), obs=x)
@@ -125,7 +121,7 @@ class HierarchicalVAE(VAE):
             The sampled top layer ``z2``.
         """
         pyro.module(self.name, self)
-        with pyro.plate("data", x.shape[0], device=x.device):
+        with self.data_plate(x):
             z1 = pyro.sample("z1", self.encoder(x))
             return pyro.sample("z2", self.upper_encoder(z1))
 

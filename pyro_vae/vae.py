@@ -89,13 +89,17 @@ class VAE(nn.Module):
             The value of site ``"x"`` (the data, or a sample when ``x`` is ``None``).
         """
         pyro.module(self.name, self)
+        with self.data_plate(x, batch_size):
+            z = pyro.sample("z", self.prior())
+            return pyro.sample("x", self.likelihood(z), obs=x)
+
+    def data_plate(self, x: torch.Tensor | None, batch_size: int | None = None) -> pyro.plate:
+        """The ``data`` plate of the model, for ``x`` (or ``batch_size`` points to generate)."""
         size = x.shape[0] if x is not None else batch_size
         if size is None:
             raise ValueError("model() needs data x or a batch_size")
         device = x.device if x is not None else device_of(self)
-        with pyro.plate("data", size, device=device):
-            z = pyro.sample("z", self.prior())
-            return pyro.sample("x", self.likelihood(z), obs=x)
+        return pyro.plate("data", size, device=device)
 
     def guide(self, x: torch.Tensor) -> torch.Tensor:
         """The amortized approximate posterior Q(z|X) for a batch ``x`` of shape ``[B, data_dim]``.

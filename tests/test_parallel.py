@@ -291,43 +291,18 @@ def test_each_point_has_its_own_stream_whatever_the_batch_or_subset(small_run, t
 def test_two_processes_evaluate_the_estimates_of_one(small_run, tmp_path):
     from pyro_vae.cli import main
 
+    evaluate = ["--num-samples", "40", "--proposal", "all", "--ais-steps", "5", "--ais-chains"]
+    evaluate += ["3", "--limit", "25", "--device", "cpu"]
+    bdmc = ["--num-points", "5", "--schedules", "4", "--ais-chains", "2", "--device", "cpu"]
     for name in ("one", "two"):
         _copy_run(small_run, tmp_path / name)
-    argv = ["--num-samples", "40", "--proposal", "all", "--ais-steps", "5", "--ais-chains", "3"]
-    argv += ["--limit", "25", "--device", "cpu"]
-    assert main(["evaluate", str(tmp_path / "one"), *argv]) == 0
-    assert (
-        main(
-            [
-                "bdmc",
-                str(tmp_path / "one"),
-                "--num-points",
-                "5",
-                "--schedules",
-                "4",
-                "--ais-chains",
-                "2",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    for command in (
-        ["evaluate", str(tmp_path / "two"), *argv],
-        [
-            "bdmc",
-            str(tmp_path / "two"),
-            "--num-points",
-            "5",
-            "--schedules",
-            "4",
-            "--ais-chains",
-            "2",
-            "--device",
-            "cpu",
-        ],
-    ):
+    commands = {
+        name: [["evaluate", str(tmp_path / name), *evaluate], ["bdmc", str(tmp_path / name), *bdmc]]
+        for name in ("one", "two")
+    }
+    for command in commands["one"]:
+        assert main(command) == 0
+    for command in commands["two"]:
         done = _run_torchrun(*command)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.count("written to") == 1  # rank 0 alone reports and writes
