@@ -214,6 +214,7 @@ def _wait_for_epochs(run_dir, epochs, process, timeout=120):
     return False
 
 
+@pytest.mark.slow  # two torchrun launches (CI runs them in its second step)
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
 def test_a_dead_process_stops_the_other_and_resume_finishes_the_run(tmp_path):
     settings = ["--epochs", "6", "--batch-size", "16", *TINY]
@@ -241,6 +242,7 @@ def test_a_dead_process_stops_the_other_and_resume_finishes_the_run(tmp_path):
     _assert_same_run(tmp_path / "one", run)
 
 
+@pytest.mark.slow  # two torchrun launches (CI runs them in its second step)
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
 def test_sigint_to_torchrun_saves_once_and_resumes(tmp_path):
     settings = ["--epochs", "6", "--batch-size", "16", *TINY]
@@ -288,6 +290,7 @@ def test_each_point_has_its_own_stream_whatever_the_batch_or_subset(small_run, t
         assert res.estimate.tolist() == pytest.approx(expected.tolist(), abs=1e-5), proposal
 
 
+@pytest.mark.slow  # two torchrun launches (CI runs them in its second step)
 def test_two_processes_evaluate_the_estimates_of_one(small_run, tmp_path):
     from pyro_vae.cli import main
 
