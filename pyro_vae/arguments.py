@@ -271,7 +271,8 @@ def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         metavar="B",
         default="100",
-        help="test points per pass; memory grows with it, not with K (default: 100)",
+        help="test points per pass of AIS (importance sampling takes one per pass); memory "
+        "grows with it, not with K (default: 100)",
     )
     parser.add_argument(
         "--float64", action="store_true", help="evaluate in double precision (slower)"
