@@ -10,7 +10,10 @@ Rows: the VAE (Trace_ELBO, k = 1) and the IWAE (k = 5; add k = 50 with ``--rows 
 each trained for ``--budget`` seconds. The published values (VAE 86.76, IWAE k = 50 84.78 nats,
 after 3,280 epochs) are printed beside. The row ``best`` is the best configuration we know for a
 2-hour budget (``--best-budget``): the IWAE bound with k = 5, a VampPrior with 500 pseudo-inputs
-and a learning rate decaying from 1e-3 by 0.995 per epoch, on the same networks.
+and a learning rate decaying from 1e-3 by 0.995 per epoch, on the same networks. The rows
+``hvae``, ``hiwae5`` and ``hbest`` are the same with two stochastic layers (``--model
+hierarchical``: 784-200-200-100-100-100-50, Burda et al.'s two-layer architecture; published
+VAE 85.33, IWAE k = 5 83.89 nats); ``hbest`` has the 2-hour budget and the target of 83.5 nats.
 
 The script is restartable: each run directory is resumed until its budget is spent, an
 evaluation is reused when it is newer than the model, and the results file is rewritten after
@@ -20,7 +23,7 @@ only.
 
 Usage:
     python bench/mnist_nll.py --data-dir ../shared/data/mnist [--budget 1800]
-        [--rows vae,iwae5,best]
+        [--rows vae,iwae5,best,hvae,hiwae5,hbest]
         [--best-budget 7200] [--train-threads 1]
 
 ``--train-threads`` caps torch's threads while training (the evaluation uses all of them), so
@@ -62,12 +65,27 @@ ROWS: dict[str, dict[str, Any]] = {
         "prior_components": 500,
         "lr_decay": 0.995,
     },
+    # two stochastic layers, 784-200-200-100 (z1) -100-100-50 (z2) (the defaults of the model)
+    "hvae": {"model": "hierarchical", "objective": "elbo", "num_particles": 1},
+    "hiwae5": {"model": "hierarchical", "objective": "iwae", "num_particles": 5},
+    "hbest": {
+        "model": "hierarchical",
+        "objective": "iwae",
+        "num_particles": 5,
+        "prior": "vamp",
+        "prior_components": 500,
+        "lr_decay": 0.995,
+    },
 }
-#: Burda, Grosse & Salakhutdinov (2015), Table 1: MNIST, one stochastic layer, 3,280 epochs.
-PUBLISHED = {"vae": 86.76, "iwae50": 84.78}
+#: Burda, Grosse & Salakhutdinov (2015), Table 1: MNIST, 3,280 epochs; one stochastic layer
+#: (vae, iwae50) and two (hvae: VAE k = 1, hiwae5: IWAE k = 5).
+PUBLISHED = {"vae": 86.76, "iwae50": 84.78, "hvae": 85.33, "hiwae5": 83.89}
+#: The rows trained for ``--best-budget``.
+LONG_ROWS = ("best", "hbest")
 NUM_SAMPLES = 5000
-#: What the best configuration should reach within its 2-hour budget.
-TARGET_NLL = 85.0
+#: What the best configurations should reach within their 2-hour budget (the one-layer target of
+#: 85.0 nats was met at 84.84 and is retired).
+TARGET_NLL = {"hbest": 83.5}
 
 
 def _evaluated(run_dir: Path) -> dict | None:
@@ -126,7 +144,7 @@ def main() -> None:
     rows: dict[str, dict[str, Any]] = dict(earlier)
     for name in names:
         settings = ROWS[name]
-        budget = args.best_budget if name == "best" else args.budget
+        budget = args.best_budget if name in LONG_ROWS else args.budget
         run_dir = Path(args.runs) / name
         train_threads = args.train_threads or all_threads
         torch.set_num_threads(train_threads)
@@ -180,7 +198,7 @@ def main() -> None:
             "elbo": guide["elbo"],
             "bad_khat_share": guide["bad_khat_share"],
             "published_nll": PUBLISHED.get(name),
-            "target_nll": TARGET_NLL if name == "best" else None,
+            "target_nll": TARGET_NLL.get(name),
             # still improving when the budget ran out? the validation ELBO's gain over the
             # last tenth of the epochs
             "val_elbo_gain_last_tenth": metrics[-1]["val_elbo"]

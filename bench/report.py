@@ -372,6 +372,8 @@ def _row_name(row: dict[str, Any]) -> tuple[str, str]:
         return _ROW_NAMES[row["row"]]
     settings = row.get("settings", {})
     parts = ["IWAE" if row["objective"] == "iwae" else "VAE"]
+    if settings.get("model") == "hierarchical":
+        parts[0] += ", two stochastic layers"
     if settings.get("prior") == "vamp":
         parts.append(f"VampPrior ({settings.get('prior_components', 500)})")
     if settings.get("lr_decay", 1.0) != 1.0:
