@@ -687,6 +687,19 @@ def _scaling(r: dict[str, Any]) -> str:
         "x",
         "validation ELBO",
     ]
+    cpu = {row["processes"]: row for row in r["rows"] if row["device"] == "cpu"}
+    notes = []
+    if len(cpu) > 1 and max(cpu.values(), key=lambda row: row["processes"])["train_speedup"] < 1:
+        notes.append(
+            "On this CPU several processes train more slowly than one process with all the "
+            "threads: each process pays the per-step Python and Pyro overhead in full and the "
+            "gradients are exchanged at every step, while one process spreads its matrix "
+            "products over the threads. Evaluation, which exchanges nothing until its end, "
+            "gains from the processes."
+        )
+    if not any(row["device"].startswith("cuda") for row in r["rows"]):
+        notes.append("No GPU was present on the machine that measured this table.")
+    note = f"{' '.join(notes)}\n\n" if notes else ""
     return (
         "## One process or several (`bench/scaling.py`)\n\n"
         f"The default model on {r['dataset']}, trained for {r['epochs']} epochs from the same "
@@ -695,7 +708,7 @@ def _scaling(r: dict[str, Any]) -> str:
         "several processes run under torchrun. The validation ELBO is the same in every "
         "configuration on one kind of device (the run does not depend on the number of "
         "processes).\n\n"
-        f"{_table(headers, rows)}\n\n{_machine(r)}\n"
+        f"{_table(headers, rows)}\n\n{note}{_machine(r)}\n"
     )
 
 
