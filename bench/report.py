@@ -610,6 +610,13 @@ def _mnist_ais(r: dict[str, Any]) -> str:
         if tuning
         else " (each chain adapting its own step size)"
     )
+    longest = max(r["bdmc"], key=lambda b: b["num_steps"], default=None)
+    target = (
+        f"The target, a mean gap below 1 nat at T = 10,000, is "
+        f"{'met' if longest['gap'] < 1 else 'missed'} ({longest['gap']:.3f} nats).\n\n"
+        if longest and longest["num_steps"] == 10_000
+        else ""
+    )
     commits = r.get("computed_at_commits")
     provenance = (
         f" Computed at commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."
@@ -628,7 +635,7 @@ def _mnist_ais(r: dict[str, Any]) -> str:
         f"BDMC on {r['bdmc_points']} points simulated from the same model (forward AIS from the "
         "guide, a stochastic lower bound; reverse AIS from the latents that generated them, a "
         "stochastic upper bound), mean over the points:\n\n"
-        f"{_table(bdmc_headers, bdmc)}\n\n{_machine(r)}{provenance}\n"
+        f"{_table(bdmc_headers, bdmc)}\n\n{target}{_machine(r)}{provenance}\n"
     )
 
 
