@@ -619,7 +619,8 @@ def _mnist_ais(r: dict[str, Any]) -> str:
     )
     commits = r.get("computed_at_commits")
     provenance = (
-        f" Computed at commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."
+        f"\n\nThe cached batches were computed at commit{'s' if len(commits) > 1 else ''} "
+        f"{', '.join(commits)}."
         if commits
         else ""
     )
