@@ -697,14 +697,16 @@ def _scaling(r: dict[str, Any]) -> str:
     ]
     cpu = {row["processes"]: row for row in r["rows"] if row["device"] == "cpu"}
     notes = []
-    if len(cpu) > 1 and max(cpu.values(), key=lambda row: row["processes"])["train_speedup"] < 1:
+    most = max(cpu.values(), key=lambda row: row["processes"]) if len(cpu) > 1 else None
+    if most and most["train_speedup"] < 1:
         notes.append(
             "On this CPU several processes train more slowly than one process with all the "
             "threads: each process pays the per-step Python and Pyro overhead in full and the "
             "gradients are exchanged at every step, while one process spreads its matrix "
-            "products over the threads. Evaluation, which exchanges nothing until its end, "
-            "gains from the processes."
+            "products over the threads."
         )
+    if most and most["eval_speedup"] > 1:
+        notes.append("Evaluation, which exchanges nothing until its end, gains from the processes.")
     if not any(row["device"].startswith("cuda") for row in r["rows"]):
         notes.append("No GPU was present on the machine that measured this table.")
     note = f"{' '.join(notes)}\n\n" if notes else ""
