@@ -697,7 +697,7 @@ def _scaling(r: dict[str, Any]) -> str:
     ]
     cpu = {row["processes"]: row for row in r["rows"] if row["device"] == "cpu"}
     notes = []
-    most = max(cpu.values(), key=lambda row: row["processes"]) if len(cpu) > 1 else None
+    most = cpu[max(cpu)] if len(cpu) > 1 else None  # the CPU row with the most processes
     if most and most["train_speedup"] < 1:
         notes.append(
             "On this CPU several processes train more slowly than one process with all the "
