@@ -11,6 +11,8 @@ from pyro.infer import Trace_ELBO
 from torch import nn
 
 from pyro_vae import Config, HierarchicalVAE, InputError, build_vae, load_run, train
+from pyro_vae.ais import _Target, _target, annealed_importance_sampling
+from pyro_vae.bdmc import bidirectional_monte_carlo, simulate
 from pyro_vae.estimators import log_likelihood
 from pyro_vae.guides import DiagonalGaussianEncoder
 from pyro_vae.likelihoods import GaussianLikelihood
@@ -127,6 +129,34 @@ def test_importance_sampling_matches_the_closed_form_of_a_linear_two_layer_model
     se = np.sqrt(np.sum(res.standard_error**2)) / x.shape[0]
     assert se < 0.01  # the test can tell
     assert abs(difference.mean()) < 4 * se + 1e-3  # low by about var/2K in log space
+
+
+def test_ais_from_the_guide_reaches_the_closed_form_through_the_pyro_programs():
+    vae, marginal = _linear_gaussian_two_layers()
+    assert _target(vae.model, vae.guide, torch.zeros(1, 3)).__class__ is _Target  # generic path
+    x = marginal.sample((30,))
+    exact = marginal.log_prob(x).numpy()
+    res = annealed_importance_sampling(
+        vae.model, vae.guide, x, num_chains=8, num_steps=200, dtype=torch.float64
+    )
+    difference = res.estimate - exact
+    se = difference.std(ddof=1) / math.sqrt(len(difference))
+    assert se < 0.05  # the test can tell
+    assert abs(difference.mean()) < 4 * se
+
+
+def test_bdmc_brackets_the_closed_form_with_both_layers_simulated():
+    vae, marginal = _linear_gaussian_two_layers()
+    x, latents = simulate(vae.model, 20)
+    assert set(latents) == {"z1", "z2"}
+    exact = marginal.log_prob(x).numpy()
+    (sandwich,) = bidirectional_monte_carlo(
+        vae.model, vae.guide, x, latents, schedules=(200,), num_chains=8, dtype=torch.float64
+    )
+    for bound, sign in ((sandwich.lower.estimate, 1), (sandwich.upper.estimate, -1)):
+        difference = bound - exact
+        se = difference.std(ddof=1) / math.sqrt(len(difference))
+        assert sign * difference.mean() < 3 * se + 1e-3  # lower <= exact <= upper
 
 
 def test_a_run_saves_loads_and_resumes_to_the_uninterrupted_result(tmp_path):
