@@ -615,7 +615,8 @@ def _mnist_ais(r: dict[str, Any]) -> str:
         f"The target, a mean gap below 1 nat at T = 10,000, is "
         f"{'met' if longest['gap'] < 1 else 'missed'} ({longest['gap']:.3f} nats).\n\n"
         if longest and longest["num_steps"] == 10_000
-        else ""
+        else "The target, a mean gap below 1 nat at T = 10,000, has not been measured for this "
+        "model yet (`--bdmc-steps` stopped short of it).\n\n"
     )
     commits = r.get("computed_at_commits")
     provenance = (
