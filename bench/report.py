@@ -611,12 +611,10 @@ def _mnist_ais(r: dict[str, Any]) -> str:
         else " (each chain adapting its own step size)"
     )
     longest = max(r["bdmc"], key=lambda b: b["num_steps"], default=None)
-    target = (
-        f"The target, a mean gap below 1 nat at T = 10,000, is "
-        f"{'met' if longest['gap'] < 1 else 'missed'} ({longest['gap']:.3f} nats).\n\n"
+    target = "The target, a mean gap below 1 nat at T = 10,000, " + (
+        f"is {'met' if longest['gap'] < 1 else 'missed'} ({longest['gap']:.3f} nats).\n\n"
         if longest and longest["num_steps"] == 10_000
-        else "The target, a mean gap below 1 nat at T = 10,000, has not been measured for this "
-        "model yet (`--bdmc-steps` stopped short of it).\n\n"
+        else "has not been measured for this model yet (`--bdmc-steps` stopped short of it).\n\n"
     )
     commits = r.get("computed_at_commits")
     provenance = (

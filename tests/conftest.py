@@ -60,6 +60,11 @@ def idx_dir(tmp_path: Path) -> Path:
     return write_idx_folder(tmp_path / "idx")
 
 
+def mean_and_se(values: np.ndarray) -> tuple[float, float]:
+    """The mean of per-datapoint values and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
+
+
 def make_linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int):
     """A float64 linear-Gaussian model with W ~ N(0, 1) entries and b ~ N(0, 1)."""
     from pyro_vae.exact import LinearGaussianVAE

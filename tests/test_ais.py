@@ -9,14 +9,10 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from conftest import make_linear_gaussian
+from conftest import make_linear_gaussian, mean_and_se
 
 from pyro_vae.ais import annealed_importance_sampling, linear_schedule, sigmoid_schedule
 from pyro_vae.bdmc import bidirectional_monte_carlo, simulate
-
-
-def _mean_and_se(values):
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
 def test_schedules_rise_from_zero_to_one():
@@ -61,7 +57,7 @@ def test_ais_from_the_prior_reaches_the_exact_value_in_ten_dimensions():
     naive = annealed_importance_sampling(
         vae.model, None, x, num_chains=32, num_steps=0, start="prior", dtype=torch.float64
     )
-    mean, se = _mean_and_se(res.estimate - exact)
+    mean, se = mean_and_se(res.estimate - exact)
     assert se < 0.015  # 200 points tell 0.05 nats apart
     # unbiased for P(x), so never high beyond its error; low in log space by about
     # var(log w) / 2C (0.7 / 64 here, 0.01 nats)
@@ -108,7 +104,7 @@ def test_ais_from_the_guide_on_a_model_with_two_latent_sites():
     res = annealed_importance_sampling(
         model, guide, x, num_chains=8, num_steps=200, dtype=torch.float64
     )
-    mean, se = _mean_and_se(res.estimate - exact)
+    mean, se = mean_and_se(res.estimate - exact)
     assert abs(mean) < 4 * se
 
 
@@ -127,8 +123,8 @@ def test_bdmc_brackets_the_exact_value_and_the_gap_shrinks():
         dtype=torch.float64,
     )
     for s in sandwiches:
-        low, low_se = _mean_and_se(s.lower.estimate - exact)
-        high, high_se = _mean_and_se(s.upper.estimate - exact)
+        low, low_se = mean_and_se(s.lower.estimate - exact)
+        high, high_se = mean_and_se(s.upper.estimate - exact)
         assert low < 3 * low_se and high > -3 * high_se  # lower <= exact <= upper
     gaps = [float(s.gap.mean()) for s in sandwiches]
     assert gaps[1] < gaps[0] / 2
@@ -190,6 +186,6 @@ def test_ais_on_the_two_dimensional_digits_model_agrees_with_quadrature(tmp_path
     res = annealed_importance_sampling(
         vae.model, vae.guide, x, num_chains=8, num_steps=300, dtype=torch.float64
     )
-    mean, se = _mean_and_se(res.estimate - exact)
+    mean, se = mean_and_se(res.estimate - exact)
     assert abs(mean) < 4 * se
     assert se < 0.05  # and the test can tell: AIS is within a few hundredths of a nat

@@ -9,7 +9,7 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from conftest import make_linear_gaussian
+from conftest import make_linear_gaussian, mean_and_se
 
 from pyro_vae import Config, InputError, build_vae, log_likelihood
 from pyro_vae.exact import LinearGaussianVAE
@@ -30,10 +30,6 @@ def perturbed_guide(vae: LinearGaussianVAE, scale: float, shift: float):
             )
 
     return guide
-
-
-def mean_and_se(values: np.ndarray) -> tuple[float, float]:
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
 def test_marginal_and_posterior_match_bayes_rule():
