@@ -611,11 +611,17 @@ def _mnist_ais(r: dict[str, Any]) -> str:
         else " (each chain adapting its own step size)"
     )
     longest = max(r["bdmc"], key=lambda b: b["num_steps"], default=None)
-    target = "The target, a mean gap below 1 nat at T = 10,000, " + (
-        f"is {'met' if longest['gap'] < 1 else 'missed'} ({longest['gap']:.3f} nats).\n\n"
-        if longest and longest["num_steps"] == 10_000
-        else "has not been measured for this model yet (`--bdmc-steps` stopped short of it).\n\n"
-    )
+    target = "The target, a mean gap below 1 nat at T = 10,000, "
+    if longest is None:
+        target += "was not measured for this model (no BDMC run).\n\n"
+    elif longest["num_steps"] < 10_000:
+        target += (
+            "was not measured for this model: this run's `--bdmc-steps` stop at "
+            f"T = {longest['num_steps']:,}.\n\n"
+        )
+    else:
+        verdict = "met" if longest["gap"] < 1 else "missed"
+        target += f"is {verdict} ({longest['gap']:.3f} nats).\n\n"
     commits = r.get("computed_at_commits")
     provenance = (
         f"\n\nThe cached batches were computed at commit{'s' if len(commits) > 1 else ''} "
