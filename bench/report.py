@@ -382,28 +382,57 @@ def _row_name(row: dict[str, Any]) -> tuple[str, str]:
     return ", ".join(parts), objective
 
 
-def _best_note(rows: list[dict[str, Any]]) -> str:
-    best = next((row for row in rows if row.get("target_nll") is not None), None)
-    if best is None:
+def _threads(n: int) -> str:
+    return f"{n} torch thread{'s' if n != 1 else ''}"
+
+
+def _is_long(row: dict[str, Any]) -> bool:
+    """Whether the row is one of mnist_nll's ``--best-budget`` rows (``best``, ``hbest``)."""
+    return row["row"].endswith("best")
+
+
+def _long_rows_note(rows: list[dict[str, Any]]) -> str:
+    """What each long row reached against its target, and which rows were still improving."""
+    reached = []
+    for row in filter(_is_long, rows):
+        line = (
+            f"`{row['row']}` reached {row['nll']:.2f} nats after {row['epochs']} epochs "
+            f"({row['training_seconds']:.0f} s of training on {_threads(row['train_threads'])})"
+        )
+        target = row.get("target_nll")
+        if target is not None:
+            gap = row["nll"] - target
+            line += (
+                f": it meets its target of {target:.1f} nats"
+                if gap <= 0
+                else f": it misses its target of {target:.1f} nats by {gap:.2f} nats"
+            )
+        reached.append(line)
+    if not reached:
         return ""
-    gap = best["nll"] - best["target_nll"]
-    verdict = (
-        f"meets the target of {best['target_nll']:.1f} nats"
-        if gap <= 0
-        else f"misses the target of {best['target_nll']:.1f} nats by {gap:.2f} nats"
-    )
     changes = ", ".join(
-        f"{_row_name(row)[0]} (k = {row['num_particles']}) {row['val_elbo_gain_last_tenth']:+.2f}"
+        f"`{row['row']}` {row['val_elbo_gain_last_tenth']:+.2f}"
         for row in rows
         if "val_elbo_gain_last_tenth" in row
     )
-    threads = best["train_threads"]
     return (
-        f"\n\nThe best configuration (last row, k = {best['num_particles']}) reached "
-        f"{best['nll']:.2f} nats after {best['epochs']} epochs ({best['training_seconds']:.0f} s "
-        f"of training on {threads} torch thread{'s' if threads != 1 else ''}): it {verdict}. "
+        "\n\n" + "; ".join(reached) + ". "
         "Change of the single-sample validation ELBO over the last tenth of each run's epochs "
         f"(nats; positive means still improving when the budget ran out): {changes}."
+    )
+
+
+def _row_commands(rows: list[dict[str, Any]]) -> str:
+    """The command that made each row: rows with the same options share one."""
+    grouped: dict[str, list[str]] = {}
+    for row in rows:
+        flag = "--best-budget" if _is_long(row) else "--budget"
+        options = f"{flag} {row['time_budget']:.0f} --train-threads {row['train_threads']}"
+        grouped.setdefault(options, []).append(row["row"])
+    return "; ".join(
+        "`python bench/mnist_nll.py --data-dir ../shared/data/mnist "
+        f"--rows {','.join(names)} {options}`"
+        for options, names in grouped.items()
     )
 
 
@@ -414,11 +443,12 @@ def _mnist_nll(r: dict[str, Any]) -> str:
         published = row.get("published_nll")
         rows.append(
             [
+                f"`{row['row']}`",
                 model,
                 objective,
                 str(row["num_particles"]),
                 f"{row['time_budget']:.0f}",
-                str(row.get("train_threads", r["machine"]["torch_threads"])),
+                str(row["train_threads"]),
                 str(row["epochs"]),
                 f"**{row['nll']:.2f}**",
                 f"{row['mc_standard_error']:.3f}",
@@ -431,6 +461,7 @@ def _mnist_nll(r: dict[str, Any]) -> str:
         )
     table = _table(
         [
+            "row",
             "model",
             "objective",
             "k",
@@ -447,18 +478,24 @@ def _mnist_nll(r: dict[str, Any]) -> str:
         ],
         rows,
     )
+    m = r["machine"]
     return (
         "## MNIST test NLL, Burda et al. protocol (`bench/mnist_nll.py`)\n\n"
-        "Dynamically binarized MNIST, 784-200-200-50 tanh MLPs, Bernoulli pixels, Adam with "
-        "learning rate 1e-3, trained for the stated wall-clock budget on this 2-core CPU; test "
-        f"NLL by importance sampling with K = {r['num_samples']} on all {r['num_points']} test "
-        "images (`pyro-vae evaluate RUN_DIR --num-samples 5000`). The published values come "
-        "from 3,280 epochs with a decaying learning-rate schedule. The command keeps its runs "
-        "in `runs/mnist-nll/` and reuses those that finished their budget, so rows can come "
-        "from different commits (- in the last column: not recorded, trained before rows "
-        "recorded theirs)."
-        f"{_best_note(r['rows'])}\n\n"
-        f"{table}\n\n{_machine(r)}\n"
+        "Dynamically binarized MNIST, tanh MLPs (one stochastic layer: 784-200-200-50; two "
+        "stochastic layers: 784-200-200-100 for z1, then 100-100-50 for z2), Bernoulli pixels, "
+        "Adam with learning rate 1e-3, trained for the stated wall-clock budget on this 2-core "
+        f"CPU; test NLL by importance sampling with K = {r['num_samples']} on all "
+        f"{r['num_points']} test images (`pyro-vae evaluate RUN_DIR --num-samples 5000`). The "
+        "published values come from 3,280 epochs with a decaying learning-rate schedule. The "
+        "command keeps its runs in `runs/mnist-nll/` and reuses those that finished their "
+        "budget, so rows can come from different calls and commits (- in the last column: not "
+        "recorded, trained before rows recorded theirs)."
+        f"{_long_rows_note(r['rows'])}\n\n"
+        f"{table}\n\n"
+        f"Each row's command: {_row_commands(r['rows'])}. The latest call was "
+        f"`{r['command']}`, on {m['date']}: {m['cpu']}, {m['cores']} cores, Python "
+        f"{m['python']}, torch {m['torch']}, pyro-ppl {m['pyro']}, pyro_vae at commit "
+        f"{m['commit']}.\n"
     )
 
 
