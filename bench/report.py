@@ -18,9 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
+def _threads(n: int) -> str:
+    return f"{n} torch thread{'s' if n != 1 else ''}"
+
+
 def _machine(record: dict[str, Any]) -> str:
     m = record["machine"]
-    threads = f"{m['torch_threads']} torch thread" + ("s" if m["torch_threads"] != 1 else "")
+    threads = _threads(m["torch_threads"])
     commit = f", pyro_vae at commit {m['commit']}" if m.get("commit") else ""
     return (
         f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores ({threads}), "
@@ -380,10 +384,6 @@ def _row_name(row: dict[str, Any]) -> tuple[str, str]:
         parts.append(f"lr x {settings['lr_decay']} per epoch")
     objective = _ROW_NAMES["iwae5"][1] if row["objective"] == "iwae" else "Trace_ELBO"
     return ", ".join(parts), objective
-
-
-def _threads(n: int) -> str:
-    return f"{n} torch thread{'s' if n != 1 else ''}"
 
 
 def _is_long(row: dict[str, Any]) -> bool:
