@@ -140,7 +140,8 @@ def main() -> None:
 
     all_threads = torch.get_num_threads()
     earlier = _earlier_rows()
-    commit = machine()["commit"]
+    started = machine()  # the commit measured, even if the checkout changes while rows run
+    commit = started["commit"]
     rows: dict[str, dict[str, Any]] = dict(earlier)
     for name in names:
         settings = ROWS[name]
@@ -206,7 +207,9 @@ def main() -> None:
         }
         ordered = [rows[n] for n in ROWS if n in rows]
         save_result(
-            "mnist_nll", {"num_samples": NUM_SAMPLES, "num_points": 10_000, "rows": ordered}
+            "mnist_nll",
+            {"num_samples": NUM_SAMPLES, "num_points": 10_000, "rows": ordered},
+            measured_on=started,
         )
         print(f"{name}: test NLL {guide['nll']:.2f} after {len(metrics)} epochs", flush=True)
     summary = ", ".join(
