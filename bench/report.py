@@ -499,6 +499,35 @@ def _mnist_nll(r: dict[str, Any]) -> str:
     )
 
 
+def _epoch_time(r: dict[str, Any]) -> str:
+    s = {(c["model"], c["flush"]): c["median"] for c in r["seconds"]}
+    h = r["held"]
+    ratio = r["trained_over_fresh"]
+    if abs(ratio - 1) < 0.1:
+        verdict = (
+            "A trained epoch costs what a fresh one does, so the slowdown during training was "
+            "the host's, not the run's"
+        )
+    else:
+        verdict = f"A trained epoch costs {ratio:.2f} times a fresh one"
+    return (
+        f"## Epoch time of a trained model against a fresh one (`bench/epoch_time.py`)\n\n"
+        f"While it trained, `{r['run']}` took {r['first_ten_median']:.1f} s per epoch (median "
+        f"of its first ten) and {r['last_ten_median']:.1f} s (last ten of "
+        f"{r['epochs_trained']}). Now, alternating in one process ({r['rounds']} rounds, "
+        f"medians): one more epoch of the trained run takes {s['trained', False]:.1f} s, the "
+        f"first epoch of a fresh model with the same settings {s['fresh', False]:.1f} s "
+        f"(trained / fresh = {ratio:.2f}). {verdict}. With subnormal floats flushed to zero the "
+        f"epochs take {s['trained', True]:.1f} s (trained) and {s['fresh', True]:.1f} s (fresh): "
+        f"speedups {r['flush_speedup_trained']:.2f} and {r['flush_speedup_fresh']:.2f}. The "
+        f"trained run holds {h['moment_subnormal']:,} subnormal values among its "
+        f"{h['moment_values']:,} Adam moments, and {h['logits_below']:,} of its decoder's "
+        f"{h['logits']:,} logits on {h['images']:,} test images fall below -87.3 (where "
+        "the sigmoid is subnormal).\n\n"
+        f"{_machine(r)}\n"
+    )
+
+
 def _se_calibration(r: dict[str, Any]) -> str:
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{100 * value:.1f}%"
@@ -770,6 +799,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "mnist_estimator_gap": _estimator_gap,
     "mnist_components": _components,
     "mnist_nll": _mnist_nll,
+    "epoch_time": _epoch_time,
     "se_calibration": _se_calibration,
     "ais_speed": _ais_speed,
     "mnist_ais": _mnist_ais,
