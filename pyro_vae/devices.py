@@ -16,7 +16,7 @@ from torch import nn
 
 from pyro_vae.errors import InputError, setting, where
 
-__all__ = ["DEVICES", "device_of", "resolve_device", "rng_state", "set_rng_state"]
+__all__ = ["DEVICES", "device_of", "resolve_device"]
 
 #: What ``--device`` accepts (``cuda:N`` for any N).
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -78,30 +78,6 @@ def device_of(module: nn.Module) -> torch.device:
     for tensor in module.buffers():
         return tensor.device
     return torch.device("cpu")
-
-
-def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    """The generator states a checkpoint keeps: torch's CPU one, and the GPU's on CUDA.
-
-    Example:
-        >>> sorted(rng_state(torch.device("cpu")))
-        ['torch_rng']
-    """
-    state = {"torch_rng": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda_rng"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
-    """Restore what :func:`rng_state` kept.
-
-    A run resumed on another kind of device gets the CPU generator back only: it continues
-    statistically, not bitwise, the same.
-    """
-    torch.set_rng_state(state["torch_rng"])
-    if device.type == "cuda" and "cuda_rng" in state:
-        torch.cuda.set_rng_state(state["cuda_rng"], device)
 
 
 def _cuda() -> bool:

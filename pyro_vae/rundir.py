@@ -5,9 +5,10 @@ A run directory holds
 * ``config.json`` -- every setting of the run, the shape of its data and, for a run trained with
   a user's own VAE, the name of that model's class (:func:`write_config`);
 * ``model.safetensors`` -- the VAE's weights (``state_dict``), all a user needs to load the model;
-* ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state, random
-  number generator state and training progress (tensors in the file, the rest as JSON in its
-  metadata). Resuming reads this one file, so it is always self-consistent;
+* ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state and
+  training progress (tensors in the file, the rest as JSON in its metadata; no random-number
+  state: every step's noise is seeded by the run's seed, epoch and step). Resuming reads this
+  one file, so it is always self-consistent;
 * ``metrics.csv`` -- one row per epoch;
 * ``evaluation.json`` and ``estimates.csv`` -- the summary and the per-point log P(X) estimates
   of the last evaluation (:mod:`pyro_vae.evaluation`); ``comparison.csv`` -- the estimators

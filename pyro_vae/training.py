@@ -33,7 +33,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 from pyro_vae.config import Config
 from pyro_vae.contracts import support_of
 from pyro_vae.data import DataSplits, binarize_fixed, epoch_batches, load_data
-from pyro_vae.devices import device_of, resolve_device, rng_state, set_rng_state
+from pyro_vae.devices import device_of, resolve_device
 from pyro_vae.errors import InputError, setting, spell
 from pyro_vae.evaluation import evaluate_elbo
 from pyro_vae.interrupts import interrupt_flag
@@ -289,7 +289,6 @@ class _Trainer:
             "data_dim": self.splits.data_dim,
             "model": self.vae.state_dict(),
             "optimizer": optimizer_state(self.optimizer),
-            **rng_state(self.device),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -309,7 +308,6 @@ class _Trainer:
             self.best_state = state["best_model"]
             self.stopped_early = bool(state["stopped_early"])
             load_optimizer_state(self.optimizer, state["optimizer"])
-            set_rng_state(state, self.device)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(
                 f"{self.run_dir / CHECKPOINT_FILE} does not match this model "

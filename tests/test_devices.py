@@ -12,7 +12,7 @@ import torch
 
 from pyro_vae import Config, load_run, train
 from pyro_vae.bdmc import bdmc_run
-from pyro_vae.devices import device_of, resolve_device, rng_state, set_rng_state
+from pyro_vae.devices import device_of, resolve_device
 from pyro_vae.errors import InputError
 from pyro_vae.evaluation import compare_run, evaluate_run
 
@@ -50,14 +50,6 @@ def test_cuda_on_the_command_line_without_a_gpu_exits_2_and_creates_nothing(tmp_
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "--device auto" in message
     assert not out.exists()
-
-
-def test_a_checkpoint_keeps_the_generators_of_its_device():
-    state = rng_state(torch.device("cpu"))
-    assert set(state) == {"torch_rng"}
-    first = torch.rand(3)
-    set_rng_state(state, torch.device("cpu"))
-    assert torch.equal(torch.rand(3), first)
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_checkpoint_holds_everything_to_resume(tmp_path, tiny):
     train(tiny.replace(epochs=1), tmp_path / "run")
     state = read_checkpoint(tmp_path / "run")
     assert state["epoch"] == 1 and state["step"] == 0
-    assert state["torch_rng"].dtype == torch.uint8
+    assert not any("rng" in key for key in state)  # each step seeds its own noise
     assert set(state["model"]) == set(load_run(tmp_path / "run").vae.state_dict())
     adam = state["optimizer"]
     assert len(adam["state"]) == len(state["model"])  # one Adam over every parameter
