@@ -11,7 +11,7 @@ from pyro_vae import InputError, build_vae, evaluate_elbo, load_run, train
 from pyro_vae.data import load_data
 from pyro_vae.estimators import elbo_terms
 from pyro_vae.objectives import make_optimizer
-from pyro_vae.rundir import read_metrics
+from pyro_vae.rundir import read_checkpoint, read_metrics, save_checkpoint
 
 
 def _metrics_without_time(rows):
@@ -58,6 +58,17 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path, tiny, objec
     assert (tmp_path / "whole/model.safetensors").read_bytes() == (
         tmp_path / "parts/model.safetensors"
     ).read_bytes()
+
+
+def test_a_checkpoint_that_kept_torchs_random_state_still_resumes_exactly(tmp_path, tiny):
+    # checkpoints of earlier versions also hold the generator's state, which resuming ignores
+    cfg = tiny.replace(epochs=2)
+    whole = train(cfg, tmp_path / "whole")
+    train(cfg.replace(epochs=1), tmp_path / "old")
+    state = read_checkpoint(tmp_path / "old")
+    save_checkpoint(tmp_path / "old", {**state, "torch_rng": torch.get_rng_state()})
+    resumed = train(cfg, tmp_path / "old", resume=True)
+    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
 
 
 def _sigint_at(batches, epoch, step):
