@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import shutil
 import statistics
 import sys
@@ -33,6 +34,7 @@ from typing import Any
 import pyro.poutine as poutine
 import torch
 
+from pyro_vae.config import Config
 from pyro_vae.evaluation import run_test_data
 from pyro_vae.rundir import CHECKPOINT_FILE, load_run, read_checkpoint, read_config, read_metrics
 from pyro_vae.training import train
@@ -57,17 +59,21 @@ def _flushing(on: bool) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-def _epoch_seconds(source: Path, work: Path, trained: bool, flush: bool) -> float:
-    """Seconds of one more epoch of a copy of ``source``, or of a fresh model's first epoch."""
-    config, _ = read_config(source)
+def _epoch_seconds(
+    source: Path, config: Config, epochs: int, work: Path, trained: bool, flush: bool
+) -> float:
+    """Seconds of one more epoch of a copy of ``source``, or of a fresh model's first epoch.
+
+    ``config`` and ``epochs``: the run's settings and how many epochs it has done.
+    """
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     with _flushing(flush):
         if trained:
             skip = shutil.ignore_patterns(".lock", "estimates.csv", "evaluation.json")
             shutil.copytree(source, run_dir, ignore=skip)
-            epochs = len(read_metrics(source)) + 1
-            result = train(config.replace(epochs=epochs, time_budget=0.0), run_dir, resume=True)
+            more = config.replace(epochs=epochs + 1, time_budget=0.0)
+            result = train(more, run_dir, resume=True)
         else:
             result = train(config.replace(epochs=1, time_budget=0.0), run_dir)
     if result.interrupted:
@@ -75,21 +81,10 @@ def _epoch_seconds(source: Path, work: Path, trained: bool, flush: bool) -> floa
     return result.metrics[-1]["seconds"]
 
 
-def _moments(state: Any, key: str = "") -> Iterator[torch.Tensor]:
-    """Adam's first and second moments (``exp_avg``, ``exp_avg_sq``) in a nested state."""
-    if isinstance(state, dict):
-        for k, v in state.items():
-            yield from _moments(v, str(k))
-    elif isinstance(state, list | tuple):
-        for v in state:
-            yield from _moments(v, key)
-    elif isinstance(state, torch.Tensor) and key.startswith("exp_avg"):
-        yield state
-
-
 def _held(run_dir: Path, images: int) -> dict[str, Any]:
     """Subnormal floats in the trained run's Adam moments and its decoder's outputs."""
-    moments = list(_moments(read_checkpoint(run_dir)["optimizer"]))
+    adam = read_checkpoint(run_dir)["optimizer"]["state"]  # per parameter: step and moments
+    moments = [t for state in adam.values() for k, t in state.items() if k.startswith("exp_avg")]
     run = load_run(run_dir)
     x = run_test_data(run).test[:images]
     with torch.no_grad():
@@ -104,8 +99,7 @@ def _held(run_dir: Path, images: int) -> dict[str, Any]:
         "moment_subnormal": sum(_subnormal(t) for t in moments),
         "images": x.shape[0],
         "logits": logits.numel(),
-        "logits_below": int((logits < torch.log(torch.tensor(_TINY))).sum()),
-        "sigmoid_subnormal": _subnormal(torch.sigmoid(logits)),
+        "logits_below": int((logits < math.log(_TINY)).sum()),
     }
 
 
@@ -123,16 +117,17 @@ def main() -> None:
             "--data-dir ../shared/data/mnist --rows hbest"
         )
     torch.set_num_threads(args.threads)
+    config, _ = read_config(source)
+    during = [r["seconds"] for r in read_metrics(source)]
     cases = [(trained, flush) for trained in (True, False) for flush in (False, True)]
     seconds: dict[tuple[bool, bool], list[float]] = {case: [] for case in cases}
     with tempfile.TemporaryDirectory() as work:
         for r in range(args.rounds):
             for trained, flush in cases:
-                s = _epoch_seconds(source, Path(work), trained, flush)
+                s = _epoch_seconds(source, config, len(during), Path(work), trained, flush)
                 seconds[(trained, flush)].append(s)
                 print(f"round {r + 1}: trained={trained} flush={flush}: {s:.1f} s", flush=True)
     median = {case: statistics.median(v) for case, v in seconds.items()}
-    during = [r["seconds"] for r in read_metrics(source)]
     result = {
         "run": str(source),
         "epochs_trained": len(during),
