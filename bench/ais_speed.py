@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from pyro_vae import Config, build_vae
-from pyro_vae.ais import annealed_importance_sampling, sigmoid_schedule
+from pyro_vae.estimate.ais import annealed_importance_sampling, sigmoid_schedule
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

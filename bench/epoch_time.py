@@ -35,9 +35,15 @@ import pyro.poutine as poutine
 import torch
 
 from pyro_vae.config import Config
-from pyro_vae.evaluation import run_test_data
-from pyro_vae.rundir import CHECKPOINT_FILE, load_run, read_checkpoint, read_config, read_metrics
-from pyro_vae.training import train
+from pyro_vae.running.evaluation import run_test_data
+from pyro_vae.running.training import train
+from pyro_vae.storage.rundir import (
+    CHECKPOINT_FILE,
+    load_run,
+    read_checkpoint,
+    read_config,
+    read_metrics,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 
 from pyro_vae import Config, build_vae, load_data, load_run
-from pyro_vae.estimators import default_chunk_size
-from pyro_vae.evaluation import estimate_dataset
+from pyro_vae.estimate.dataset import estimate_dataset
+from pyro_vae.estimate.importance import default_chunk_size
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import peak_rss_mib, save_result

@@ -33,10 +33,11 @@ import numpy as np
 import torch
 
 from pyro_vae import load_run
-from pyro_vae.ais import annealed_importance_sampling
-from pyro_vae.bdmc import bidirectional_monte_carlo, simulate
-from pyro_vae.evaluation import estimate_dataset, run_test_data
-from pyro_vae.rundir import read_estimates, read_evaluation
+from pyro_vae.estimate.ais import annealed_importance_sampling
+from pyro_vae.estimate.bdmc import bidirectional_monte_carlo, simulate
+from pyro_vae.estimate.dataset import estimate_dataset
+from pyro_vae.running.evaluation import run_test_data
+from pyro_vae.storage.rundir import read_estimates, read_evaluation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, save_result

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pyro_vae import Config, evaluate_run, train
-from pyro_vae.rundir import CHECKPOINT_FILE, read_estimates, read_metrics
+from pyro_vae.storage.rundir import CHECKPOINT_FILE, read_estimates, read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

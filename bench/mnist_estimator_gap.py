@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from pyro_vae import Config, evaluate_run, train
-from pyro_vae.rundir import CHECKPOINT_FILE, read_metrics
+from pyro_vae.storage.rundir import CHECKPOINT_FILE, read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from pyro_vae import Config, evaluate_run, train
-from pyro_vae.rundir import (
+from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
     EVALUATION_FILE,
     METRICS_FILE,

@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 
 from pyro_vae import Config, compare_run, load_run, train
-from pyro_vae.evaluation import run_test_data
-from pyro_vae.plot_kinds import FigureSource, draw_figure, save_figure
-from pyro_vae.rundir import MODEL_FILE, read_estimates
+from pyro_vae.plots.kinds import FigureSource, draw_figure, save_figure
+from pyro_vae.running.evaluation import run_test_data
+from pyro_vae.storage.rundir import MODEL_FILE, read_estimates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

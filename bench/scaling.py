@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, save_result
 
 from pyro_vae import Config
-from pyro_vae.data import load_data
-from pyro_vae.rundir import read_metrics
+from pyro_vae.data.splits import load_data
+from pyro_vae.storage.rundir import read_metrics
 
 
 def _command(processes: int, *args: str) -> list[str]:

@@ -24,7 +24,7 @@ import pyro.distributions as dist
 import torch
 
 from pyro_vae import log_likelihood
-from pyro_vae.exact import LinearGaussianVAE
+from pyro_vae.models.exact import LinearGaussianVAE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result

@@ -47,7 +47,7 @@ from pyro.infer import SVI
 from torch.nn import functional as F
 
 from pyro_vae import Config, build_vae, load_data
-from pyro_vae.objectives import (
+from pyro_vae.running.objectives import (
     LatentScale,
     build_objective,
     compile_objective,
@@ -188,7 +188,7 @@ _PARTS = {
 _STEP_PARTS = {
     "forward (the loss)": [("pyro/ops/jit.py", "__call__"), ("bench/train_speed.py", "bare_loss")],
     "backward pass": [("torch/autograd/__init__.py", "backward")],
-    "non-finite check": [("pyro_vae/objectives.py", "nonfinite_problem")],
+    "non-finite check": [("pyro_vae/running/objectives.py", "nonfinite_problem")],
     "Adam step": [("torch/optim/adam.py", "step")],
 }
 

@@ -5,7 +5,7 @@ The model P(X|z)P(z) and the amortized guide Q(z|X) are plain Pyro programs
 :func:`train` fits them with SVI and :func:`log_likelihood` estimates log P(X) per datapoint by
 importance sampling with the guide or, for comparison, with the prior; :func:`evaluate_run`
 does it for a whole run directory. What a part must provide is written down in
-:mod:`pyro_vae.contracts`; each family of parts has one registry (:data:`PRIORS`, ...).
+:mod:`pyro_vae.parts.contracts`; each family of parts has one registry (:data:`PRIORS`, ...).
 
 Example:
     >>> from pyro_vae import Config, train, load_run
@@ -16,23 +16,30 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+from pyro_vae import _moved
 from pyro_vae._version import __version__
 from pyro_vae.config import Config, load_config_file
-from pyro_vae.contracts import Encoder, Likelihood, Prior
-from pyro_vae.data import DATASETS, DataSplits, load_data
+from pyro_vae.data.datasets import DATASETS
+from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError
-from pyro_vae.estimators import ElboTerms, LogLikelihood, elbo_terms, log_likelihood
-from pyro_vae.evaluation import compare_run, evaluate_elbo, evaluate_run
-from pyro_vae.exact import LinearGaussianVAE
-from pyro_vae.guides import GUIDES
-from pyro_vae.hierarchical import HierarchicalVAE
-from pyro_vae.likelihoods import LIKELIHOODS
-from pyro_vae.networks import NETWORKS
-from pyro_vae.objectives import OBJECTIVES, build_objective
-from pyro_vae.priors import PRIORS
-from pyro_vae.rundir import Run, load_run
-from pyro_vae.training import TrainResult, train
-from pyro_vae.vae import MODELS, VAE, build_vae
+from pyro_vae.estimate.dataset import evaluate_elbo
+from pyro_vae.estimate.importance import ElboTerms, LogLikelihood, elbo_terms, log_likelihood
+from pyro_vae.models.exact import LinearGaussianVAE
+from pyro_vae.models.hierarchical import HierarchicalVAE
+from pyro_vae.models.vae import MODELS, VAE, build_vae
+from pyro_vae.parts.contracts import Encoder, Likelihood, Prior
+from pyro_vae.parts.guides import GUIDES
+from pyro_vae.parts.likelihoods import LIKELIHOODS
+from pyro_vae.parts.networks import NETWORKS
+from pyro_vae.parts.priors import PRIORS
+from pyro_vae.running.evaluation import compare_run, evaluate_run
+from pyro_vae.running.objectives import OBJECTIVES, build_objective
+from pyro_vae.running.training import TrainResult, train
+from pyro_vae.storage.rundir import Run, load_run
+
+_moved.install()  # the flat layout's module paths still import, with a warning
 
 __all__ = [
     "DATASETS",
@@ -68,3 +75,10 @@ __all__ = [
     "log_likelihood",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``pyro_vae.ais`` and the other modules of the flat layout, through their old path."""
+    if name in _moved.MOVED:
+        return _moved.old_module(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

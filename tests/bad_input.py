@@ -1,6 +1,6 @@
 """The catalogue of bad input: every case, the workspace it runs in, and docs/bad-input.md.
 
-Each case is a command line (run through ``pyro_vae.cli.main``) or a Python call (evaluated
+Each case is a command line (run through ``pyro_vae.cli.commands.main``) or a Python call (evaluated
 as written), run in a workspace holding a trained run directory, damaged copies of it, data
 files and folders. ``tests/test_bad_input.py`` runs every case and checks it; running this file
 regenerates the table in ``docs/bad-input.md`` from the messages the cases really get:
@@ -434,8 +434,8 @@ def run_case(case: Case, root: Path) -> tuple[str, str]:
     a Python call. The workspace path in the message is replaced by ``WORK``.
     """
     import pyro_vae
-    from pyro_vae.cli import main
-    from pyro_vae.rundir import locked
+    from pyro_vae.cli.commands import main
+    from pyro_vae.storage.rundir import locked
 
     err = io.StringIO()
     hold = locked(root / "locked") if case.name == "run-in-use" else contextlib.nullcontext()

@@ -67,7 +67,7 @@ def mean_and_se(values: np.ndarray) -> tuple[float, float]:
 
 def make_linear_gaussian(data_dim: int, latent_dim: int, sigma: float, seed: int):
     """A float64 linear-Gaussian model with W ~ N(0, 1) entries and b ~ N(0, 1)."""
-    from pyro_vae.exact import LinearGaussianVAE
+    from pyro_vae.models.exact import LinearGaussianVAE
 
     torch.manual_seed(seed)
     vae = LinearGaussianVAE(data_dim, latent_dim, sigma).double()

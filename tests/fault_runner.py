@@ -25,8 +25,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyro_vae.training as training
-from pyro_vae.cli import main
+import pyro_vae.running.training as training
+from pyro_vae.cli.commands import main
 
 ACTIONS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
 

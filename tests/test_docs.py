@@ -58,7 +58,7 @@ def _options(parser) -> set[str]:
 
 
 def test_every_option_the_readme_names_exists():
-    from pyro_vae.arguments import build_parser
+    from pyro_vae.cli.arguments import build_parser
 
     options = _options(build_parser())
     named = set(
@@ -80,7 +80,7 @@ def test_the_readme_and_the_help_agree_on_what_resume_may_change():
 
 
 def test_help_shows_no_empty_defaults(capsys):
-    from pyro_vae.cli import main
+    from pyro_vae.cli.commands import main
 
     with pytest.raises(SystemExit):
         main(["train", "--help"])

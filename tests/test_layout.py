@@ -1,25 +1,61 @@
-"""The shape of the package: no import cycles, one module that knows the run directory's files,
-benchmarks that use the Python API, modules of one idea each."""
+"""The shape of the package: folders in layers that import only downward, no import cycles, one
+module that knows the run directory's files, tests that mirror the package, benchmarks that use
+the Python API, modules of one idea each."""
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import pytest
 
-from pyro_vae import rundir
+from pyro_vae.storage import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pyro_vae"
-MODULES = {p.stem: p for p in sorted(PACKAGE.glob("*.py"))}
+
+
+def _dotted(path: Path) -> str:
+    """``pyro_vae/estimate/ais.py`` -> ``"estimate.ais"``; a folder's ``__init__`` -> its name."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+#: Every module of the package by dotted name ("estimate.ais"; the package itself: "__init__").
+MODULES = {_dotted(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+#: The folders from the bottom up. A module imports only modules of its own folder or of a lower
+#: layer; folders of one layer stand side by side and do not import each other. "" is the ground
+#: floor: the modules in pyro_vae/ itself (errors, registry, config, ...).
+LAYERS = (
+    ("",),
+    ("hardware",),
+    ("parts",),
+    ("models", "data"),
+    ("estimate", "storage"),
+    ("plots",),
+    ("running",),
+    ("cli",),
+)
+RANK = {folder: rank for rank, layer in enumerate(LAYERS) for folder in layer}
+#: The public API and ``python -m pyro_vae`` sit on top of everything and may import anything.
+TOP = {"__init__", "__main__"}
+
+
+def _folder(module: str) -> str:
+    head = module.split(".")[0]
+    return head if (PACKAGE / head).is_dir() else ""
 
 
 def _imported_modules(path: Path) -> set[str]:
     """The package modules that ``path`` imports anywhere (module level or inside functions).
 
     ``from pyro_vae import name`` counts as importing the package itself (``__init__``) unless
-    ``name`` is a module of the package. Importing ``pyro_vae.x`` runs ``__init__`` first, as any
-    submodule import does; that implicit step is not counted.
+    ``name`` is a module of the package; ``from pyro_vae.parts import priors`` imports
+    ``parts.priors``. Importing ``pyro_vae.x.y`` runs ``__init__`` first, as any submodule
+    import does; that implicit step is not counted.
     """
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
@@ -27,17 +63,32 @@ def _imported_modules(path: Path) -> set[str]:
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "pyro_vae":
-                    found.add(parts[1] if len(parts) > 1 else "__init__")
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(".".join(parts[1:]) or "__init__")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            assert node.level == 0, f"{path}: relative import; spell the module's full path"
             parts = node.module.split(".")
             if parts[0] != "pyro_vae":
                 continue
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:
-                for alias in node.names:
-                    found.add(alias.name if alias.name in MODULES else "__init__")
-    return found - {path.stem}
+            base = ".".join(parts[1:])
+            for alias in node.names:
+                sub = f"{base}.{alias.name}" if base else alias.name
+                found.add(sub if sub in MODULES else base or "__init__")
+    return found - {_dotted(path)} if path.is_relative_to(PACKAGE) else found
+
+
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import in ``graph`` that runs sideways or upward between folders."""
+    bad = []
+    for module, imported in sorted(graph.items()):
+        if module in TOP:
+            continue
+        here = _folder(module)
+        for other in sorted(imported):
+            if other == "__init__":
+                bad.append(f"{module} imports pyro_vae itself: import from the module instead")
+            elif _folder(other) != here and RANK[_folder(other)] >= RANK[here]:
+                bad.append(f"{module} ({here or 'ground floor'}) imports {other}")
+    return bad
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -68,16 +119,37 @@ def test_the_cycle_finder_finds_cycles():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
+def test_the_import_walk_sees_every_kind_of_import():
+    graph = {name: _imported_modules(path) for name, path in MODULES.items()}
+    assert graph["__init__"] >= {"running.training", "storage.rundir", "running.evaluation"}
+    assert "plots.kinds" in graph["running.training"]  # ... function-level ones included
+    assert "errors" in graph["registry"]  # ... and the ground floor's
+
+
 def test_no_import_cycle_among_the_package_modules():
     graph = {name: _imported_modules(path) for name, path in MODULES.items()}
-    assert graph["__init__"] >= {"training", "rundir", "evaluation"}  # the walk sees imports
-    assert "plot_kinds" in graph["training"]  # ... function-level ones included
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
 
 
-def test_config_imports_no_part_module():
-    parts = {"priors", "guides", "likelihoods", "networks", "objectives", "data", "vae", "exact"}
-    assert not _imported_modules(MODULES["config"]) & parts
+def test_every_folder_has_its_layer():
+    folders = {_folder(name) for name in MODULES}
+    assert folders == set(RANK), f"folders without a layer: {folders - set(RANK)}"
+
+
+def test_the_layer_check_finds_upward_and_sideways_imports():
+    assert _upward_imports({"parts.priors": {"registry", "parts.networks"}}) == []
+    assert _upward_imports({"parts.priors": {"models.vae"}}) == [
+        "parts.priors (parts) imports models.vae"
+    ]
+    assert _upward_imports({"models.vae": {"data.splits"}})  # side by side
+    assert _upward_imports({"config": {"parts.priors"}})  # the ground floor imports no folder
+    assert _upward_imports({"estimate.ais": {"__init__"}})
+
+
+def test_folders_import_only_downward():
+    graph = {name: _imported_modules(path) for name, path in MODULES.items()}
+    bad = _upward_imports(graph)
+    assert not bad, "\n".join(bad)
 
 
 def _code_strings(path: Path) -> list[tuple[int, str]]:
@@ -108,27 +180,30 @@ def _code_strings(path: Path) -> list[tuple[int, str]]:
     ]
 
 
-@pytest.mark.parametrize("name", sorted(set(MODULES) - {"rundir"}))
+@pytest.mark.parametrize("name", sorted(set(MODULES) - {"storage.rundir"}))
 def test_only_the_run_directory_module_spells_its_file_names(name):
     names = (*rundir.RUN_FILES, rundir.LOCK_FILE)
     for line, text in _code_strings(MODULES[name]):
-        spelled = [n for n in names if n in text]
-        assert not spelled, f"pyro_vae/{name}.py:{line} spells {spelled}: ask pyro_vae.rundir"
+        spelled = [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", text)]
+        assert not spelled, (
+            f"pyro_vae/{name}.py:{line} spells {spelled}: ask pyro_vae.storage.rundir"
+        )
         assert not text.startswith("f:.png"), f"pyro_vae/{name}.py:{line}: use rundir.figure_path"
 
 
 def test_benchmarks_use_the_python_api_not_the_command_line():
     for path in sorted((ROOT / "bench").glob("*.py")):
-        assert "cli" not in _imported_modules(path), f"{path.name} imports pyro_vae.cli"
+        used = {m for m in _imported_modules(path) if _folder(m) == "cli"}
+        assert not used, f"{path.name} imports {sorted(used)}"
 
 
 def test_modules_stay_small():
     lines = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
     # the loop only, on one device or many processes (the step's arithmetic lives in
     # objectives.Gradients, the processes in parallel)
-    assert lines["training"] < 500
-    # rundir (every file of a run, and its lifecycle) and evaluation (data set and run level)
-    # are the largest; past 650 lines a module holds two ideas
+    assert lines["running.training"] < 500
+    # rundir (every file of a run, and its lifecycle) is the largest; past 650 lines a module
+    # holds two ideas
     too_long = {name: n for name, n in lines.items() if n > 650}
     assert not too_long, f"modules holding more than one idea: {too_long}"
 
@@ -136,24 +211,21 @@ def test_modules_stay_small():
 def _public_callables():
     """(name, signature) of every public function and method the package's modules export."""
     import importlib
-    import pkgutil
 
-    import pyro_vae
-
-    for info in pkgutil.iter_modules(pyro_vae.__path__):
-        module = importlib.import_module(f"pyro_vae.{info.name}")
+    for dotted in sorted(set(MODULES) - TOP):
+        module = importlib.import_module(f"pyro_vae.{dotted}")
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
             if getattr(obj, "__module__", None) != module.__name__:
                 continue
             if inspect.isfunction(obj):
-                yield f"{info.name}.{name}", inspect.signature(obj)
+                yield f"{dotted}.{name}", inspect.signature(obj)
             elif inspect.isclass(obj) and "__dataclass_fields__" not in vars(obj):
                 if "__init__" in vars(obj):
-                    yield f"{info.name}.{name}", inspect.signature(obj.__init__)
+                    yield f"{dotted}.{name}", inspect.signature(obj.__init__)
                 for attr, member in vars(obj).items():
                     if inspect.isfunction(member) and not attr.startswith("_"):
-                        yield f"{info.name}.{name}.{attr}", inspect.signature(member)
+                        yield f"{dotted}.{name}.{attr}", inspect.signature(member)
 
 
 def test_options_of_functions_with_more_than_three_parameters_are_keyword_only():
@@ -168,3 +240,30 @@ def test_options_of_functions_with_more_than_three_parameters_are_keyword_only()
         if options:
             loose.append(f"{name}: {options}")
     assert not loose, "\n".join(loose)
+
+
+#: Test files about the project as a whole, or about many modules at once, and what they test.
+ACROSS_MODULES = {
+    "test_bad_input.py": "the catalogue of bad input, through the command line",
+    "test_docs.py": "README and BENCHMARKS against the code and the results",
+    "test_layout.py": "the package's shape",
+    "test_notebooks.py": "the notebooks",
+    "parts/test_components.py": "every prior x guide x likelihood, composed",
+}
+
+
+def test_tests_mirror_the_package():
+    """tests/<folder>/test_<module>[_<topic>].py tests pyro_vae/<folder>/<module>.py."""
+    tests = ROOT / "tests"
+    strays = []
+    for path in sorted(tests.rglob("test_*.py")):
+        relative = path.relative_to(tests).as_posix()
+        if relative in ACROSS_MODULES:
+            continue
+        folder = path.parent.relative_to(tests).as_posix().replace("/", ".")
+        stem = path.stem.removeprefix("test_")
+        names = {f"{folder}.{stem}" if folder != "." else stem}
+        names |= {n.rsplit("_", 1)[0] for n in names if "_" in n.rsplit(".", 1)[-1]}
+        if not names & set(MODULES):
+            strays.append(relative)
+    assert not strays, f"test files that mirror no module: {strays}"

@@ -15,7 +15,7 @@ from pyro_vae import (
     load_run,
     train,
 )
-from pyro_vae.cli import main
+from pyro_vae.cli.commands import main
 from pyro_vae.errors import command_line
 from pyro_vae.registry import Registry
 

@@ -1,0 +1,20 @@
+"""The ``pyro-vae`` command line: parse, call the Python API, print.
+
+Modules:
+    arguments: the command line's grammar -- its parser and the checks of its options.
+    commands: what each command does, and :func:`main`.
+
+Names of version 0.1's ``pyro_vae.cli`` module other than ``main`` are still found here for
+now, with a ``FutureWarning`` naming their module (:mod:`pyro_vae._moved`).
+"""
+
+from typing import Any
+
+from pyro_vae._moved import forward
+from pyro_vae.cli.commands import main
+
+__all__ = ["main"]
+
+
+def __getattr__(name: str) -> Any:
+    return forward(__name__, name)

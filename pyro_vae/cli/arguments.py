@@ -1,0 +1,398 @@
+"""The grammar of the ``pyro-vae`` command line: its parser and the checks of option values.
+
+:func:`build_parser` makes the argparse parser of every subcommand (one ``--option`` per
+:class:`~pyro_vae.config.Config` field for ``train``); the value checks turn an option's text
+into what the Python API takes, or raise :class:`~pyro_vae.errors.InputError` with one line that
+names the option and an example. :mod:`pyro_vae.cli.commands` runs the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from pyro_vae.config import RESUMABLE_OPTIONS, Config
+from pyro_vae.errors import InputError
+from pyro_vae.hardware.devices import DEVICES
+from pyro_vae.registry import family
+
+__all__ = [
+    "EXIT_INPUT_ERROR",
+    "PROPOSALS",
+    "build_parser",
+    "chain_options",
+    "config_overrides",
+    "integer",
+    "integers",
+    "positive",
+    "proposals",
+    "unrecognized",
+]
+
+EXIT_INPUT_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line, with exit status 2.
+
+    It takes no abbreviated options: ``--latent`` must not silently mean ``--latent-dim``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--option`` per :class:`Config` field, documented with its default.
+
+    A setting that picks a part lists the registered names (with their summaries) of its family.
+    """
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in dataclasses.fields(Config):
+        group_name = f.metadata["group"]
+        group = groups.get(group_name) or groups.setdefault(
+            group_name, parser.add_argument_group(f"{group_name} settings")
+        )
+        default = f.default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        flag = "--" + f.name.replace("_", "-")
+        text = f.metadata["help"]
+        if f.metadata.get("family"):
+            entries = family(f.metadata["family"]).entries()
+            text += ": " + "; ".join(f"{e.name} ({e.summary})" for e in entries)
+        text += f" (default: {shown})" if default is not None else ""
+        if isinstance(default, bool):
+            group.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=text,
+            )
+        else:
+            group.add_argument(
+                flag,
+                default=None,
+                metavar=f.name.upper(),
+                help=text,
+            )
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Config` settings given on the command line (those left out are absent).
+
+    Example:
+        >>> args = build_parser().parse_args(["train", "--latent-dim", "4"])
+        >>> config_overrides(args)
+        {'latent_dim': '4'}
+    """
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(Config)
+        if getattr(args, f.name) is not None
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``pyro-vae`` and its subcommands.
+
+    Example:
+        >>> build_parser().parse_args(["evaluate", "runs/digits"]).proposal
+        'guide'
+    """
+    from pyro_vae._version import __version__
+
+    parser = _Parser(prog="pyro-vae", description="Variational autoencoders as Pyro programs.")
+    parser.add_argument("--version", action="version", version=f"pyro-vae {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p_train = sub.add_parser(
+        "train",
+        help="train a VAE and write a run directory",
+        description="Train a VAE with SVI. Settings come from the defaults, then --config, then "
+        "the options below.",
+    )
+    p_train.add_argument("--config", metavar="FILE.toml", help="settings file (name = value lines)")
+    p_train.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/DATASET)")
+    p_train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help=f"continue the run in RUN_DIR (only {RESUMABLE_OPTIONS} may change)",
+    )
+    p_train.add_argument(
+        "--overwrite", action="store_true", help="replace an existing run in --out"
+    )
+    p_train.epilog = (
+        "Setting names may be written with dashes or underscores, here (--latent-dim) and in "
+        "the --config file (latent_dim = 2 or latent-dim = 2)."
+    )
+    p_train.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p_train.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="do not write the standard figures (curves, samples, recon, interp, latent, "
+        "manifold) into the run directory at the end",
+    )
+    _add_config_options(p_train)
+
+    p_eval = sub.add_parser(
+        "evaluate",
+        help="estimate the test-set log P(X) of a trained run (importance sampling / naive)",
+        description="Estimate log P(X) of every test point with K samples from the guide "
+        "(importance sampling) and/or the prior (naive Monte Carlo); print the test NLL with its "
+        "standard error, mean ESS, share of unreliable Pareto k-hat and the ELBO. Writes the "
+        "summary and one row per point into the run directory.",
+    )
+    _add_estimator_options(p_eval)
+    p_eval.add_argument(
+        "--num-samples", metavar="K", default="5000", help="samples per datapoint (default: 5000)"
+    )
+    p_eval.add_argument(
+        "--proposal",
+        default="guide",
+        help="guide (importance sampling), prior (naive Monte Carlo), ais (annealed importance "
+        "sampling), both (guide and prior) or all three (default: guide)",
+    )
+    _add_ais_options(p_eval, "T", "intermediate distributions (default: 1000)")
+
+    p_cmp = sub.add_parser(
+        "compare-estimators",
+        help="the log P(X) estimators against K (and AIS), as a table and a CSV",
+        description="Run the importance-sampling and the naive estimator for each K, and AIS "
+        "for each schedule length if asked, and print their mean test log P(X) with standard "
+        "errors (and the exact value for a linear-gaussian run). Writes the table into the run "
+        "directory (or -o).",
+    )
+    _add_estimator_options(p_cmp)
+    p_cmp.add_argument(
+        "--ks",
+        default="1,10,100,1000,5000",
+        help="comma-separated sample counts K (default: 1,10,100,1000,5000)",
+    )
+    p_cmp.add_argument(
+        "--proposal",
+        default="both",
+        help="guide, prior, ais, both (guide and prior) or all three (default: both)",
+    )
+    p_cmp.add_argument("-o", "--output", metavar="FILE.csv", help="CSV file (default: in RUN_DIR)")
+    _add_ais_options(
+        p_cmp,
+        "T[,T...]",
+        "comma-separated numbers of intermediate distributions, one row each (default: 1000)",
+    )
+    for p in (p_eval, p_cmp):
+        p.add_argument(
+            "--overwrite", action="store_true", help="replace an earlier result of this command"
+        )
+
+    p_bdmc = sub.add_parser(
+        "bdmc",
+        help="bound log P(X) of simulated data from both sides with AIS (BDMC)",
+        description="Simulate (z, x) from the run's model, then run forward AIS (a stochastic "
+        "lower bound of log P(x)) and reverse AIS from the true z (an upper bound) for each "
+        "schedule length; print the bounds and their gap and write them into the run directory.",
+    )
+    p_bdmc.add_argument("run_dir", metavar="RUN_DIR")
+    p_bdmc.add_argument("--num-points", default="100", help="simulated points (default: 100)")
+    p_bdmc.add_argument(
+        "--schedules", default="100,1000", help="comma-separated T (default: 100,1000)"
+    )
+    _add_chain_options(p_bdmc)
+    p_bdmc.add_argument("--seed", default="0", help="random seed (default: 0)")
+    p_bdmc.add_argument("--overwrite", action="store_true", help="replace an earlier table")
+
+    p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
+    p_sample.add_argument("run_dir", metavar="RUN_DIR")
+    p_sample.add_argument("-n", "--num", default="64", help="number of samples (default: 64)")
+    p_sample.add_argument(
+        "-o", "--output", metavar="FILE.png", help="PNG file (default: RUN_DIR/samples.png)"
+    )
+    p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
+
+    from pyro_vae.plots.kinds import PLOT_KINDS
+
+    kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
+    p_plot = sub.add_parser(
+        "plot",
+        help="draw one figure of a run into a PNG file",
+        description=f"Draw one figure of a trained run. Kinds: {kinds}.",
+    )
+    p_plot.add_argument("run_dir", metavar="RUN_DIR")
+    p_plot.add_argument("--kind", required=True, help=f"one of {', '.join(PLOT_KINDS.names())}")
+    p_plot.add_argument("-o", "--output", metavar="FILE.png", help="default: RUN_DIR/KIND.png")
+    p_plot.add_argument("--seed", default="0", help="random seed (default: 0)")
+    p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
+    p_plot.add_argument("--data-dir", help="where the run's data set lives now")
+    p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
+    for p in (p_train, p_eval, p_cmp, p_bdmc, p_sample, p_plot):
+        p.add_argument(
+            "--device",
+            default="auto",
+            help=f"where to compute: {', '.join(DEVICES)} (default: auto, a CUDA GPU when "
+            "torch sees one, else the CPU)",
+        )
+    return parser
+
+
+def _add_chain_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The AIS chains' options, shared by evaluate, compare-estimators and bdmc."""
+    parser.add_argument("--ais-chains", default="16", help="chains per point (default: 16)")
+    parser.add_argument(
+        "--leapfrog-steps", default="10", help="leapfrog steps per HMC transition (default: 10)"
+    )
+    parser.add_argument(
+        "--ais-start", default="guide", help="start the chains from the guide or the prior"
+    )
+
+
+def _add_ais_options(parser: argparse.ArgumentParser, metavar: str, steps_help: str) -> None:
+    """The AIS group of evaluate and compare-estimators: ``--ais-steps`` and the chains."""
+    group = parser.add_argument_group("annealed importance sampling (--proposal ais or all)")
+    group.add_argument("--ais-steps", default="1000", metavar=metavar, help=steps_help)
+    _add_chain_options(group)
+
+
+def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--dataset", help="evaluate on another data set of the same image size")
+    parser.add_argument(
+        "--data-dir", help="where the run's data set lives now (mnist, fashion-mnist)"
+    )
+    parser.add_argument("--data-file", help="where the run's .npz file lives now")
+    parser.add_argument("--limit", metavar="N", help="evaluate the first N test points only")
+    parser.add_argument("--seed", default="0", help="random seed (default: 0)")
+    parser.add_argument(
+        "--batch-size",
+        metavar="B",
+        default="100",
+        help="test points per pass of AIS (importance sampling takes one per pass); memory "
+        "grows with it, not with K (default: 100)",
+    )
+    parser.add_argument(
+        "--float64", action="store_true", help="evaluate in double precision (slower)"
+    )
+
+
+def positive(value: str, name: str) -> int:
+    """The positive integer an option's text spells.
+
+    Raises:
+        InputError: naming the option ``name`` and an example, if it is not one.
+
+    Example:
+        >>> positive("64", "--batch-size")
+        64
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}: pass e.g. {name} 64")
+    return number
+
+
+def integer(value: str, name: str) -> int:
+    """The integer an option's text spells (a seed, say).
+
+    Example:
+        >>> integer("-3", "--seed")
+        -3
+    """
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{name} must be an integer, got {value!r}: pass e.g. {name} 0") from None
+
+
+def integers(value: str, option: str) -> list[int]:
+    """Positive integers separated by commas, sorted without repeats.
+
+    Example:
+        >>> integers("100,10,100", "--ks")
+        [10, 100]
+    """
+    try:
+        numbers = [int(k) for k in value.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise InputError(
+            f"{option} must be positive integers separated by commas, got {value!r}: "
+            f"pass e.g. {option} 1,10,100,1000"
+        )
+    return sorted(set(numbers))
+
+
+PROPOSALS = {
+    "guide": ("guide",),
+    "prior": ("prior",),
+    "ais": ("ais",),
+    "both": ("guide", "prior"),
+    "all": ("guide", "prior", "ais"),
+}
+
+
+def proposals(value: str) -> tuple[str, ...]:
+    """The estimators ``--proposal`` names: guide, prior, ais, both (guide, prior) or all.
+
+    Example:
+        >>> proposals("all")
+        ('guide', 'prior', 'ais')
+    """
+    if value not in PROPOSALS:
+        raise InputError(
+            f"unknown proposal {value!r}: choose one of {', '.join(PROPOSALS)} (option --proposal)"
+        )
+    return PROPOSALS[value]
+
+
+def chain_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The AIS chain options (``--ais-chains``, ``--leapfrog-steps``, ``--ais-start``), checked.
+
+    Example:
+        >>> args = argparse.Namespace(ais_chains="8", leapfrog_steps="10", ais_start="prior")
+        >>> chain_options(args)
+        {'num_chains': 8, 'leapfrog_steps': 10, 'start': 'prior'}
+    """
+    if args.ais_start not in ("guide", "prior"):
+        raise InputError(
+            f"unknown AIS start {args.ais_start!r}: choose guide or prior (option --ais-start)"
+        )
+    return {
+        "num_chains": positive(args.ais_chains, "--ais-chains"),
+        "leapfrog_steps": positive(args.leapfrog_steps, "--leapfrog-steps"),
+        "start": args.ais_start,
+    }
+
+
+def unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> NoReturn:
+    """Report unknown options against the subcommand's own options, with a close match.
+
+    Example:
+        >>> unrecognized(build_parser(), ["train", "--latent"])  # doctest: +SKIP
+        pyro-vae train: error: unrecognized arguments: --latent; did you mean --latent-dim? ...
+    """
+    args, extras = parser.parse_known_args(argv)
+    sub = _subparser(parser, args.command)
+    known = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+    hints = []
+    for extra in extras:
+        name = extra.split("=", 1)[0].replace("_", "-")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75) if name[:1] == "-" else []
+        hints += close
+    did_you_mean = f"; did you mean {', '.join(hints)}?" if hints else ""
+    sub.error(f"unrecognized arguments: {' '.join(extras)}{did_you_mean}")
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise LookupError(command)  # pragma: no cover - the parser always has subcommands

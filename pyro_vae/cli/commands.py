@@ -1,0 +1,349 @@
+"""The ``pyro-vae`` command: a thin layer over the Python API.
+
+Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``bdmc``, ``sample``, ``plot``
+(their options: :mod:`pyro_vae.cli.arguments`). Settings pass through
+:meth:`pyro_vae.Config.from_dict`, the same validation the Python API uses; any
+:class:`~pyro_vae.errors.InputError` becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyro_vae.cli.arguments import (
+    EXIT_INPUT_ERROR,
+    build_parser,
+    chain_options,
+    config_overrides,
+    integer,
+    integers,
+    positive,
+    proposals,
+    unrecognized,
+)
+from pyro_vae.config import Config, load_config_file
+from pyro_vae.errors import InputError, command_line
+from pyro_vae.storage.rundir import figure_path, holds_run, load_run, read_config
+
+__all__ = ["EXIT_INPUT_ERROR", "main"]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pyro_vae.running.training import train
+
+    overrides = config_overrides(args)
+    if args.resume:
+        if args.config or args.overwrite or args.out:
+            raise InputError(
+                "--resume takes the settings and place of the run: drop --config, "
+                "--out and --overwrite"
+            )
+        stored, _ = read_config(Path(args.resume))
+        config = stored.replace(**overrides) if overrides else None
+        run_dir = Path(args.resume)
+    else:
+        values = load_config_file(args.config) if args.config else {}
+        config = Config.from_dict({**values, **overrides})
+        run_dir = Path(args.out or f"runs/{config.dataset}")
+    args.run_dir_used = run_dir  # for the message after a Ctrl-C (see _interrupted)
+    result = train(
+        config,
+        run_dir,
+        resume=bool(args.resume),
+        overwrite=args.overwrite,
+        progress=None if not args.quiet else False,
+        verbose=not args.quiet,
+        figures=not args.no_plots,
+        device=args.device,
+    )
+    if result.interrupted or result.rank:  # rank 0 alone reports
+        return result.exit_status
+    if args.quiet:
+        print(f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {run_dir}")
+    elif result.figures:
+        print(f"figures: {', '.join(p.name for p in result.figures)}")
+    return 0
+
+
+def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Check the options shared by evaluate and compare-estimators; load the run."""
+    import torch
+
+    options = {
+        "proposals": proposals(args.proposal),
+        "seed": integer(args.seed, "--seed"),
+        "batch_size": positive(args.batch_size, "--batch-size"),
+        "dtype": torch.float64 if args.float64 else torch.float32,
+        "progress": sys.stderr.isatty(),
+        "limit": positive(args.limit, "--limit") if args.limit is not None else None,
+        "data": _data_options(args),
+        "overwrite": args.overwrite,
+    }
+    options["run"] = load_run(Path(args.run_dir), device=args.device)
+    options["device"] = args.device
+    return options
+
+
+def _reports() -> bool:
+    """Whether this process prints the results: always alone, rank 0 under torchrun."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, str]:
+    return {k: getattr(args, k) for k in ("dataset", "data_dir", "data_file") if getattr(args, k)}
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def fmt(line: Sequence[str]) -> str:
+        cells = [line[0].ljust(widths[0])]
+        cells += [cell.rjust(w) for cell, w in zip(line[1:], widths[1:], strict=True)]
+        return "  ".join(cells)
+
+    return "\n".join(fmt(line) for line in [headers, *rows])
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+_PROPOSAL_LABEL = {"guide": "guide (importance sampling)", "prior": "prior (naive Monte Carlo)"}
+
+
+def _label(name: str, summary: dict[str, Any]) -> str:
+    if name != "ais":
+        return _PROPOSAL_LABEL[name]
+    return (
+        f"AIS from the {summary['start']} (T = {summary['num_steps']}, "
+        f"{summary['num_samples']} chains, acceptance {summary['acceptance']:.2f})"
+    )
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pyro_vae.running.evaluation import evaluate_run
+
+    num_samples = positive(args.num_samples, "--num-samples")
+    ais = {"num_steps": positive(args.ais_steps, "--ais-steps"), **chain_options(args)}
+    options = _estimator_options(args)
+    result = evaluate_run(num_samples=num_samples, ais=ais, **options)
+    if not _reports():
+        return 0
+    evaluation, elbo = result.evaluation, result.elbo
+
+    threshold = next(iter(evaluation.results.values())).khat_threshold
+    rows = []
+    for name, res in evaluation.results.items():
+        summary = res.summary()
+        rows.append(
+            [
+                _label(name, summary),
+                _num(summary["nll"]),
+                _num(summary["mc_standard_error"], 3)
+                + (" !" if summary["reliable"] is False else ""),
+                _num(summary["data_standard_error"], 2),
+                _num(-summary["elbo"]),
+                _num(summary["mean_ess"], 1),
+                _num(100 * summary["bad_khat_share"], 1),
+            ]
+        )
+    if evaluation.exact is not None:
+        exact_nll = -float(evaluation.exact.mean())
+        rows.append(["exact (closed form)", _num(exact_nll), "0", "-", "-", "-", "-"])
+    print(
+        f"test log P(X) of {args.run_dir}: {evaluation.num_points} points, "
+        f"K = {num_samples} samples each (seed {options['seed']})"
+        + (" for importance sampling" if "ais" in evaluation.results else "")
+    )
+    headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
+    print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
+    print(
+        f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
+        f"KL {elbo['kl']:.3f}); written to {result.path}"
+    )
+    for line in result.summary["warnings"]:
+        print(f"warning: {line}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pyro_vae.running.evaluation import compare_run
+
+    ks = integers(args.ks, "--ks")
+    ais = {"num_steps": integers(args.ais_steps, "--ais-steps"), **chain_options(args)}
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".csv")
+    options = _estimator_options(args)
+    comparison = compare_run(ks=ks, ais=ais, output=output, **options)
+    if not _reports():
+        return 0
+    rows = comparison.rows
+    exact = rows[0].get("exact_log_likelihood")
+    table = [
+        [
+            str(r["num_samples"]) + (" chains" if r["proposal"] == "ais" else ""),
+            r["proposal"],
+            str(r["num_steps"]) if r["proposal"] == "ais" else "-",
+            _num(r["log_likelihood"]),
+            _num(r["mc_standard_error"], 3) + (" !" if r["reliable"] == 0 else ""),
+            _num(r["mean_ess"], 1),
+            _num(100 * r["bad_khat_share"], 1),
+            _num(r["log_likelihood"] - exact, 3) if exact is not None else "-",
+            _num(r["seconds"], 1),
+        ]
+        for r in rows
+    ]
+    print(f"mean test log P(X) of {args.run_dir} on {comparison.num_points} points against K")
+    headers = ["K", "proposal", "T", "log P(X)", "MC se", "mean ESS", "% bad k-hat", "- exact"]
+    print(_table([*headers, "seconds"], table))
+    if exact is not None:
+        print(f"exact mean log P(X) = {exact:.3f}")
+    if any(r["reliable"] == 0 for r in rows):
+        print(
+            "warning: in the rows marked !, over 5% of the points have k-hat above the threshold "
+            "(or K is too small to fit one): their log P(X) may be too low and their MC se "
+            "understates the error; pyro-vae evaluate says what to do for one K"
+        )
+    print(f"written to {comparison.path}")
+    return 0
+
+
+def _cmd_bdmc(args: argparse.Namespace) -> int:
+    from pyro_vae.running.evaluation import bdmc_run
+
+    options = {
+        "num_points": positive(args.num_points, "--num-points"),
+        "schedules": integers(args.schedules, "--schedules"),
+        "seed": integer(args.seed, "--seed"),
+        "overwrite": args.overwrite,
+        "progress": sys.stderr.isatty(),
+        **chain_options(args),
+    }
+    run = load_run(Path(args.run_dir), device=args.device)
+    rows = bdmc_run(run, device=args.device, **options)
+    if not _reports():
+        return 0
+    table = [
+        [
+            str(r["num_steps"]),
+            _num(r["lower"]),
+            _num(r["upper"]),
+            _num(r["gap"], 3),
+            _num(r["seconds"], 1),
+        ]
+        for r in rows
+    ]
+    print(
+        f"BDMC on {options['num_points']} points simulated from {args.run_dir} "
+        f"({options['num_chains']} chains from the {options['start']})"
+    )
+    print(_table(["T", "lower (forward)", "upper (reverse)", "gap", "seconds"], table))
+    print(f"written to {run.path}")
+    return 0
+
+
+def _check_output(output: Path, suffix: str) -> None:
+    if output.suffix.lower() != suffix:
+        raise InputError(f"output {output} must end in {suffix}: pass e.g. -o result{suffix}")
+    if not output.parent.is_dir():
+        raise InputError(f"folder {output.parent} does not exist: create it or choose another -o")
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from pyro_vae.plots.figures import samples_figure
+    from pyro_vae.plots.kinds import save_figure
+
+    num = positive(args.num, "-n")
+    seed = integer(args.seed, "--seed")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".png")
+    run = load_run(Path(args.run_dir), device=args.device)
+    if run.data.image_shape is None:
+        raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
+    output = output or figure_path(run.path, "samples")
+    torch.manual_seed(seed)
+    save_figure(samples_figure(run.vae, num, run.data.image_shape), output)
+    print(f"wrote {num} samples to {output}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pyro_vae.plots.kinds import PLOT_KINDS, FigureSource, draw_figure, save_figure
+    from pyro_vae.running.evaluation import run_test_data
+
+    kind = PLOT_KINDS.check(args.kind)
+    seed = integer(args.seed, "--seed")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _check_output(output, ".png")
+    run = load_run(Path(args.run_dir), device=args.device)
+
+    def load_test() -> Any:
+        splits = run_test_data(run, **_data_options(args))
+        return splits.test, splits.y_test
+
+    figure = draw_figure(kind, FigureSource(run, load_test), seed)
+    output = output or figure_path(run.path, kind)
+    save_figure(figure, output)
+    print(f"wrote the {kind} figure of {args.run_dir} to {output}")
+    return 0
+
+
+_COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "compare-estimators": _cmd_compare,
+    "bdmc": _cmd_bdmc,
+    "sample": _cmd_sample,
+    "plot": _cmd_plot,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pyro-vae`` command line; return the exit status.
+
+    Example:
+        >>> main(["train", "--epochs", "0"])
+        2
+    """
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        unrecognized(parser, argv)
+    try:
+        with command_line():
+            return _COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except FloatingPointError as exc:
+        print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and returns 130)
+        print(f"pyro-vae {args.command}: {_interrupted(args)}", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C outside a training loop leaves, and what to do next."""
+    if args.command != "train":
+        return "interrupted; files written so far are whole"
+    run_dir = getattr(args, "run_dir_used", None)
+    if run_dir is not None and holds_run(run_dir):
+        return f"interrupted; the run in {run_dir} is saved: continue with --resume {run_dir}"
+    return "interrupted before the run was saved: nothing to resume; start it again"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Minibatches of an epoch and binarization, each drawn from a stream keyed by its seed.
+
+The order of an epoch and the binarization of each batch depend only on (run seed, epoch, step),
+so an interrupted epoch restarts exactly where it stopped, and the validation and test sets are
+binarized the same way in every run (:data:`EVAL_BINARIZATION_SEED`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+__all__ = [
+    "EVAL_BINARIZATION_SEED",
+    "batch_seed",
+    "binarize_fixed",
+    "epoch_batches",
+    "permutation",
+]
+
+#: Seed of the one-off binarization of validation and test sets: the same in every run.
+EVAL_BINARIZATION_SEED = 20_151_031
+
+
+def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED) -> torch.Tensor:
+    """Binarize grey levels once, reproducibly: each value becomes 1 with its own probability.
+
+    Example:
+        >>> x = torch.full((2, 3), 0.5)
+        >>> torch.equal(binarize_fixed(x), binarize_fixed(x))
+        True
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.bernoulli(x, generator=generator)
+
+
+def batch_seed(seed: int, epoch: int, step: int = -1) -> int:
+    """A 63-bit seed derived from (run seed, epoch, step), independent across its inputs."""
+    entropy = [seed, epoch] if step < 0 else [seed, epoch, step]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
+
+
+def epoch_batches(
+    x: torch.Tensor,
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    binarize: bool,
+    start_step: int = 0,
+) -> Iterator[torch.Tensor]:
+    """Shuffle ``x`` for ``epoch`` and yield its minibatches, binarized afresh if asked.
+
+    The order and the binarization of batch ``s`` depend only on ``(seed, epoch, s)``, so an
+    epoch can restart at ``start_step`` and yield exactly what it would have.
+
+    Example:
+        >>> x = torch.rand(10, 4)
+        >>> [b.shape[0] for b in epoch_batches(x, 4, seed=0, epoch=0, binarize=True)]
+        [4, 4, 2]
+    """
+    order = permutation(x.shape[0], batch_seed(seed, epoch))
+    num_batches = math.ceil(x.shape[0] / batch_size)
+    for step in range(start_step, num_batches):
+        batch = x[order[step * batch_size : (step + 1) * batch_size]]
+        if binarize:
+            batch = binarize_fixed(batch, batch_seed(seed, epoch, step))
+        yield batch
+
+
+def permutation(n: int, seed: int) -> torch.Tensor:
+    """A seeded permutation of ``range(n)`` on the CPU, where the data live."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randperm(n, generator=generator, device="cpu")

@@ -1,0 +1,277 @@
+"""Network bodies: the encoder and decoder networks that guides and likelihoods are built on.
+
+A network never samples and never computes a loss: it maps inputs of shape ``[..., in_features]``
+to ``[..., out_features]``, keeping any leading batch dimensions (the estimators put a particle
+dimension in front). Each entry of :data:`NETWORKS` is a :class:`NetworkFamily`: one factory for
+the encoder (data -> features) and one for the decoder (latent -> data), so a convolutional
+family can read images on one side and draw them on the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pyro_vae.errors import InputError, setting
+from pyro_vae.registry import Registry
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "NETWORKS",
+    "ConvDecoder",
+    "ConvEncoder",
+    "NetworkFamily",
+    "NetworkSpec",
+    "build_decoder_network",
+    "build_encoder_network",
+    "output_bias",
+]
+
+ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation", "--activation")
+ACTIVATIONS.register("tanh", "hyperbolic tangent (Burda et al. 2015)")(nn.Tanh)
+ACTIVATIONS.register("relu", "rectified linear unit")(nn.ReLU)
+ACTIVATIONS.register("elu", "exponential linear unit")(nn.ELU)
+ACTIVATIONS.register("softplus", "smooth rectifier")(nn.Softplus)
+ACTIVATIONS.register("leaky-relu", "leaky rectified linear unit")(nn.LeakyReLU)
+
+
+class MLP(nn.Sequential):
+    """A multilayer perceptron: ``Linear -> activation`` per hidden width, then a final ``Linear``.
+
+    Args:
+        in_features: input width.
+        hidden_dims: widths of the hidden layers (may be empty: one linear map).
+        out_features: output width.
+        activation: a name from :data:`ACTIVATIONS`.
+
+    Example:
+        >>> net = MLP(784, (200, 200), 100)
+        >>> net(torch.zeros(7, 3, 784)).shape
+        torch.Size([7, 3, 100])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_dims: Sequence[int],
+        out_features: int,
+        *,
+        activation: str = "tanh",
+    ) -> None:
+        make_activation = ACTIVATIONS.get(activation)
+        layers: list[nn.Module] = []
+        width = in_features
+        for hidden in hidden_dims:
+            layers += [nn.Linear(width, hidden), make_activation()]
+            width = hidden
+        layers.append(nn.Linear(width, out_features))
+        super().__init__(*layers)
+        self.in_features = in_features
+        self.out_features = out_features
+
+
+_CHANNELS = (32, 64)
+
+
+def _image_side(data_dim: int) -> int:
+    """The side of a square single-channel image with ``data_dim`` pixels, a multiple of 4."""
+    side = math.isqrt(data_dim)
+    if side * side != data_dim or side % 4 or side < 8:
+        raise InputError(
+            f"{setting('network', 'conv')} needs square images whose side is a multiple of 4 "
+            f"(28x28, 8x8, ...), but a datapoint has {data_dim} values: use "
+            f"{setting('network', 'mlp')}"
+        )
+    return side
+
+
+class ConvEncoder(nn.Module):
+    """Two stride-2 convolutions (32 and 64 channels), then an MLP head.
+
+    Reads flat square images ``[..., side * side]`` (28x28 MNIST, 8x8 digits).
+
+    Example:
+        >>> enc = ConvEncoder(784, (200,), 100)
+        >>> enc(torch.zeros(5, 3, 784)).shape
+        torch.Size([5, 3, 100])
+    """
+
+    def __init__(
+        self,
+        data_dim: int,
+        hidden_dims: Sequence[int],
+        out_features: int,
+        *,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.side = _image_side(data_dim)
+        act = ACTIVATIONS.get(activation)
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, _CHANNELS[0], 4, stride=2, padding=1),
+            act(),
+            nn.Conv2d(_CHANNELS[0], _CHANNELS[1], 4, stride=2, padding=1),
+            act(),
+            nn.Flatten(),
+        )
+        features = _CHANNELS[1] * (self.side // 4) ** 2
+        self.head = MLP(features, hidden_dims, out_features, activation=activation)
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., side * side]`` images to ``[..., out_features]``."""
+        lead = x.shape[:-1]
+        h = self.conv(x.reshape(-1, 1, self.side, self.side))
+        return self.head(h).reshape(*lead, self.out_features)
+
+
+class ConvDecoder(nn.Module):
+    """An MLP to a 64-channel quarter-size map, then two stride-2 transposed convolutions.
+
+    Draws flat square images ``[..., side * side]`` from latents ``[..., in_features]``.
+
+    Example:
+        >>> dec = ConvDecoder(10, (200,), 64)
+        >>> dec(torch.zeros(5, 3, 10)).shape
+        torch.Size([5, 3, 64])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_dims: Sequence[int],
+        data_dim: int,
+        *,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.side = _image_side(data_dim)
+        act = ACTIVATIONS.get(activation)
+        self.quarter = self.side // 4
+        self.head = nn.Sequential(
+            MLP(in_features, hidden_dims, _CHANNELS[1] * self.quarter**2, activation=activation),
+            act(),
+        )
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
+            act(),
+            nn.ConvTranspose2d(_CHANNELS[0], 1, 4, stride=2, padding=1, bias=False),
+        )
+        # One bias per pixel (a transposed convolution has one per channel): see output_bias.
+        self.output_bias = nn.Parameter(torch.zeros(data_dim))
+        self.data_dim = data_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Map ``[..., in_features]`` latents to ``[..., side * side]`` flat images."""
+        lead = z.shape[:-1]
+        h = self.head(z.reshape(-1, z.shape[-1]))
+        h = h.reshape(-1, _CHANNELS[1], self.quarter, self.quarter)
+        return self.deconv(h).reshape(*lead, self.data_dim) + self.output_bias
+
+
+NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
+
+
+@dataclass(frozen=True)
+class NetworkFamily:
+    """The encoder and decoder factories of one kind of network.
+
+    Both take ``(in_features, hidden_dims, out_features, *, activation)``.
+    """
+
+    encoder: NetworkFactory
+    decoder: NetworkFactory
+
+
+NETWORKS: Registry[NetworkFamily] = Registry("network", "--network", defaults={"jit": False})
+NETWORKS.register("mlp", "fully connected layers with a chosen activation", jit=True)(
+    NetworkFamily(encoder=MLP, decoder=MLP)
+)
+NETWORKS.register(
+    "conv", "convolutional encoder and decoder for square images (28x28, 8x8)", jit=True
+)(NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder))
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Which network bodies a guide and a likelihood are built on: family, widths, activation.
+
+    Guide and likelihood factories take one (argument ``network``) and ask it for their body,
+    so they need not know which family it is.
+
+    Args:
+        name: a family of :data:`NETWORKS` (``"mlp"``, ``"conv"``).
+        hidden_dims: the encoder's hidden widths; the decoder uses them reversed.
+        activation: a name from :data:`ACTIVATIONS`.
+
+    Example:
+        >>> spec = NetworkSpec("mlp", (32, 16), "tanh")
+        >>> spec.encoder(64, 4)(torch.zeros(2, 64)).shape
+        torch.Size([2, 4])
+        >>> [m.out_features for m in spec.decoder(4, 64) if isinstance(m, nn.Linear)]
+        [16, 32, 64]
+    """
+
+    name: str = "mlp"
+    hidden_dims: tuple[int, ...] = (200, 200)
+    activation: str = "tanh"
+
+    def encoder(self, data_dim: int, out_features: int) -> nn.Module:
+        """The encoder body: data ``[..., data_dim]`` -> ``[..., out_features]``."""
+        return build_encoder_network(
+            self.name, data_dim, self.hidden_dims, out_features, self.activation
+        )
+
+    def decoder(self, latent_dim: int, data_dim: int) -> nn.Module:
+        """The decoder body: latents ``[..., latent_dim]`` -> ``[..., data_dim]``."""
+        hidden = tuple(reversed(self.hidden_dims))
+        return build_decoder_network(self.name, latent_dim, hidden, data_dim, self.activation)
+
+
+def output_bias(net: nn.Module) -> torch.Tensor | None:
+    """The per-output bias of a decoder network (what its output is for a zero last layer).
+
+    The likelihoods start this bias at the data's pixel marginals (see
+    :meth:`pyro_vae.parts.likelihoods.DecoderLikelihood.init_from_data`). It is the last
+    ``Linear``'s bias for an MLP or a linear map, the ``output_bias`` attribute for other networks
+    (the convolutional decoder has one per pixel), and ``None`` for a network with neither.
+
+    Example:
+        >>> output_bias(MLP(2, (8,), 64)).shape
+        torch.Size([64])
+    """
+    if isinstance(net, nn.Sequential) and len(net) > 0:
+        net = net[-1]
+    if isinstance(net, nn.Linear):
+        return net.bias
+    bias = getattr(net, "output_bias", None)
+    return bias if isinstance(bias, torch.Tensor) else None
+
+
+def build_encoder_network(
+    name: str, data_dim: int, hidden_dims: Sequence[int], out_features: int, activation: str
+) -> nn.Module:
+    """The encoder network of family ``name``: data ``[..., data_dim]`` -> ``[..., out]``.
+
+    Example:
+        >>> build_encoder_network("conv", 64, (32,), 4, "relu")(torch.zeros(2, 64)).shape
+        torch.Size([2, 4])
+    """
+    return NETWORKS.get(name).encoder(data_dim, hidden_dims, out_features, activation=activation)
+
+
+def build_decoder_network(
+    name: str, latent_dim: int, hidden_dims: Sequence[int], data_dim: int, activation: str
+) -> nn.Module:
+    """The decoder network of family ``name``: latents ``[..., latent_dim]`` -> data.
+
+    Example:
+        >>> build_decoder_network("mlp", 2, (32,), 64, "tanh")(torch.zeros(2, 2)).shape
+        torch.Size([2, 64])
+    """
+    return NETWORKS.get(name).decoder(latent_dim, hidden_dims, data_dim, activation=activation)

@@ -1,0 +1,386 @@
+"""Evaluating a run directory: log P(X) of its test data, the estimators against K, and BDMC.
+
+What ``pyro-vae evaluate``, ``compare-estimators`` and ``bdmc`` do. Each function loads a run (or
+takes a loaded one), checks that its results may be written before any work, runs the
+estimators of :mod:`pyro_vae.estimate` on one device or on every process under torchrun, and
+writes the results into the run directory from rank 0 alone (:mod:`pyro_vae.storage.rundir`):
+:func:`evaluate_run` (``evaluation.json``, ``estimates.csv``), :func:`compare_run`
+(``comparison.csv``), :func:`bdmc_run` (``bdmc.csv``). :func:`run_test_data` finds the data a
+run is evaluated on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pyro_vae.data.splits import DataSplits, load_data
+from pyro_vae.errors import InputError, setting
+from pyro_vae.estimate.ais import AISLikelihood
+from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
+from pyro_vae.estimate.dataset import (
+    BATCH_SIZE,
+    PROPOSALS,
+    STREAMS,
+    Evaluation,
+    Method,
+    compare_estimators,
+    evaluate_elbo,
+    evaluate_log_likelihood,
+)
+from pyro_vae.estimate.diagnostics import reliability_warnings
+from pyro_vae.hardware.devices import resolve_device
+from pyro_vae.hardware.parallel import Workers, noise_seed, running
+from pyro_vae.parts.contracts import support_of
+from pyro_vae.storage.rundir import (
+    BDMC_FILE,
+    Run,
+    as_run,
+    check_replaceable,
+    comparison_path,
+    evaluation_path,
+    write_bdmc,
+    write_comparison,
+    write_evaluation,
+)
+
+__all__ = [
+    "DATA_SETTINGS",
+    "RunComparison",
+    "RunEvaluation",
+    "bdmc_run",
+    "compare_run",
+    "evaluate_run",
+    "run_test_data",
+]
+
+#: Settings of a run's data that an evaluation may point elsewhere.
+DATA_SETTINGS = ("dataset", "data_dir", "data_file")
+
+
+def run_test_data(run: Run, **changes: str | None) -> DataSplits:
+    """The data a run is evaluated on: its own, or those ``changes`` point to.
+
+    Args:
+        run: a loaded run directory.
+        **changes: ``dataset``, ``data_dir`` or ``data_file`` to read other data (of the same
+            width) or the run's data from where they live now; ``None`` values are ignored.
+
+    Raises:
+        InputError: if the data cannot be loaded or do not fit the model.
+    """
+    unknown = sorted(set(changes) - set(DATA_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown data settings {unknown}: choose from {DATA_SETTINGS}")
+    given = {k: v for k, v in changes.items() if v}
+    if "dataset" in given:  # another data set: the run's own folder or file does not apply
+        given = {"data_dir": None, "data_file": None, **given}
+    config = run.config.replace(**given) if given else run.config
+    splits = load_data(config, support_of(run.vae.likelihood))
+    if splits.data_dim != run.data.data_dim:
+        raise InputError(
+            f"the run's model takes {run.data.data_dim} values per datapoint but the data have "
+            f"{splits.data_dim}: point {setting('data_dir')} or {setting('data_file')} at the data "
+            "it was trained on"
+        )
+    return splits
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """What :func:`evaluate_run` measured.
+
+    Attributes:
+        run: the evaluated run.
+        evaluation: the log P(X) estimates per proposal (and the exact value when known).
+        elbo: the single-sample ELBO and its terms on the same points.
+        summary: what ``evaluation.json`` holds.
+        path: the file the summary was written to (``None`` with ``write=False``).
+    """
+
+    run: Run
+    evaluation: Evaluation
+    elbo: dict[str, float]
+    summary: dict[str, Any]
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """What :func:`compare_run` measured.
+
+    Attributes:
+        run: the evaluated run.
+        rows: one row per K and proposal (:func:`compare_estimators`).
+        path: the file they were written to.
+        num_points: how many points were evaluated.
+    """
+
+    run: Run
+    rows: list[dict[str, Any]]
+    path: Path
+    num_points: int
+
+
+def _points(
+    run: Run, x: torch.Tensor | None, limit: int | None, data: Mapping[str, str | None]
+) -> torch.Tensor:
+    if x is None:
+        x = run_test_data(run, **data).test
+    elif x.shape[-1] != run.data.data_dim:
+        raise InputError(
+            f"the run's model takes {run.data.data_dim} values per datapoint but x has "
+            f"{x.shape[-1]}: pass data of the run's width"
+        )
+    return x if limit is None else x[:limit]
+
+
+def evaluate_run(
+    run: Run | str | Path,
+    *,
+    num_samples: int = 5000,
+    proposals: Sequence[Method] = ("guide",),
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    limit: int | None = None,
+    x: torch.Tensor | None = None,
+    data: Mapping[str, str | None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    write: bool = True,
+    overwrite: bool = False,
+    progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = "auto",
+) -> RunEvaluation:
+    """Estimate log P(X) of a run's test points and write the results into its directory.
+
+    What ``pyro-vae evaluate`` does: each proposal's estimates with ``num_samples`` samples per
+    point (seeded with ``seed``), the single-sample ELBO on the same points, the exact value when
+    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them.
+
+    Args:
+        run: a loaded :class:`~pyro_vae.storage.rundir.Run` or a run directory (of registered parts;
+            load a custom one with ``load_run(path, vae=...)`` and pass that).
+        num_samples: K per point.
+        proposals: ``"guide"`` (importance sampling), ``"prior"`` (naive Monte Carlo) or both.
+        seed: the seed each proposal and the ELBO start from.
+        dtype: ``torch.float64`` evaluates a double-precision copy of the model.
+        limit: evaluate the first ``limit`` points only.
+        x: points to evaluate instead of the run's test set, ``[N, data_dim]``.
+        data: ``dataset``/``data_dir``/``data_file`` to read the test set from elsewhere.
+        batch_size: points per pass (memory grows with it, not with K).
+        write: write the files into the run directory.
+        overwrite: replace an earlier evaluation of the run (else refused before any work).
+        progress: show a progress bar.
+        ais: options of :func:`pyro_vae.estimate.ais.annealed_importance_sampling` for ``"ais"``.
+        device: where to evaluate (:func:`pyro_vae.hardware.devices.resolve_device`); the run's
+        model
+            is moved there.
+
+    Returns:
+        A :class:`RunEvaluation`.
+
+    Example:
+        >>> ev = evaluate_run("runs/digits", num_samples=1000, limit=50)  # doctest: +SKIP
+        >>> ev.summary["proposals"]["guide"]["nll"]  # doctest: +SKIP
+        21.7
+    """
+    target = resolve_device(device)  # a bad device is refused before anything is read
+    run = as_run(run)
+    points = _points(run, x, limit, data or {})
+    if write:  # refused before any work, but after the data's own errors
+        check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
+    with running(target) as (workers, target):
+        run.vae.to(target)
+        evaluation = evaluate_log_likelihood(
+            run.vae,
+            points,
+            num_samples,
+            proposals=proposals,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
+            ais=ais,
+            workers=workers,
+        )
+        elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, len(STREAMS)), workers=workers)
+    summary = {
+        **evaluation.summary(),
+        "test_elbo": elbo["elbo"],
+        "test_reconstruction": elbo["reconstruction"],
+        "test_kl": elbo["kl"],
+        "warnings": reliability_warnings(evaluation.results.values()),
+    }
+    write = write and workers.main  # rank 0 alone writes
+    path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
+    return RunEvaluation(run, evaluation, elbo, summary, path)
+
+
+def compare_run(
+    run: Run | str | Path,
+    *,
+    ks: Iterable[int] = (1, 10, 100, 1000, 5000),
+    proposals: Sequence[Method] = PROPOSALS,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    limit: int | None = None,
+    x: torch.Tensor | None = None,
+    data: Mapping[str, str | None] | None = None,
+    batch_size: int = BATCH_SIZE,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    ais: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = "auto",
+) -> RunComparison:
+    """Both estimators against K on a run's test points (:func:`compare_estimators`), written.
+
+    What ``pyro-vae compare-estimators`` does. The arguments are those of :func:`evaluate_run`,
+    with ``ks`` in place of ``num_samples`` and ``ais`` as in :func:`compare_estimators` (its
+    ``num_steps`` one T or a list); ``output`` is a ``.csv`` file to write instead of the run
+    directory's own; an existing file is replaced only with ``overwrite=True``; ``device`` as in
+    :func:`evaluate_run`.
+
+    Returns:
+        A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
+
+    Example:
+        >>> cmp = compare_run("runs/digits", ks=[10, 100], limit=50)  # doctest: +SKIP
+        >>> [(r["num_samples"], r["proposal"]) for r in cmp.rows][:2]  # doctest: +SKIP
+        [(10, 'guide'), (10, 'prior')]
+    """
+    where = resolve_device(device)  # a bad device is refused before anything is read
+    run = as_run(run)
+    points = _points(run, x, limit, data or {})
+    target = comparison_path(Path(output) if output else run.path)
+    check_replaceable(target, overwrite, "comparison")
+    with running(where) as (workers, where):
+        run.vae.to(where)
+        rows = compare_estimators(
+            run.vae,
+            points,
+            sorted(set(ks)),
+            proposals=proposals,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=progress,
+            ais=ais,
+            workers=workers,
+        )
+    path = write_comparison(target, rows) if workers.main else target  # rank 0 alone writes
+    return RunComparison(run, rows, path, int(points.shape[0]))
+
+
+def bdmc_run(
+    run: Run | str | Path,
+    *,
+    num_points: int = 100,
+    schedules: Iterable[int] = (100, 1000),
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = False,
+    device: torch.device | str | None = "auto",
+    **ais: Any,
+) -> list[dict[str, Any]]:
+    """Sandwich the model's log P(x) of simulated data between forward and reverse AIS.
+
+    What ``pyro-vae bdmc`` does: draws ``num_points`` (z, x) pairs from the run's model, runs
+    :func:`pyro_vae.estimate.bdmc.bidirectional_monte_carlo` for every schedule length and writes
+    one row per length (the mean bounds, their gap and standard errors, seconds) into the run
+    directory.
+
+    Args:
+        run: a loaded run or a run directory.
+        num_points: simulated datapoints.
+        schedules: numbers of intermediate distributions.
+        seed: the seed of the simulation and of the chains.
+        overwrite: replace an earlier table.
+        progress: show progress bars.
+        device: where to run (:func:`pyro_vae.hardware.devices.resolve_device`); the run's model is
+            moved there.
+        **ais: options of :func:`pyro_vae.estimate.ais.annealed_importance_sampling`
+        (``num_chains``,
+            ``start``, ``leapfrog_steps``, ...).
+
+    Returns:
+        The rows written.
+
+    Example:
+        >>> rows = bdmc_run("runs/digits", num_points=20, schedules=[10, 100])  # doctest: +SKIP
+        >>> [round(r["gap"], 1) for r in rows]  # doctest: +SKIP
+        [3.2, 0.4]
+    """
+    where = resolve_device(device)  # a bad device is refused before anything is read
+    run = as_run(run)
+    check_replaceable(run.path / BDMC_FILE, overwrite, "BDMC table")
+    with running(where) as (workers, where):
+        run.vae.to(where)
+        rows = _bdmc_rows(run, num_points, schedules, seed, progress, workers, ais)
+    if workers.main:  # rank 0 alone writes
+        write_bdmc(run.path, rows)
+    return rows
+
+
+def _bdmc_rows(
+    run: Run,
+    num_points: int,
+    schedules: Iterable[int],
+    seed: int,
+    progress: bool,
+    workers: Workers,
+    ais: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The rows of :func:`bdmc_run`: each process runs its share of the simulated points.
+
+    Every point's chains draw from streams keyed by the seed, T and its index, so the table
+    does not depend on the number of processes.
+    """
+    torch.manual_seed(seed)
+    x, latents = simulate(run.vae.model, num_points)  # the same on every process
+    first, last = workers.bounds(num_points)
+    rows = []
+    for num_steps in sorted(set(schedules)):
+        started = time.perf_counter()
+        part = None
+        if last > first:
+            (part,) = bidirectional_monte_carlo(
+                run.vae.model,
+                run.vae.guide,
+                x[first:last],
+                {name: value[first:last] for name, value in latents.items()},
+                schedules=(num_steps,),
+                keys=[noise_seed(seed, num_steps, i) for i in range(first, last)],
+                progress=progress and workers.main,
+                **ais,
+            )
+        parts = [p for p in workers.gather(part) if p is not None]
+        sandwich = Sandwich(
+            num_steps,
+            AISLikelihood.concat([p.lower for p in parts]),
+            AISLikelihood.concat([p.upper for p in parts]),
+        )
+        elapsed = workers.max(time.perf_counter() - started)
+        lower, upper = sandwich.lower.summary(), sandwich.upper.summary()
+        rows.append(
+            {
+                "num_steps": num_steps,
+                "num_points": num_points,
+                "num_chains": lower["num_samples"],
+                "start": lower["start"],
+                "lower": lower["log_likelihood"],
+                "upper": upper["log_likelihood"],
+                "gap": float(sandwich.gap.mean()),
+                "gap_sd": float(sandwich.gap.std(ddof=1)) if num_points > 1 else float("nan"),
+                "lower_mc_standard_error": lower["mc_standard_error"],
+                "upper_mc_standard_error": upper["mc_standard_error"],
+                "seconds": elapsed,
+            }
+        )
+    return rows

@@ -1,0 +1,498 @@
+"""Training: stochastic variational inference with a Pyro ELBO, checkpointed every epoch.
+
+Each step is what ``pyro.infer.SVI.step`` does -- the objective's ``loss_and_grads`` on one
+minibatch, then an Adam step -- with one fused ``torch.optim.Adam`` over all parameters in place
+of Pyro's per-tensor optimizer wrapper (:mod:`pyro_vae.running.objectives`). Minibatches go to the
+model and guide directly (no plate subsampling), which keeps the IWAE objective a valid bound. After
+every epoch the validation ELBO and its terms are measured and the run directory is checkpointed
+atomically; SIGINT or SIGTERM saves the position inside the epoch, and ``resume=True`` continues
+exactly where the run stopped, to the same metrics and weights as an uninterrupted run.
+
+A run's config is written last when it starts, so a run directory that has one always loads and
+resumes, whenever its process was killed; training holds the directory's lock; a failed write
+raises :class:`InputError` and keeps the old file (:mod:`pyro_vae.storage.rundir`). A non-finite
+loss or gradient stops training before the optimizer applies it (or, with ``on_nonfinite="skip"``,
+skips the batch). ``train`` clears Pyro's global param store when it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyro
+import torch
+from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
+
+from pyro_vae.config import Config
+from pyro_vae.data.batches import binarize_fixed, epoch_batches
+from pyro_vae.data.splits import DataSplits, load_data
+from pyro_vae.errors import InputError, setting, spell
+from pyro_vae.estimate.dataset import evaluate_elbo
+from pyro_vae.hardware.devices import device_of, resolve_device
+from pyro_vae.hardware.parallel import (
+    Workers,
+    noise_seed,
+    split_programs,
+    start_workers,
+    stop_workers,
+)
+from pyro_vae.models.vae import VAE, build_vae
+from pyro_vae.parts.contracts import support_of
+from pyro_vae.parts.likelihoods import likelihood_support
+from pyro_vae.running.interrupts import interrupt_flag
+from pyro_vae.running.objectives import (
+    Gradients,
+    LatentScale,
+    build_objective,
+    kl_weight,
+    load_optimizer_state,
+    make_optimizer,
+    nonfinite_problem,
+    optimizer_state,
+)
+from pyro_vae.storage.rundir import (
+    CHECKPOINT_FILE,
+    DataInfo,
+    Run,
+    clear_run_files,
+    locked,
+    make_run_dir,
+    read_checkpoint,
+    refuse_existing_run,
+    resumed_config,
+    save_checkpoint,
+    write_config,
+    write_metrics,
+    write_model,
+)
+
+__all__ = ["TrainResult", "train"]
+
+# what the noise's seeds are keyed by, beside the run's seed (pyro_vae.hardware.parallel.noise_seed)
+_STEP, _VALIDATION, _PROBE, _TEST = range(1, 5)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        run_dir: the run directory.
+        vae: the trained model (best validation epoch when early stopping is on).
+        data: the data splits the run used.
+        metrics: one dict per finished epoch, as in ``metrics.csv``.
+        interrupted: whether a signal stopped the run (it can be resumed).
+        signal: the number of that signal (0 when none).
+        stopped_early: whether early stopping ended the run.
+        test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
+        figures: the figure files written into the run directory (``figures=True``).
+        rank: this process's rank under torchrun (0 alone): rank 0 wrote the files.
+    """
+
+    run_dir: Path
+    vae: VAE
+    data: DataSplits
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_early: bool = False
+    test_elbo: float = math.nan
+    figures: list[Path] = field(default_factory=list)
+    signal: int = 0
+    rank: int = 0
+
+    @property
+    def exit_status(self) -> int:
+        """The command line's exit status: 0, or 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+        return 128 + self.signal if self.interrupted else 0
+
+
+def train(
+    config: Config | None,
+    run_dir: str | Path,
+    *,
+    vae: VAE | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    verbose: bool = False,
+    figures: bool = False,
+    device: torch.device | str | None = "auto",
+) -> TrainResult:
+    """Train a VAE as ``config`` says and leave everything in ``run_dir``.
+
+    Args:
+        config: the run's settings. When resuming, ``None`` takes the stored settings; a config
+            may differ from them only in ``epochs``, ``early_stopping``, ``time_budget``,
+            ``on_nonfinite`` and ``jit``.
+        run_dir: where the run directory goes.
+        vae: your own model (e.g. ``VAE(MyPrior(), encoder, likelihood)``) in place of the
+            config's parts; the config still sets data, objective and training. The run
+            directory records that the model is custom: resume it or load it with a model built
+            the same way (``vae=``). Pyro's JIT compiles it only with ``jit="on"``.
+        resume: continue the run stored in ``run_dir``.
+        overwrite: replace the run files in an existing ``run_dir``.
+        progress: show a progress bar (default: when stderr is a terminal).
+        verbose: print one line per epoch and a final summary.
+        figures: write the standard figures (:func:`pyro_vae.plots.kinds.standard_kinds`) into
+            ``run_dir`` when training ends.
+        device: where to train (:func:`pyro_vae.hardware.devices.resolve_device`: ``"auto"`` is a
+            CUDA GPU when torch sees one, else the CPU). The run directory does not record it:
+            a run resumes and evaluates on any device.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        InputError: for an existing run directory without ``resume``/``overwrite``, bad data,
+            a damaged checkpoint, a directory another process is training in, a custom run
+            resumed without its model (or the reverse), or a file that cannot be written (the
+            previous version of the file is kept).
+        FloatingPointError: for a non-finite loss or gradient with ``on_nonfinite="stop"``.
+
+    Example:
+        >>> result = train(Config(epochs=2), "runs/example", verbose=False)  # doctest: +SKIP
+        >>> result.metrics[-1]["val_elbo"]  # doctest: +SKIP
+        -32.1
+    """
+    run_dir, target = Path(run_dir), resolve_device(device)
+    if vae is not None and not isinstance(vae, VAE):
+        raise TypeError(f"vae must be a pyro_vae.VAE, got {type(vae).__name__}")
+    if resume:  # settings are checked before the directory is locked or touched
+        config = resumed_config(run_dir, config, vae)
+    elif config is None:
+        raise ValueError("train() needs a config unless it resumes a run")
+    elif not overwrite:
+        refuse_existing_run(run_dir)
+    custom = vae is not None
+    with contextlib.ExitStack() as held:
+        workers, target = start_workers(target)  # under torchrun: this process's rank and GPU
+        held.callback(stop_workers)
+        state: dict[str, Any] | None = None
+        if resume:
+            if workers.main:  # rank 0 alone holds the lock and writes
+                held.enter_context(locked(run_dir))
+            state = read_checkpoint(run_dir)
+
+        # Everything that can fail on bad input happens before the run directory is touched.
+        pyro.clear_param_store()
+        support = support_of(vae.likelihood) if custom else likelihood_support(config.likelihood)
+        splits = load_data(config, support)
+        pyro.set_rng_seed(config.seed)
+        if vae is None:
+            with target:  # built where it will train
+                vae = build_vae(config, splits.data_dim)
+        workers.barrier()  # every process has checked its input before rank 0 writes
+        if state is None:
+            vae.init_from_data(splits.train)
+            if workers.main:
+                make_run_dir(run_dir)
+                held.enter_context(locked(run_dir))
+                clear_run_files(run_dir, overwrite, _figure_kinds())
+        elif state["data_dim"] != splits.data_dim:
+            raise InputError(
+                f"the data of {run_dir} no longer have {state['data_dim']} values per "
+                f"datapoint: point {setting('data_dir')} at the data the run was trained on"
+            )
+
+        vae.to(target)  # before the optimizer is made: it holds the parameters where they are
+        jit = config.jit == "on" if custom else config.use_jit
+        workers.broadcast(vae.state_dict().values())  # the same start on every rank
+        trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
+        if state is not None:
+            trainer.restore(state)
+        data = DataInfo(splits.data_dim, splits.image_shape)
+        if state is None and workers.main:  # model and checkpoint first: a run with a
+            trainer.save()  # config.json always loads
+            write_config(run_dir, config, data, custom_vae=vae if custom else None)
+        show_bar = workers.main and (sys.stderr.isatty() if progress is None else progress)
+        with interrupt_flag(absorb_repeats=workers.many) as interrupted:
+            trainer.run(interrupted, show_bar)
+        result = trainer.finish()
+        if figures and not result.interrupted and workers.main:
+            from pyro_vae.plots.kinds import write_training_figures
+
+            run = Run(run_dir, config, data, result.vae, custom=custom)
+            result.figures = write_training_figures(run, splits)
+    return result
+
+
+def _figure_kinds() -> tuple[str, ...]:
+    from pyro_vae.plots.kinds import PLOT_KINDS
+
+    return PLOT_KINDS.names()
+
+
+class _Trainer:
+    """The state of one training run between steps (kept together for checkpoints)."""
+
+    def __init__(
+        self,
+        config: Config,
+        vae: VAE,
+        splits: DataSplits,
+        run_dir: Path,
+        verbose: bool,
+        jit: bool,
+        workers: Workers,
+    ) -> None:
+        self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
+        self.verbose, self.workers = verbose, workers
+        self.scale = LatentScale(
+            kl_weight(config.beta, config.warmup_epochs, 0.0), sites=vae.latent_sites
+        )
+        # Pyro's ELBO computes the loss and the gradients; one fused torch Adam over all
+        # parameters applies them: the update rule of pyro.optim.Adam, which would make a dozen
+        # optimizer calls per step for the default model (one per parameter tensor).
+        self.parameters = list(vae.parameters())
+        self.optimizer = make_optimizer(self.parameters, config.learning_rate)
+        # the guide draws its noise for the global batch (keyword rows=): any number of
+        # processes takes the same steps (pyro_vae.hardware.parallel)
+        objective = build_objective(config.objective, config.num_particles, jit)
+        model, guide = (self.scale(p) for p in split_programs(vae.model, vae.guide))
+        self.gradients = Gradients(objective, model, guide, self.parameters, workers, jit)
+        # A fixed share of the training set, as large as the validation set, scored like it
+        # after every epoch: the training curves of metrics.csv.
+        probe = splits.train[: splits.validation.shape[0]]
+        probe = binarize_fixed(probe) if splits.binarize_train else probe
+        self.device = device_of(vae)  # the data stay on the CPU; batches go to the model
+        self.train_probe, self.validation = probe.to(self.device), splits.validation.to(self.device)
+        self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
+        self.epoch, self.step = 0, 0
+        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.skipped = 0
+        self.metrics: list[dict[str, float]] = []
+        self.best_elbo, self.best_epoch = -math.inf, -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.interrupted = self.stopped_early = False
+        self.signal = 0
+
+    # -- checkpoint state -----------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "epoch_seconds": self.epoch_seconds,
+            "skipped": self.skipped,
+            "metrics": self.metrics,
+            "best_elbo": self.best_elbo if math.isfinite(self.best_elbo) else None,
+            "best_epoch": self.best_epoch,
+            "best_model": self.best_state,
+            "stopped_early": self.stopped_early,
+            "data_dim": self.splits.data_dim,
+            "model": self.vae.state_dict(),
+            "optimizer": optimizer_state(self.optimizer),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        try:
+            self.vae.load_state_dict(state["model"])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
+            self.epoch_seconds = float(state["epoch_seconds"])
+            self.skipped = int(state.get("skipped", 0))
+            self.metrics = [
+                {**dict(row), "skipped_steps": row.get("skipped_steps", 0)}
+                for row in state["metrics"]
+            ]
+            best = state["best_elbo"]
+            self.best_elbo = -math.inf if best is None else float(best)
+            self.best_epoch = int(state["best_epoch"])
+            self.best_state = state["best_model"]
+            self.stopped_early = bool(state["stopped_early"])
+            load_optimizer_state(self.optimizer, state["optimizer"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise InputError(
+                f"{self.run_dir / CHECKPOINT_FILE} does not match this model "
+                f"({type(exc).__name__}): it is damaged or from another version; train again"
+            ) from None
+
+    def save(self) -> None:
+        """Checkpoint, model and metrics, each replaced atomically (the checkpoint rules).
+
+        Rank 0 alone writes.
+        """
+        if not self.workers.main:
+            return
+        save_checkpoint(self.run_dir, self.state())
+        write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
+        write_metrics(self.run_dir, self.metrics)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, interrupted: dict[str, int], show_bar: bool) -> None:
+        cfg = self.config
+        total = cfg.epochs * self.steps_per_epoch
+        done = min(total, self.epoch * self.steps_per_epoch + self.step)
+        bar = tqdm(
+            total=total,
+            initial=done,
+            disable=not show_bar,
+            unit="step",
+            dynamic_ncols=True,
+            leave=False,
+        )
+        first = self.splits.train[: cfg.batch_size]
+        if self.splits.binarize_train:  # any valid batch will do: values don't matter here
+            first = (first > 0.5).to(first.dtype)
+        sizes = (first.shape[0], self.splits.train.shape[0] % cfg.batch_size or first.shape[0])
+        self.gradients.compile(first, sizes)
+        try:
+            while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
+                started = time.perf_counter()
+                batches = epoch_batches(
+                    self.splits.train,
+                    cfg.batch_size,
+                    seed=cfg.seed,
+                    epoch=self.epoch,
+                    binarize=self.splits.binarize_train,
+                    start_step=self.step,
+                )
+                for batch in batches:
+                    progress = self.epoch + self.step / self.steps_per_epoch
+                    self.scale.scale = kl_weight(cfg.beta, cfg.warmup_epochs, progress)
+                    loss, stop = self._svi_step(batch, interrupted)
+                    if loss is None:
+                        self.skipped += 1
+                    else:
+                        self.loss_sum += loss
+                        self.loss_count += batch.shape[0]
+                    self.step += 1
+                    bar.update(1)
+                    bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
+                    bar.set_postfix(objective=f"{-self.loss_sum / self.loss_count:.2f}")
+                    if stop:  # every process stops at the same step
+                        self.epoch_seconds += time.perf_counter() - started
+                        self._stop(interrupted.get("signal", signal.SIGTERM))
+                        return
+                self.epoch_seconds += time.perf_counter() - started
+                self._end_epoch()
+        finally:
+            bar.close()
+
+    def out_of_time(self) -> bool:
+        """Whether the finished epochs have used up ``time_budget`` (never when it is 0)."""
+        budget = self.config.time_budget
+        return budget > 0 and sum(row["seconds"] for row in self.metrics) >= budget
+
+    def _svi_step(self, batch: torch.Tensor, stop: dict[str, int]) -> tuple[float | None, bool]:
+        """One optimizer step on the global ``batch`` (this process does its rows).
+
+        Returns the loss (``None`` when the step was skipped as non-finite) and whether any
+        process was asked to stop (``stop`` is this one's interrupt flag).
+        """
+        # each step's noise is keyed by (seed, epoch, step), whoever computes it and after a
+        # resume
+        seed = noise_seed(self.config.seed, _STEP, self.epoch, self.step)
+        loss = self.gradients(batch, seed)
+        # the stop flag as it is now, after the step's work: one message carries it with the sum
+        loss, stops = self.workers.sum_gradients(self.parameters, loss, int(bool(stop)))
+        problem = nonfinite_problem(loss, self.parameters)
+        if problem:
+            if self.config.on_nonfinite == "skip":
+                return None, stops > 0
+            kept = (
+                f"the checkpoint of epoch {self.epoch} in {self.run_dir} is kept"
+                if self.epoch
+                else f"{self.run_dir} keeps the untrained start"
+            )
+            raise FloatingPointError(
+                f"{problem} at epoch {self.epoch + 1}, step {self.step + 1}: lower "
+                f"{setting('learning_rate')}, or pass {setting('on_nonfinite', 'skip')} to skip "
+                f"such batches; {kept}"
+            )
+        self.optimizer.step()
+        return loss, stops > 0
+
+    def _end_epoch(self) -> None:
+        cfg = self.config
+        started = time.perf_counter()
+        self.vae.eval()
+        seeds = [noise_seed(cfg.seed, kind, self.epoch) for kind in (_VALIDATION, _PROBE)]
+        val = evaluate_elbo(self.vae, self.validation, seed=seeds[0], workers=self.workers)
+        fit = evaluate_elbo(self.vae, self.train_probe, seed=seeds[1], workers=self.workers)
+        self.vae.train()
+        seconds = self.epoch_seconds + time.perf_counter() - started
+        # the slowest process's time: every process must take the same time-budget decision
+        seconds = self.workers.max(seconds)
+        row = {
+            "epoch": self.epoch + 1,
+            "train_objective": -self.loss_sum / max(1, self.loss_count),
+            "val_elbo": val["elbo"],
+            "val_reconstruction": val["reconstruction"],
+            "val_kl": val["kl"],
+            "train_elbo": fit["elbo"],
+            "train_reconstruction": fit["reconstruction"],
+            "train_kl": fit["kl"],
+            "kl_weight": self.scale.scale,
+            "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
+            "skipped_steps": self.skipped,
+            "seconds": seconds,
+        }
+        self.metrics.append(row)
+        for group in self.optimizer.param_groups:  # decay the learning rate for the next epoch
+            group["lr"] = cfg.learning_rate * cfg.lr_decay ** (self.epoch + 1)
+        if val["elbo"] > self.best_elbo:
+            self.best_elbo, self.best_epoch = val["elbo"], self.epoch + 1
+            if cfg.early_stopping:
+                self.best_state = {k: v.clone() for k, v in self.vae.state_dict().items()}
+        elif cfg.early_stopping and self.epoch + 1 - self.best_epoch >= cfg.early_stopping:
+            self.stopped_early = True
+        self.epoch, self.step = self.epoch + 1, 0
+        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
+        self.skipped = 0
+        self.save()
+        if self.verbose:
+            tqdm.write(
+                f"epoch {row['epoch']:>3}/{cfg.epochs}"
+                f"  train objective {row['train_objective']:9.3f}"
+                f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}  {seconds:6.1f}s"
+            )
+
+    def _stop(self, signum: int) -> None:
+        self.interrupted, self.signal = True, signum
+        self.save()
+        if not self.workers.main:
+            return
+        launch = "torchrun --nproc-per-node N -m pyro_vae" if self.workers.many else "pyro-vae"
+        again = spell(
+            f"{launch} train --resume {self.run_dir} (exit status {128 + signum})",
+            f"train(None, {str(self.run_dir)!r}, resume=True)",
+        )
+        where = f"epoch {self.epoch + 1} at step {self.step} in {self.run_dir}"
+        name = signal.Signals(signum).name
+        print(f"{name} received: saved {where}; continue with: {again}", file=sys.stderr)
+
+    def finish(self) -> TrainResult:
+        result = TrainResult(
+            self.run_dir, self.vae, self.splits, self.metrics, self.interrupted, self.stopped_early
+        )
+        result.rank = self.workers.rank
+        if self.interrupted:
+            result.signal = self.signal
+            return result  # _stop saved the model with the checkpoint
+        if self.best_state is not None:
+            self.vae.load_state_dict(self.best_state)
+        if self.workers.main:
+            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
+        self.vae.eval()
+        seed = noise_seed(self.config.seed, _TEST)
+        test = evaluate_elbo(self.vae, self.splits.test, seed=seed, workers=self.workers)
+        result.test_elbo = test["elbo"]
+        if self.verbose:
+            last = self.metrics[-1] if self.metrics else {}
+            stop = f" (early stop; best epoch {self.best_epoch})" if self.stopped_early else ""
+            print(
+                f"trained {len(self.metrics)} epochs{stop} in "
+                f"{sum(r['seconds'] for r in self.metrics):.1f}s: "
+                f"validation ELBO {last.get('val_elbo', math.nan):.3f}, "
+                f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {self.run_dir}"
+            )
+        return result

@@ -1,0 +1,648 @@
+"""The run directory: what a training run leaves on disk, how each file is named, read and written.
+
+A run directory holds
+
+* ``config.json`` -- every setting of the run, the shape of its data and, for a run trained with
+  a user's own VAE, the name of that model's class (:func:`write_config`);
+* ``model.safetensors`` -- the VAE's weights (``state_dict``), all a user needs to load the model;
+* ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state and
+  training progress (tensors in the file, the rest as JSON in its metadata; no random-number
+  state: every step's noise is seeded by the run's seed, epoch and step). Resuming reads this
+  one file, so it is always self-consistent;
+* ``metrics.csv`` -- one row per epoch;
+* ``evaluation.json`` and ``estimates.csv`` -- the summary and the per-point log P(X) estimates
+  of the last evaluation (:mod:`pyro_vae.running.evaluation`); ``comparison.csv`` -- the estimators
+  against K (``estimators.csv`` in run directories of version 0.1, still read);
+* ``bdmc.csv`` -- the bidirectional Monte Carlo sandwich against the schedule length;
+* ``KIND.png`` -- figures (:func:`figure_path`);
+* ``.lock`` -- held by the training that writes the directory (:func:`locked`).
+
+This module is the only one that knows those names. It also owns the lifecycle of a run
+directory: refusing to replace a run unless asked (:func:`refuse_existing_run`), creating and
+clearing it (:func:`make_run_dir`, :func:`clear_run_files`), and checking what a resumed run may
+change (:func:`resumed_config`). Every file is written atomically and read without pickle
+(:mod:`pyro_vae.storage.files`): opening a stranger's run directory cannot run code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+
+from pyro_vae._version import __version__
+from pyro_vae.config import RESUMABLE, RESUMABLE_OPTIONS, Config
+from pyro_vae.errors import InputError, spell
+from pyro_vae.hardware.devices import resolve_device
+from pyro_vae.models.vae import VAE, build_vae
+from pyro_vae.registry import family
+from pyro_vae.storage.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    flatten_state,
+    read_rows,
+    remove_stale_temporaries,
+    unflatten_state,
+    write_csv,
+)
+from pyro_vae.storage.locking import run_lock
+
+__all__ = [
+    "BDMC_FILE",
+    "CHECKPOINT_FILE",
+    "COMPARISON_FILE",
+    "CONFIG_FILE",
+    "ESTIMATES_FILE",
+    "EVALUATION_FILE",
+    "LOCK_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "RUN_FILES",
+    "DataInfo",
+    "Run",
+    "as_run",
+    "check_replaceable",
+    "clear_run_files",
+    "comparison_path",
+    "custom_model_name",
+    "describe_model",
+    "evaluated_num_samples",
+    "evaluation_path",
+    "figure_path",
+    "holds_run",
+    "load_run",
+    "load_weights",
+    "locked",
+    "make_run_dir",
+    "read_bdmc",
+    "read_checkpoint",
+    "read_comparison",
+    "read_config",
+    "read_estimates",
+    "read_evaluation",
+    "read_metrics",
+    "refuse_existing_run",
+    "resumed_config",
+    "save_checkpoint",
+    "write_bdmc",
+    "write_comparison",
+    "write_config",
+    "write_evaluation",
+    "write_metrics",
+    "write_model",
+]
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.csv"
+EVALUATION_FILE = "evaluation.json"
+ESTIMATES_FILE = "estimates.csv"
+COMPARISON_FILE = "comparison.csv"
+BDMC_FILE = "bdmc.csv"
+_OLD_COMPARISON_FILE = "estimators.csv"  # its name in version 0.1: still read, and cleared
+LOCK_FILE = ".lock"
+RUN_FILES = (
+    CONFIG_FILE,
+    MODEL_FILE,
+    CHECKPOINT_FILE,
+    METRICS_FILE,
+    EVALUATION_FILE,
+    ESTIMATES_FILE,
+    COMPARISON_FILE,
+    _OLD_COMPARISON_FILE,
+    BDMC_FILE,
+)
+FORMAT = "pyro-vae-run/1"
+_FIGURE_SUFFIX = ".png"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know of its data: the width of a datapoint and its image shape."""
+
+    data_dim: int
+    image_shape: tuple[int, int] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"data_dim": self.data_dim, "image_shape": list(self.image_shape or []) or None}
+
+
+@dataclass
+class Run:
+    """A loaded run directory: its settings, data shape and model.
+
+    Attributes:
+        path: the run directory.
+        config: its settings.
+        data: the shape of its data.
+        vae: the model, with the run's weights.
+        custom: whether the model is a user's own VAE (not built from the registries).
+    """
+
+    path: Path
+    config: Config
+    data: DataInfo
+    vae: VAE
+    custom: bool = False
+
+
+def figure_path(run_dir: str | Path, kind: str) -> Path:
+    """Where the figure ``kind`` of a run goes: ``RUN_DIR/KIND.png``.
+
+    Example:
+        >>> figure_path("runs/digits", "samples").as_posix()
+        'runs/digits/samples.png'
+    """
+    return Path(run_dir) / f"{kind}{_FIGURE_SUFFIX}"
+
+
+# ---------------------------------------------------------------------------------------------
+# config.json
+
+
+def write_config(
+    run_dir: Path, config: Config, data: DataInfo, *, custom_vae: VAE | None = None
+) -> None:
+    """Write ``config.json``: every setting, the data shape and, if any, the custom model.
+
+    Args:
+        run_dir: the run directory.
+        config: the run's settings.
+        data: the shape of its data.
+        custom_vae: a user's own VAE: its classes are recorded (:func:`describe_model`) so that
+            loading the run without that model can say what to pass (nothing is ever imported).
+    """
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": __version__,
+        "settings": config.to_dict(),
+        "data": data.to_dict(),
+    }
+    if custom_vae is not None:
+        doc["custom_model"] = describe_model(custom_vae)
+    atomic_write_text(run_dir / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
+
+
+def describe_model(vae: VAE) -> str:
+    """The classes a model is made of, as ``config.json`` records a custom one.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> describe_model(build_vae(Config(), 64))  # doctest: +NORMALIZE_WHITESPACE
+        'pyro_vae.models.vae.VAE(prior=pyro_vae.parts.priors.StandardNormalPrior,
+         encoder=pyro_vae.parts.guides.DiagonalGaussianEncoder,
+         likelihood=pyro_vae.parts.likelihoods.BernoulliLikelihood)'
+    """
+
+    def name(obj: object) -> str:
+        return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+    parts = ", ".join(f"{role}={name(getattr(vae, role))}" for role in _ROLES)
+    return f"{name(vae)}({parts})"
+
+
+_ROLES = ("prior", "encoder", "likelihood")
+
+
+def _read_document(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG_FILE
+    if not run_dir.is_dir():
+        raise InputError(f"run directory {run_dir} does not exist: check the path")
+    if not path.is_file():
+        raise InputError(
+            f"{run_dir} has no {CONFIG_FILE}: it is not a pyro-vae run directory; pass the "
+            "folder that pyro-vae train wrote"
+        )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}): restore it or train again") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InputError(f"{path} is not a {FORMAT} config: not a run directory of this version")
+    return doc
+
+
+_DOCUMENT_KEYS = frozenset({"format", "version", "settings", "data", "custom_model"})
+
+
+def _without_unread_data_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Drop a data folder or file that the run's data set never read.
+
+    Version 0.1 accepted them (and ignored them); they are refused now, but a run directory that
+    holds one must still load.
+    """
+    datasets = family("dataset")
+    name = settings.get("dataset", "digits")
+    if not isinstance(name, str) or name not in datasets:
+        return settings  # Config.from_dict names the problem
+    reads = datasets.trait(name, "reads")
+    return {k: v for k, v in settings.items() if k in reads or k not in ("data_dir", "data_file")}
+
+
+def custom_model_name(run_dir: str | Path) -> str | None:
+    """The class of the user's own VAE a run was trained with, or ``None`` for a registered one."""
+    name = _read_document(Path(run_dir)).get("custom_model")
+    return str(name) if name is not None else None
+
+
+def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
+    """Read and validate ``config.json`` of a run directory."""
+    config, data, _ = _read_stored(run_dir)
+    return config, data
+
+
+def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
+    """``config.json`` read once: the settings, the data shape and the custom model, if any."""
+    path = run_dir / CONFIG_FILE
+    doc = _read_document(run_dir)
+    unknown = sorted(set(doc) - _DOCUMENT_KEYS)
+    if unknown:
+        raise InputError(
+            f"{path} has entries that pyro-vae does not write ({', '.join(map(str, unknown))}): "
+            "restore the file or train again"
+        )
+    settings, data = doc.get("settings"), doc.get("data")
+    if not isinstance(settings, dict) or not isinstance(data, dict):
+        raise InputError(f"{path} lacks its settings or data sections: restore it or train again")
+    try:
+        config = Config.from_dict(_without_unread_data_settings(settings))
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    data_dim, shape = data.get("data_dim"), data.get("image_shape")
+    valid_shape = shape is None or (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(s, int) and s > 0 for s in shape)
+    )
+    if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
+        raise InputError(f"{path}: the data section is invalid; restore the file or train again")
+    image_shape = (shape[0], shape[1]) if shape else None
+    if image_shape and image_shape[0] * image_shape[1] != data_dim:
+        raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
+    custom = doc.get("custom_model")
+    return config, DataInfo(data_dim, image_shape), None if custom is None else str(custom)
+
+
+# ---------------------------------------------------------------------------------------------
+# weights, checkpoint, metrics
+
+
+def write_model(run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = None) -> None:
+    """Write the model weights to ``model.safetensors``."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
+    atomic_write_bytes(run_dir / MODEL_FILE, safetensors.torch.save(tensors, dict(metadata or {})))
+
+
+def save_checkpoint(run_dir: Path, state: Mapping[str, Any]) -> None:
+    """Write ``checkpoint.safetensors`` holding ``state`` (nested tensors and JSON values)."""
+    skeleton, tensors = flatten_state(state)
+    data = safetensors.torch.save(tensors, {"format": FORMAT, "state": json.dumps(skeleton)})
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, data)
+
+
+def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``metrics.csv``, one row per epoch."""
+    write_csv(run_dir / METRICS_FILE, rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the run directory is incomplete; train it again")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{path} is not a valid safetensors {what} file ({reason}): it is corrupted or "
+            "not from pyro-vae; train again or restore the file"
+        ) from None
+    return tensors, metadata
+
+
+def read_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """Read ``checkpoint.safetensors`` back into the nested state that was saved."""
+    tensors, metadata = _read_safetensors(run_dir / CHECKPOINT_FILE, "checkpoint")
+    try:
+        skeleton = json.loads(metadata["state"])
+        return unflatten_state(skeleton, tensors)
+    except (KeyError, ValueError, TypeError):
+        raise InputError(
+            f"{run_dir / CHECKPOINT_FILE} has no readable training state: it is corrupted; "
+            "train again"
+        ) from None
+
+
+def load_run(
+    run_dir: str | Path, *, vae: VAE | None = None, device: torch.device | str | None = "cpu"
+) -> Run:
+    """Load a run directory's settings and trained model, without executing any stored code.
+
+    Args:
+        run_dir: a directory written by :func:`pyro_vae.train`.
+        vae: the model to load the weights into. Required for a run trained with a user's own
+            VAE (``train(..., vae=...)``): pass a model built the same way. For a run of
+            registered parts it is built from ``config.json`` when not given.
+        device: where the model goes (``"auto"``: a GPU when there is one); the files are
+            the same whatever device wrote them.
+
+    Returns:
+        The :class:`Run` with its VAE in evaluation mode.
+
+    Raises:
+        InputError: if the directory, its config or its weights are missing, corrupted or do not
+            match each other or ``vae``, or the run needs its own VAE and none was passed.
+
+    Example:
+        >>> run = load_run("runs/digits")  # doctest: +SKIP
+        >>> run.vae.sample(16).shape  # doctest: +SKIP
+        torch.Size([16, 64])
+    """
+    run_dir, target = Path(run_dir), resolve_device(device)
+    config, data, custom = _read_stored(run_dir)
+    if vae is None:
+        if custom is not None:
+            fix = spell(
+                ", which the command line cannot build: in Python, pass it to "
+                "pyro_vae.load_run(RUN_DIR, vae=model)",
+                f": build the same model and pass it, load_run({str(run_dir)!r}, vae=model)",
+            )
+            raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
+        with target:
+            vae = build_vae(config, data.data_dim)
+    tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
+    load_weights(vae, tensors, run_dir / MODEL_FILE)
+    vae.to(target).eval()
+    return Run(run_dir, config, data, vae, custom=custom is not None)
+
+
+def as_run(run: Run | str | Path) -> Run:
+    """``run`` itself when it is loaded already, else the run directory it names, loaded."""
+    return run if isinstance(run, Run) else load_run(run)
+
+
+def load_weights(vae: VAE, tensors: Mapping[str, torch.Tensor], source: Path) -> None:
+    """Copy ``tensors`` into ``vae``, checking names and shapes first."""
+    expected = vae.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        detail = (
+            f"missing {missing[:3]}"
+            if missing
+            else f"unexpected {extra[:3]}"
+            if extra
+            else f"shape of {wrong[0]} is {tuple(tensors[wrong[0]].shape)}, expected "
+            f"{tuple(expected[wrong[0]].shape)}"
+        )
+        raise InputError(
+            f"{source} does not fit the model ({detail}): the files come from different runs or "
+            "models; restore the matching pair, pass the model the run was trained with, or "
+            "train again"
+        )
+    vae.load_state_dict(dict(tensors), strict=True)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """Read ``metrics.csv`` as a list of rows of floats."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the run has not finished an epoch yet")
+    return read_rows(path, "pyro-vae train --resume")
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation files
+
+
+def check_replaceable(path: Path, overwrite: bool, what: str) -> None:
+    """Refuse to replace an earlier result at ``path`` unless ``overwrite``.
+
+    Called before the work that would replace it, so that nothing is computed in vain.
+
+    Args:
+        path: the file a result would be written to.
+        overwrite: the user asked to replace it.
+        what: what the file holds, for the message (``"evaluation"``, ``"comparison"``).
+    """
+    if overwrite or not path.exists():
+        return
+    detail = ""
+    if path.name == EVALUATION_FILE:
+        summary = read_evaluation(path.parent) or {}
+        if {"num_samples", "num_points"} <= set(summary):
+            detail = f" (K = {summary['num_samples']}, {summary['num_points']} points)"
+    elsewhere = ""
+    if what == "comparison":
+        elsewhere = spell(", or -o FILE.csv to write elsewhere", ", or output= to write elsewhere")
+    raise InputError(
+        f"{path} holds an earlier {what}{detail}: pass {spell('--overwrite', 'overwrite=True')} "
+        f"to replace it{elsewhere}"
+    )
+
+
+def evaluation_path(run_dir: str | Path) -> Path:
+    """Where the summary of a run's evaluation goes (its per-point rows go beside it)."""
+    return Path(run_dir) / EVALUATION_FILE
+
+
+def comparison_path(path: str | Path) -> Path:
+    """Where a comparison goes: ``path`` itself, or the run directory's own file for a folder."""
+    path = Path(path)
+    return path / COMPARISON_FILE if path.is_dir() else path
+
+
+def write_evaluation(
+    run_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> Path:
+    """Write ``evaluation.json`` (data-set summaries) and ``estimates.csv`` (one row per point).
+
+    Returns:
+        The path of ``evaluation.json``.
+    """
+    write_csv(run_dir / ESTIMATES_FILE, rows)
+    atomic_write_text(run_dir / EVALUATION_FILE, json.dumps(summary, indent=2) + "\n")
+    return run_dir / EVALUATION_FILE
+
+
+def read_evaluation(run_dir: str | Path) -> dict[str, Any] | None:
+    """The summary in ``evaluation.json``, or ``None`` when there is none or it is unreadable."""
+    path = Path(run_dir) / EVALUATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def evaluated_num_samples(run_dir: str | Path) -> int | None:
+    """K of the last evaluation (from ``evaluation.json``), or ``None`` when it is not known."""
+    summary = read_evaluation(run_dir) or {}
+    try:
+        return int(summary["num_samples"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_estimates(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``estimates.csv``: one per test point and proposal."""
+    return read_rows(Path(run_dir) / ESTIMATES_FILE, "pyro-vae evaluate")
+
+
+def write_comparison(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write the estimators-against-K table into ``path``: a run directory or a ``.csv`` file.
+
+    Returns:
+        The file written.
+    """
+    target = comparison_path(path)
+    write_csv(target, rows)
+    return target
+
+
+def read_comparison(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of ``comparison.csv`` (or of ``estimators.csv`` in an older run directory)."""
+    run_dir = Path(run_dir)
+    old = run_dir / _OLD_COMPARISON_FILE
+    path = old if old.is_file() and not (run_dir / COMPARISON_FILE).is_file() else None
+    return read_rows(path or run_dir / COMPARISON_FILE, "pyro-vae compare-estimators")
+
+
+def write_bdmc(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write the BDMC table (one row per schedule length) into the run directory."""
+    write_csv(run_dir / BDMC_FILE, rows)
+    return run_dir / BDMC_FILE
+
+
+def read_bdmc(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of the BDMC table."""
+    return read_rows(Path(run_dir) / BDMC_FILE, "pyro-vae bdmc")
+
+
+# ---------------------------------------------------------------------------------------------
+# lifecycle
+
+
+def _out_setting() -> str:
+    return spell("--out", "run_dir")
+
+
+def make_run_dir(run_dir: Path) -> None:
+    """Create the run directory (and its parents), or say why it cannot be."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(
+            f"{run_dir} exists and is not a directory: choose another {_out_setting()}"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable "
+            f"{_out_setting()}"
+        ) from None
+
+
+def holds_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a run that loads and resumes (its config is written last)."""
+    return (Path(run_dir) / CONFIG_FILE).is_file()
+
+
+def refuse_existing_run(run_dir: Path) -> None:
+    """Refuse a directory that already holds a run (one with a ``config.json``)."""
+    if holds_run(run_dir):
+        raise InputError(
+            f"run directory {run_dir} already holds a run: pass "
+            f"{spell('--resume', 'resume=True')} to continue it, "
+            f"{spell('--overwrite', 'overwrite=True')} to replace it, or choose another "
+            f"{_out_setting()}"
+        )
+
+
+def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str]) -> None:
+    """Clear the files of a run being replaced; call it with the directory's lock held.
+
+    Without ``overwrite`` an existing run is refused again (another process may have started
+    one since the first check). Without a ``config.json`` the files are what a start killed
+    before its first save left. Figures of a replaced run go too (a manifold of an old 2-D run
+    would mislead); the caller names the figure kinds there are.
+    """
+    if not overwrite:
+        refuse_existing_run(run_dir)
+    existing = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
+    existing += [p for kind in figure_kinds if (p := figure_path(run_dir, kind)).is_file()]
+    try:
+        for path in existing:
+            path.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable "
+            f"{_out_setting()}"
+        ) from None
+
+
+def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = None) -> Config:
+    """The settings a resumed run continues with, after checking it may be resumed so.
+
+    Args:
+        run_dir: the run directory.
+        requested: ``None`` for the stored settings, or settings that may differ from them only
+            in what :data:`pyro_vae.config.RESUMABLE` names.
+        vae: the user's own model of a custom run (``None`` for a run of registered parts).
+
+    Raises:
+        InputError: for another change of settings, a custom run without its model, or a model
+            passed for a run of registered parts.
+    """
+    stored, _, custom = _read_stored(run_dir)
+    if custom is not None and vae is None:
+        raise InputError(
+            f"{run_dir} was trained with a custom VAE ({custom}): build the same model and "
+            "pass it again, train(None, run_dir, resume=True, vae=model)"
+        )
+    if custom is None and vae is not None:
+        raise InputError(
+            f"{run_dir} was trained with the registered parts its {CONFIG_FILE} names: resume "
+            "it without vae="
+        )
+    if requested is None:
+        return stored
+    before = stored.to_dict()
+    changed = sorted(
+        k for k, v in requested.to_dict().items() if k not in RESUMABLE and v != before[k]
+    )
+    if changed:
+        raise InputError(
+            f"cannot change {', '.join(changed)} when resuming {run_dir}: only "
+            f"{spell(RESUMABLE_OPTIONS, ', '.join(RESUMABLE))} may differ; start a new run for "
+            "other settings"
+        )
+    return requested
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock (:func:`pyro_vae.storage.locking.run_lock`) inside the block.
+
+    Once the lock is held, no other process writes there: the hidden temporary files that
+    writes killed half-way left behind are removed.
+    """
+    with run_lock(run_dir / LOCK_FILE):
+        remove_stale_temporaries(run_dir)
+        yield
