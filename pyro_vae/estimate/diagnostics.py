@@ -13,7 +13,8 @@ All functions work per datapoint along the last axis (the K samples) of their in
 When is a standard error trustworthy? The delta-method error estimates the spread of the
 weights from the weights drawn; with a heavy right tail (k-hat above the threshold) the weights
 that decide the estimate have mostly not been drawn yet, so the error is underestimated
-(``tests/estimate/test_diagnostics.py`` measures the coverage of the intervals on light and heavy tails).
+(``tests/estimate/test_diagnostics.py`` measures the coverage of the intervals on light and heavy
+tails).
 A bootstrap of the same weights inherits the problem, and Pareto smoothing changes the estimate
 it would be the error of. So the error is kept, and said to be unreliable where k-hat is above
 the threshold (:func:`standard_error_reliable`); a data-set mean is flagged when more than

@@ -178,9 +178,8 @@ def evaluate_run(
         overwrite: replace an earlier evaluation of the run (else refused before any work).
         progress: show a progress bar.
         ais: options of :func:`pyro_vae.estimate.ais.annealed_importance_sampling` for ``"ais"``.
-        device: where to evaluate (:func:`pyro_vae.hardware.devices.resolve_device`); the run's
-        model
-            is moved there.
+        device: where to evaluate (:func:`pyro_vae.hardware.devices.resolve_device`); the
+            run's model is moved there.
 
     Returns:
         A :class:`RunEvaluation`.
