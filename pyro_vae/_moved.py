@@ -13,7 +13,8 @@ A forwarding module is a view, not the module: setting an attribute on it (monke
 changes nothing where the code lives. Patch the new path.
 
 Example:
-    >>> import warnings
+    >>> import sys, warnings
+    >>> _ = sys.modules.pop("pyro_vae.ais", None)  # the first import of a session warns
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     from pyro_vae.ais import annealed_importance_sampling
