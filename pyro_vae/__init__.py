@@ -25,9 +25,16 @@ from pyro_vae.data.datasets import DATASETS
 from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError
 from pyro_vae.estimate.dataset import evaluate_elbo
-from pyro_vae.estimate.importance import ElboTerms, LogLikelihood, elbo_terms, log_likelihood
-from pyro_vae.models.exact import LinearGaussianVAE
+from pyro_vae.estimate.importance import (
+    ElboTerms,
+    LogLikelihood,
+    elbo_terms,
+    log_likelihood,
+    log_weights,
+)
+from pyro_vae.models.exact import LinearGaussianVAE, MixtureLinearGaussian
 from pyro_vae.models.hierarchical import HierarchicalVAE
+from pyro_vae.models.m2 import SemiSupervisedVAE, build_m2
 from pyro_vae.models.vae import MODELS, VAE, build_vae
 from pyro_vae.parts.contracts import Encoder, Likelihood, Prior
 from pyro_vae.parts.guides import GUIDES
@@ -59,10 +66,13 @@ __all__ = [
     "Likelihood",
     "LinearGaussianVAE",
     "LogLikelihood",
+    "MixtureLinearGaussian",
     "Prior",
     "Run",
+    "SemiSupervisedVAE",
     "TrainResult",
     "__version__",
+    "build_m2",
     "build_objective",
     "build_vae",
     "compare_run",
@@ -73,6 +83,7 @@ __all__ = [
     "load_data",
     "load_run",
     "log_likelihood",
+    "log_weights",
     "train",
 ]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyro
+import pyro.distributions as dist
 import pytest
 import torch
 
@@ -86,3 +87,28 @@ def small_config(prior: str, guide: str) -> Config:
         hidden_dims=(8,),
         prior_components={"mixture": 3, "vamp": 4}.get(prior),
     )
+
+
+def make_mixture(data_dim: int = 6, latent_dim: int = 2, num_classes: int = 4, seed: int = 0):
+    """A float64 mixture of linear-Gaussian models (exact log P(X) with a discrete latent)."""
+    from pyro_vae.models.exact import MixtureLinearGaussian
+
+    torch.manual_seed(seed)
+    return MixtureLinearGaussian(data_dim, latent_dim, num_classes).double()
+
+
+def loose_mixture_guide(mix, *, inflate: float = 2.0):
+    """A guide for a mixture that is not exact: a uniform class (enumerated) and P(z|x, y) with
+    its covariance inflated, so that the importance weights vary."""
+
+    def guide(x, y=None):
+        with pyro.plate("data", x.shape[0]):
+            if y is None:
+                logits = torch.zeros(x.shape[0], mix.num_classes, dtype=x.dtype)
+                y = pyro.sample(
+                    "y", dist.Categorical(logits=logits), infer={"enumerate": "parallel"}
+                )
+            exact = mix.posterior(x, y)
+            pyro.sample("z", dist.MultivariateNormal(exact.loc, inflate * exact.covariance_matrix))
+
+    return guide

@@ -44,17 +44,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pyro
 import torch
-from pyro import poutine
 from pyro.distributions.util import sum_rightmost
-from pyro.poutine.util import site_is_subsample
-from torch.distributions import biject_to
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimate.diagnostics import ess_from_sums, pareto_khat, standard_error_from_ess
-from pyro_vae.estimate.importance import DATA_PLATE, LogLikelihood, default_dtype
-from pyro_vae.models.vae import VAE
+from pyro_vae.estimate.importance import LogLikelihood, default_dtype
+from pyro_vae.estimate.targets import Start, Target, in_data_plate, target_for
 
 __all__ = [
     "AISLikelihood",
@@ -65,8 +61,6 @@ __all__ = [
     "sigmoid_schedule",
 ]
 
-Start = Literal["guide", "prior"]
-_PARTICLES = "_pyro_vae_chains"
 _MIN_STEP, _MAX_STEP = 1e-4, 0.5
 _GROW, _SHRINK = 1.02, 0.98
 _SLOWNESS = 0.9
@@ -158,139 +152,10 @@ _BASE_FIELDS = (
 )
 
 
-class _Target:
-    """log P(x, z) and log q0(z) of the chains, as functions of the unconstrained latents."""
-
-    def __init__(
-        self, model: Callable[..., Any], guide: Callable[..., Any] | None, x: torch.Tensor
-    ) -> None:
-        self.model, self.guide, self.x = model, guide, x
-
-    def latents(self, num_chains: int, start: Start) -> dict[str, Any]:
-        """Draw the start: the latent sites, their values and their transforms."""
-        program = self.guide if start == "guide" else self.model
-        if program is None:
-            raise ValueError("start='guide' needs a guide")
-        trace = poutine.trace(_chains(program, num_chains, self.x.device)).get_trace(self.x)
-        sites = {}
-        for name, site in trace.nodes.items():
-            if site["type"] == "sample" and not site["is_observed"] and in_data_plate(site):
-                sites[name] = (site["value"].detach(), biject_to(site["fn"].support))
-        if not sites:
-            raise ValueError("the program samples no latent site inside the data plate")
-        return sites
-
-    def evaluate(
-        self, zs: Mapping[str, torch.Tensor], num_chains: int, start: Start
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log P(x, z) and log q0(z), each ``[chains, B]``, at the constrained values ``zs``."""
-        conditioned = poutine.condition(
-            _chains(self.model, num_chains, self.x.device), data=dict(zs)
-        )
-        trace = poutine.trace(conditioned).get_trace(self.x)
-        trace.compute_log_prob()
-        log_joint = log_prior = 0.0
-        for site in trace.nodes.values():
-            if site["type"] == "sample" and in_data_plate(site):
-                log_joint = log_joint + site["log_prob"]
-                if site["name"] in zs:  # conditioned, so marked observed: go by name
-                    log_prior = log_prior + site["log_prob"]
-        if start == "prior":
-            return log_joint, log_prior
-        conditioned = poutine.condition(
-            _chains(self.guide, num_chains, self.x.device), data=dict(zs)
-        )
-        guide_trace = poutine.trace(conditioned).get_trace(self.x)
-        guide_trace.compute_log_prob()
-        log_q = sum(
-            site["log_prob"]
-            for site in guide_trace.nodes.values()
-            if site["type"] == "sample" and in_data_plate(site)
-        )
-        return log_joint, log_q
-
-
-class _VAETarget(_Target):
-    """The same densities for a :class:`pyro_vae.VAE`, read from its parts without Pyro traces.
-
-    A leapfrog step then costs one prior and one likelihood evaluation (a decoder forward and
-    backward) on the batch of chains; the guide's Q(z|x) depends on x only, so the encoder runs
-    once. Tracing the programs at every step would add Pyro's bookkeeping (the messenger stack,
-    registering every parameter) to every one of the thousands of steps; the generic path does
-    exactly what this one computes, which ``tests/estimate/test_ais.py`` checks.
-    """
-
-    def __init__(self, vae: VAE, guide: Callable[..., Any] | None, x: torch.Tensor) -> None:
-        super().__init__(vae.model, guide, x)
-        self.vae = vae
-        self._q: Any = None
-
-    def q(self) -> Any:
-        if self._q is None:
-            with torch.no_grad():
-                self._q = self.vae.encoder(self.x)
-        return self._q
-
-    def latents(self, num_chains: int, start: Start) -> dict[str, Any]:
-        if start == "guide" and self.guide is None:
-            raise ValueError("start='guide' needs a guide")
-        with torch.no_grad():
-            if start == "guide":
-                z = self.q().sample((num_chains,))
-            else:
-                z = self.vae.prior().sample((num_chains, self.x.shape[0]))
-        return {"z": (z, biject_to(self.vae.prior().support))}
-
-    def evaluate(
-        self, zs: Mapping[str, torch.Tensor], num_chains: int, start: Start
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        z = zs["z"]
-        log_prior = self.vae.prior().log_prob(z)
-        log_joint = log_prior + self.vae.likelihood(z).log_prob(self.x)
-        return log_joint, log_prior if start == "prior" else self.q().log_prob(z)
-
-
-def _target(
-    model: Callable[..., Any], guide: Callable[..., Any] | None, x: torch.Tensor
-) -> _Target:
-    """The fast target for a VAE's own model and guide, the generic one for anything else."""
-    vae = getattr(model, "__self__", None)
-    own_guide = guide is None or (
-        getattr(guide, "__self__", None) is vae and getattr(guide, "__func__", None) is VAE.guide
-    )
-    if isinstance(vae, VAE) and getattr(model, "__func__", None) is VAE.model and own_guide:
-        return _VAETarget(vae, guide, x)
-    return _Target(model, guide, x)
-
-
-def in_data_plate(site: Mapping[str, Any]) -> bool:
-    """Whether a sample site sits inside the project's data plate (and is not a plate itself).
-
-    Example:
-        >>> from pyro_vae.models.exact import LinearGaussianVAE
-        >>> vae = LinearGaussianVAE(data_dim=3, latent_dim=2)
-        >>> trace = poutine.trace(vae.model).get_trace(torch.zeros(4, 3))
-        >>> [name for name, site in trace.nodes.items() if site["type"] == "sample"
-        ...  and in_data_plate(site)]
-        ['z', 'x']
-    """
-    if site_is_subsample(site):
-        return False
-    return any(frame.name == DATA_PLATE for frame in site["cond_indep_stack"])
-
-
-def _chains(fn: Callable[..., Any], num: int, device: torch.device) -> Callable[..., Any]:
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with pyro.plate(_PARTICLES, num, dim=-2, device=device):
-            return fn(*args, **kwargs)
-
-    return wrapped
-
-
 class _State:
     """Unconstrained latents of every chain and what the targets need at them."""
 
-    def __init__(self, target: _Target, sites: dict[str, Any], chains: int, start: Start) -> None:
+    def __init__(self, target: Target, sites: dict[str, Any], chains: int, start: Start) -> None:
         self.target, self.transforms, self.chains, self.start = target, {}, chains, start
         self.u: dict[str, torch.Tensor] = {}
         for name, (value, transform) in sites.items():
@@ -408,6 +273,7 @@ def annealed_importance_sampling(
     guide: Callable[..., Any] | None,
     x: torch.Tensor,
     *,
+    args: Sequence[Any] = (),
     num_chains: int = 16,
     num_steps: int = 1000,
     start: Start = "guide",
@@ -428,6 +294,8 @@ def annealed_importance_sampling(
         model: Pyro program for P(X|z)P(z), sites in ``pyro.plate("data", B)``.
         guide: Pyro program for Q(z|X) (unused, may be ``None``, with ``start="prior"``).
         x: data batch ``[B, ...]``.
+        args: further arguments of model and guide, each batched with ``x`` or ``None``
+            (the programs are called as ``model(x, *args)``).
         num_chains: independent chains per datapoint (the estimate averages their weights).
         num_steps: T, intermediate distributions; 0 gives importance sampling with q0.
         start: the start distribution q0: ``"guide"`` (path q^(1-beta) p^beta) or ``"prior"``
@@ -471,10 +339,11 @@ def annealed_importance_sampling(
     if reverse:
         betas = betas.flip(0)
     x = x.to(dtype)
+    args = tuple(a.to(dtype) if _floating(a) else a for a in args)
     with default_dtype(dtype):
-        target = _target(model, guide, x)
+        target = target_for(model, guide, x, args=args)
         total = num_chains + tuning_chains  # the tuning chains are the last rows
-        sites = _start(model, guide, x, target, total, start, keys)
+        sites = _start(target, total, start, keys)
         if initial is not None:
             sites = {
                 name: (initial[name].to(dtype).expand_as(value).clone(), transform)
@@ -511,29 +380,33 @@ def annealed_importance_sampling(
     return _result(log_w[:num_chains], acceptance, step, num_steps, start, reverse)
 
 
-def _start(
-    model: Callable[..., Any],
-    guide: Callable[..., Any] | None,
-    x: torch.Tensor,
-    target: _Target,
-    chains: int,
-    start: Start,
-    keys: Sequence[int] | None,
-) -> dict[str, Any]:
+def _start(target: Target, chains: int, start: Start, keys: Sequence[int] | None) -> dict[str, Any]:
     """The chains' start: one draw for the batch, or one per datapoint from its key."""
     if keys is None:
         return target.latents(chains, start)
+    x = target.x
     if len(keys) != x.shape[0]:
         raise ValueError(f"keys must hold one seed per datapoint, got {len(keys)}")
     parts = []
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         for j, key in enumerate(keys):
             torch.manual_seed(int(key))
-            parts.append(_target(model, guide, x[j : j + 1]).latents(chains, start))
+            rows = tuple(_rows(a, j) for a in target.args)
+            one = target_for(target.model, target.guide, x[j : j + 1], args=rows)
+            parts.append(one.latents(chains, start))
+            target.summed |= one.summed
     return {
         name: (torch.cat([p[name][0] for p in parts], 1), transform)
         for name, (_, transform) in parts[0].items()
     }
+
+
+def _rows(arg: Any, j: int) -> Any:
+    return arg[j : j + 1] if isinstance(arg, torch.Tensor) else arg
+
+
+def _floating(arg: Any) -> bool:
+    return isinstance(arg, torch.Tensor) and arg.is_floating_point()
 
 
 def _betas(schedule: str | torch.Tensor, num_steps: int) -> torch.Tensor:

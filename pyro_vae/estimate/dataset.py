@@ -24,7 +24,13 @@ import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimate.ais import AISLikelihood, annealed_importance_sampling
-from pyro_vae.estimate.importance import LogLikelihood, Proposal, elbo_terms, log_likelihood
+from pyro_vae.estimate.importance import (
+    Discrete,
+    LogLikelihood,
+    Proposal,
+    elbo_terms,
+    log_likelihood,
+)
 from pyro_vae.hardware.devices import device_of
 from pyro_vae.hardware.parallel import SharedNoise, Workers, noise_seed
 from pyro_vae.models.exact import LinearGaussianVAE
@@ -57,7 +63,9 @@ def estimate_dataset(
     x: torch.Tensor,
     num_samples: int,
     *,
+    args: Sequence[torch.Tensor | None] = (),
     proposal: Method = "guide",
+    discrete: Discrete = "sum",
     batch_size: int = BATCH_SIZE,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
@@ -80,9 +88,14 @@ def estimate_dataset(
         guide: the Pyro guide; unused (may be ``None``) for ``proposal="prior"``.
         x: the data set, ``[N, ...]``.
         num_samples: K per datapoint.
+        args: further arguments of model and guide (labels, conditions), each ``[N, ...]``
+            and batched with ``x``, or ``None``.
         proposal: ``"guide"``, ``"prior"`` or ``"ais"`` (annealed importance sampling; then
             ``num_samples`` is ignored and ``ais`` holds the options of
             :func:`pyro_vae.estimate.ais.annealed_importance_sampling`, ``num_chains`` included).
+        discrete: sites marked for enumeration are summed (``"sum"``) or drawn (``"sample"``)
+            by importance sampling (:func:`~pyro_vae.estimate.importance.log_likelihood`);
+            AIS always sums them.
         batch_size: datapoints per call to :func:`~pyro_vae.estimate.importance.log_likelihood`.
         dtype: dtype of the data passed to the model.
         progress: show a progress bar.
@@ -103,10 +116,17 @@ def estimate_dataset(
         (25,)
     """
     starts = range(0, x.shape[0], batch_size)
+    for i, arg in enumerate(args):
+        if arg is not None and arg.shape[0] != x.shape[0]:
+            raise ValueError(f"extra argument {i} has {arg.shape[0]} rows, the data {x.shape[0]}")
 
     def rows(start: int) -> torch.Tensor:
         chunk = x[start : start + batch_size]
         return chunk if device is None else chunk.to(device)
+
+    def arg_rows(start: int) -> tuple[torch.Tensor | None, ...]:
+        chunks = (None if a is None else a[start : start + batch_size] for a in args)
+        return tuple(c if c is None or device is None else c.to(device) for c in chunks)
 
     keys = None if seed is None else [noise_seed(seed, first + i) for i in range(x.shape[0])]
     if proposal == "ais":
@@ -115,6 +135,7 @@ def estimate_dataset(
                 model,
                 guide,
                 rows(s),
+                args=arg_rows(s),
                 dtype=dtype,
                 keys=None if keys is None else keys[s : s + batch_size],
                 **ais or {},
@@ -129,7 +150,16 @@ def estimate_dataset(
         if keys is not None:
             torch.manual_seed(keys[s])
         parts.append(
-            log_likelihood(model, guide, rows(s), num_samples, proposal=proposal, dtype=dtype)
+            log_likelihood(
+                model,
+                guide,
+                rows(s),
+                num_samples,
+                args=arg_rows(s),
+                proposal=proposal,
+                discrete=discrete,
+                dtype=dtype,
+            )
         )
     return LogLikelihood.concat(parts)
 
@@ -259,7 +289,9 @@ def evaluate_log_likelihood(
     x: torch.Tensor,
     num_samples: int,
     *,
+    args: Sequence[torch.Tensor | None] = (),
     proposals: Sequence[Method] = ("guide",),
+    discrete: Discrete = "sum",
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
     dtype: torch.dtype = torch.float32,
@@ -276,6 +308,7 @@ def evaluate_log_likelihood(
     all the results. With ``dtype=torch.float64`` the model is evaluated in double precision
     (a copy; the caller's model is left as it was). ``"ais"`` among the proposals runs
     annealed importance sampling with the options ``ais`` (see :func:`estimate_dataset`).
+    ``args`` (labels, conditions: ``[N, ...]`` each) are split between processes with ``x``.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -299,7 +332,9 @@ def evaluate_log_likelihood(
                 vae.guide,
                 x[first:last],
                 num_samples,
+                args=tuple(None if a is None else a[first:last] for a in args),
                 proposal=proposal,
+                discrete=discrete,
                 batch_size=batch_size,
                 dtype=dtype,
                 progress=progress and workers.main,

@@ -9,6 +9,10 @@ For each datapoint x and K samples z_k from a proposal, the log-weights are
 and the estimate is log (1/K) sum_k w_k. The functions work from Pyro traces of any ``model`` /
 ``guide`` pair that put every site inside a ``pyro.plate("data", B)`` and observe data with
 ``obs=``: the guide is traced under an extra particle plate and the model replayed against it.
+Both are called as ``fn(x, *args)``: extra arguments (labels, conditions) are batched with x.
+A discrete site marked ``infer={"enumerate": "parallel"}`` is summed exactly inside every
+weight, as ``TraceEnum_ELBO`` sums it inside the ELBO; an unmarked discrete site is drawn and
+weighted like any other latent.
 
 Pyro's ``Importance`` and ``vectorized_importance_weights`` sum the log-weights over the data
 plate, which estimates the joint log P(X_1, ..., X_B) rather than each log P(X_i); this module
@@ -39,9 +43,18 @@ from pyro_vae.estimate.diagnostics import (
     standard_error_from_ess,
     standard_error_reliable,
 )
+from pyro_vae.estimate.enumeration import (
+    contract_sites,
+    enumerated,
+    has_enumerated_sites,
+    is_enumerated,
+    prepare,
+    sampling_discrete,
+)
 
 __all__ = [
     "DATA_PLATE",
+    "Discrete",
     "ElboTerms",
     "LogLikelihood",
     "Proposal",
@@ -50,9 +63,11 @@ __all__ = [
     "elbo_terms",
     "log_likelihood",
     "log_weight_terms",
+    "log_weights",
 ]
 
 Proposal = Literal["guide", "prior"]
+Discrete = Literal["sum", "sample"]
 DATA_PLATE = "data"
 _PARTICLE_PLATE = "_pyro_vae_particles"
 # Default number of values (particles x datapoints x data_dim) that one chunk may hold: about
@@ -69,10 +84,39 @@ def _vectorized(fn: Callable[..., Any], num: int, device: torch.device) -> Calla
     return wrapped
 
 
-def _site_log_probs(trace: poutine.Trace, num: int, batch: int) -> dict[str, torch.Tensor]:
-    """Per-site log-densities of a vectorized trace, each checked to be ``[num, batch]``."""
-    trace.compute_log_prob()
-    out = {}
+def _run(
+    model: Callable[..., Any],
+    guide: Callable[..., Any] | None,
+    x: torch.Tensor,
+    args: Sequence[Any],
+    num: int,
+    proposal: Proposal,
+    discrete: Discrete,
+) -> tuple[poutine.Trace, poutine.Trace | None]:
+    """Trace the proposal under a particle plate and the model against it, as TraceEnum_ELBO.
+
+    Sites marked for parallel enumeration take all their values (or, with
+    ``discrete="sample"``, are drawn like any other site).
+    """
+    if discrete not in ("sum", "sample"):
+        raise ValueError(f"discrete must be 'sum' or 'sample', got {discrete!r}")
+    if proposal not in ("guide", "prior"):
+        raise ValueError(f"proposal must be 'guide' or 'prior', got {proposal!r}")
+
+    def program(fn: Callable[..., Any], first: bool) -> Callable[..., Any]:
+        fn = fn if discrete == "sum" else sampling_discrete(fn)
+        return enumerated(_vectorized(fn, num, x.device), first=first)
+
+    if proposal == "prior":
+        return poutine.trace(program(model, True)).get_trace(x, *args), None
+    if guide is None:
+        raise ValueError("proposal='guide' needs a guide")
+    guide_trace = poutine.trace(program(guide, True)).get_trace(x, *args)
+    replayed = poutine.replay(program(model, False), trace=guide_trace)
+    return poutine.trace(replayed).get_trace(x, *args), guide_trace
+
+
+def _sample_sites(trace: poutine.Trace) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, site in trace.nodes.items():
         if site["type"] != "sample" or site_is_subsample(site):
             continue
@@ -81,15 +125,53 @@ def _site_log_probs(trace: poutine.Trace, num: int, batch: int) -> dict[str, tor
                 f"site {name!r} is outside pyro.plate({DATA_PLATE!r}): per-datapoint estimates "
                 "need every sample site inside the data plate"
             )
-        log_prob = site["log_prob"]
-        if log_prob.shape != (num, batch):
+        yield name, site
+
+
+def _factors(
+    model_trace: poutine.Trace, guide_trace: poutine.Trace | None
+) -> list[tuple[poutine.Trace, str, float]]:
+    """The densities whose product is the importance weight, as ``(trace, site, sign)``.
+
+    With the guide as proposal: every model site, divided by every guide site that was drawn.
+    A guide site summed by enumeration is not divided by (the weight sums p(x, y, z_y) /
+    q(z_y|x, y) over y), and a model latent that the guide does not draw is drawn from its
+    prior, which cancels in the weight, so it is left out too. With the prior as proposal:
+    the observed sites and the enumerated ones.
+    """
+    factors, observed = [], False
+    for name, site in _sample_sites(model_trace):
+        observed |= site["is_observed"]
+        drawn_by_guide = guide_trace is not None and name in guide_trace.nodes
+        if site["is_observed"] or is_enumerated(site) or drawn_by_guide:
+            factors.append((model_trace, name, 1.0))
+    if not observed:
+        raise ValueError("the model observes no site: pass the data with obs=")
+    if guide_trace is not None:
+        for name, site in _sample_sites(guide_trace):
+            if not is_enumerated(site):
+                factors.append((guide_trace, name, -1.0))
+    return factors
+
+
+def _log_prob(trace: poutine.Trace, name: str, num: int, batch: int) -> torch.Tensor:
+    log_prob = trace.nodes[name]["log_prob"]
+    if log_prob.shape != (num, batch):
+        raise ValueError(
+            f"site {name!r} has log-density shape {tuple(log_prob.shape)}, expected "
+            f"{(num, batch)}: put its batch dimension at dim -1 (the data plate) and use "
+            ".to_event() for the rest"
+        )
+    return log_prob
+
+
+def _check_args(x: torch.Tensor, args: Sequence[Any]) -> None:
+    for i, arg in enumerate(args):
+        if isinstance(arg, torch.Tensor) and (arg.dim() == 0 or arg.shape[0] != x.shape[0]):
             raise ValueError(
-                f"site {name!r} has log-density shape {tuple(log_prob.shape)}, expected "
-                f"{(num, batch)}: put its batch dimension at dim -1 (the data plate) and use "
-                ".to_event() for the rest"
+                f"extra argument {i} has shape {tuple(arg.shape)}: it must be batched with the "
+                f"data, {x.shape[0]} rows"
             )
-        out[name] = log_prob
-    return out
 
 
 @torch.no_grad()
@@ -99,12 +181,15 @@ def log_weight_terms(
     x: torch.Tensor,
     num: int,
     *,
+    args: Sequence[Any] = (),
     proposal: Proposal = "guide",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``num`` proposals per datapoint; return log p(x|z) and log p(z) - log q(z), [num, B].
 
     The log-weight is their sum for ``proposal="guide"`` and the first term alone for
-    ``proposal="prior"`` (where the second term is returned as zeros).
+    ``proposal="prior"`` (where the second term is returned as zeros). The programs are called
+    as ``model(x, *args)`` and ``guide(x, *args)``. A program that sums a discrete site out has
+    no such split: use :func:`log_weights`.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -113,32 +198,72 @@ def log_weight_terms(
         >>> [t.shape for t in log_weight_terms(vae.model, vae.guide, x, 5)]
         [torch.Size([5, 3]), torch.Size([5, 3])]
     """
-    batch = x.shape[0]
-    if proposal == "guide":
-        if guide is None:
-            raise ValueError("proposal='guide' needs a guide")
-        guide_trace = poutine.trace(_vectorized(guide, num, x.device)).get_trace(x)
-        replayed = poutine.replay(_vectorized(model, num, x.device), trace=guide_trace)
-        model_trace = poutine.trace(replayed).get_trace(x)
-        guide_lp = _site_log_probs(guide_trace, num, batch)
-    elif proposal == "prior":
-        model_trace = poutine.trace(_vectorized(model, num, x.device)).get_trace(x)
-        guide_lp = {}
-    else:
-        raise ValueError(f"proposal must be 'guide' or 'prior', got {proposal!r}")
-    model_lp = _site_log_probs(model_trace, num, batch)
-    observed = [n for n in model_lp if model_trace.nodes[n]["is_observed"]]
-    if not observed:
-        raise ValueError("the model observes no site: pass the data with obs=")
-    log_lik = sum(model_lp[n] for n in observed)
+    _check_args(x, args)
+    model_trace, guide_trace = _run(model, guide, x, args, num, proposal, "sum")
+    if has_enumerated_sites(model_trace, *([guide_trace] if guide_trace else [])):
+        raise ValueError(
+            "a site is summed out by enumeration, so log p(x|z) and the latent terms are not "
+            "separate: use log_weights"
+        )
+    return _split_terms(model_trace, guide_trace, num, x)
+
+
+def _split_terms(
+    model_trace: poutine.Trace, guide_trace: poutine.Trace | None, num: int, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log p(x|z) and the latent terms of a trace pair with no enumerated site, each [num, B]."""
+    factors = _factors(model_trace, guide_trace)
+    for trace in (model_trace, guide_trace):
+        if trace is not None:
+            trace.compute_log_prob()
+    log_lik = torch.zeros(num, x.shape[0], dtype=x.dtype, device=x.device)
     latent = torch.zeros_like(log_lik)
-    if proposal == "guide":
-        for name, lp in model_lp.items():
-            if name not in observed:
-                latent = latent + lp
-        for lp in guide_lp.values():
-            latent = latent - lp
+    for trace, name, sign in factors:
+        lp = _log_prob(trace, name, num, x.shape[0])
+        if trace.nodes[name]["is_observed"]:
+            log_lik = log_lik + lp
+        else:
+            latent = latent - lp if sign < 0 else latent + lp
     return log_lik, latent
+
+
+@torch.no_grad()
+def log_weights(
+    model: Callable[..., Any],
+    guide: Callable[..., Any] | None,
+    x: torch.Tensor,
+    num: int,
+    *,
+    args: Sequence[Any] = (),
+    proposal: Proposal = "guide",
+    discrete: Discrete = "sum",
+) -> torch.Tensor:
+    """Draw ``num`` proposals per datapoint and return their log importance weights, [num, B].
+
+    Sites marked ``infer={"enumerate": "parallel"}`` (in the model or the guide) are summed
+    exactly inside every weight with Pyro's contraction (:mod:`pyro_vae.estimate.enumeration`):
+    for a class y enumerated in the guide, w = sum_y p(x, y, z_y) / q(z_y | x, y) with
+    z_y ~ Q(z|x, y). With ``discrete="sample"`` they are drawn instead, from the guide (or the
+    prior), and weighted like every other latent.
+
+    Example:
+        >>> from pyro_vae.models.exact import MixtureLinearGaussian
+        >>> _ = torch.manual_seed(0)
+        >>> mix = MixtureLinearGaussian(data_dim=3, latent_dim=2, num_classes=4)
+        >>> x = mix.sample_data(5)
+        >>> lw = log_weights(mix.model, mix.exact_guide, x, 7)
+        >>> lw.shape, torch.allclose(lw, mix.exact_log_likelihood(x).expand(7, 5), atol=1e-4)
+        (torch.Size([7, 5]), True)
+    """
+    _check_args(x, args)
+    model_trace, guide_trace = _run(model, guide, x, args, num, proposal, discrete)
+    traces = [model_trace] if guide_trace is None else [guide_trace, model_trace]
+    if has_enumerated_sites(*traces):
+        factors = _factors(model_trace, guide_trace)  # checks the plates before Pyro's packing
+        prepare(traces)
+        return contract_sites(factors, traces)
+    log_lik, latent = _split_terms(model_trace, guide_trace, num, x)
+    return log_lik + latent
 
 
 @dataclass(frozen=True)
@@ -161,6 +286,7 @@ def elbo_terms(
     guide: Callable[..., Any],
     x: torch.Tensor,
     *,
+    args: Sequence[Any] = (),
     num_particles: int = 1,
 ) -> ElboTerms:
     """Estimate the ELBO of each datapoint and its reconstruction and KL terms.
@@ -172,7 +298,7 @@ def elbo_terms(
         >>> bool((terms.kl >= -1).all()), terms.elbo.shape
         (True, torch.Size([3]))
     """
-    log_lik, latent = log_weight_terms(model, guide, x, num_particles, proposal="guide")
+    log_lik, latent = log_weight_terms(model, guide, x, num_particles, args=args)
     reconstruction, kl = log_lik.mean(0), -latent.mean(0)
     return ElboTerms(reconstruction - kl, reconstruction, kl)
 
@@ -275,6 +401,12 @@ def default_chunk_size(x: torch.Tensor, num_samples: int) -> int:
     return max(1, min(num_samples, _CHUNK_VALUES // per_particle))
 
 
+def _cast(arg: Any, dtype: torch.dtype) -> Any:
+    if isinstance(arg, torch.Tensor) and arg.is_floating_point():
+        return arg.to(dtype)
+    return arg
+
+
 @contextlib.contextmanager
 def default_dtype(dtype: torch.dtype) -> Iterator[None]:
     """Make ``dtype`` torch's default floating dtype inside the block.
@@ -306,7 +438,9 @@ def log_likelihood(
     x: torch.Tensor,
     num_samples: int,
     *,
+    args: Sequence[Any] = (),
     proposal: Proposal = "guide",
+    discrete: Discrete = "sum",
     chunk_size: int | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> LogLikelihood:
@@ -316,10 +450,15 @@ def log_likelihood(
         model: Pyro program for P(X|z)P(z) with sites in ``pyro.plate("data", B)``.
         guide: Pyro program for Q(z|X) with the same plate (unused, may be ``None``, when
             ``proposal="prior"``).
-        x: data batch ``[B, ...]``, passed to model and guide as their only argument.
+        x: data batch ``[B, ...]``, passed to model and guide as their first argument.
         num_samples: K, proposals per datapoint.
+        args: further arguments of model and guide (labels, conditions), each batched with
+            ``x`` (``[B, ...]``) or ``None``; floating tensors are cast to ``dtype``.
         proposal: ``"guide"`` (importance sampling) or ``"prior"`` (naive Monte Carlo).
-        chunk_size: proposals traced at once; by default about 2M data values per chunk.
+        discrete: ``"sum"``: sites marked for parallel enumeration are summed exactly inside
+            each weight; ``"sample"``: they are drawn from the proposal and weighted.
+        chunk_size: proposals traced at once; by default about 2M data values per chunk
+            (times the number of values of the enumerated sites).
         dtype: dtype of ``x``. The running sums are kept in float64 whatever the model's dtype;
             for a float64 evaluation of a :class:`pyro_vae.VAE`, also call ``vae.double()``.
 
@@ -337,6 +476,7 @@ def log_likelihood(
     if num_samples < 1:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
     x = x.to(dtype)
+    args = tuple(_cast(a, dtype) for a in args)
     batch = x.shape[0]
     if chunk_size is None:
         chunk_size = default_chunk_size(x, num_samples)
@@ -349,8 +489,9 @@ def log_likelihood(
     for start in range(0, num_samples, chunk_size):
         num = min(chunk_size, num_samples - start)
         with default_dtype(dtype):
-            log_lik, latent = log_weight_terms(model, guide, x, num, proposal=proposal)
-        lw = (log_lik + latent).to(torch.float64)
+            lw = log_weights(
+                model, guide, x, num, args=args, proposal=proposal, discrete=discrete
+            ).to(torch.float64)
         lse_w = torch.logaddexp(lse_w, torch.logsumexp(lw, 0))
         lse_w2 = torch.logaddexp(lse_w2, torch.logsumexp(2.0 * lw, 0))
         sum_lw += lw.sum(0)

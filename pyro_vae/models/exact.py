@@ -1,4 +1,4 @@
-"""The linear-Gaussian VAE: a latent variable model whose log P(X) and posterior are exact.
+"""Latent variable models whose log P(X) and posterior are exact: linear-Gaussian, and mixtures.
 
 With P(z) = N(0, I_d) and P(X|z) = N(Wz + b, sigma^2 I_D) (probabilistic PCA), integrating z out
 gives the marginal
@@ -13,6 +13,12 @@ and the posterior is Gaussian too:
 trained and evaluated by the same code as any other) that also knows these answers. It is the
 reference against which the estimators of :mod:`pyro_vae.estimate.importance` are checked, and the
 place to see naive Monte Carlo fail as the latent dimension grows.
+
+:class:`MixtureLinearGaussian` adds a discrete latent: a class y ~ Categorical(pi) chooses one
+of C linear-Gaussian models, P(X|y, z) = N(W_y z + b_y, sigma^2 I). Then
+P(X) = sum_y pi_y N(X; b_y, W_y W_y^T + sigma^2 I) is exact again, and so are P(y|X) and
+P(z|X, y). It checks the estimators on programs that sum a discrete site out (the model marks y
+for enumeration) or draw it from a guide.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pyro_vae.parts.likelihoods import GaussianLikelihood
 from pyro_vae.parts.networks import MLP, NetworkSpec
 from pyro_vae.parts.priors import StandardNormalPrior
 
-__all__ = ["LinearGaussianVAE", "linear_gaussian"]
+__all__ = ["LinearGaussianVAE", "MixtureLinearGaussian", "linear_gaussian"]
 
 
 class LinearGaussianVAE(VAE):
@@ -146,3 +152,114 @@ def linear_gaussian(
         guide, data_dim=data_dim, latent_dim=latent_dim, network=network, **sizes
     )
     return LinearGaussianVAE(data_dim, latent_dim, sigma, encoder=encoder)
+
+
+class MixtureLinearGaussian(nn.Module):
+    """y ~ Categorical(pi), z ~ N(0, I_d), X|y,z ~ N(W_y z + b_y, sigma^2 I_D): exact log P(X).
+
+    The parameters are drawn at random (seeded by torch's generator) and are not trained: the
+    model is a reference for the estimators. ``model`` marks y for parallel enumeration, so an
+    estimator sums it out wherever a guide does not draw it.
+
+    Args:
+        data_dim: D.
+        latent_dim: d.
+        num_classes: C.
+        sigma: the observation noise standard deviation.
+        spread: the scale of the class offsets b_y (larger: classes easier to tell apart).
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> mix = MixtureLinearGaussian(data_dim=4, latent_dim=2, num_classes=3)
+        >>> x = mix.sample_data(5)
+        >>> mix.exact_log_likelihood(x).shape, mix.posterior_class(x).probs.shape
+        (torch.Size([5]), torch.Size([5, 3]))
+    """
+
+    def __init__(
+        self,
+        data_dim: int,
+        latent_dim: int,
+        num_classes: int,
+        *,
+        sigma: float = 0.5,
+        spread: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.data_dim, self.latent_dim, self.num_classes = data_dim, latent_dim, num_classes
+        self.sigma = sigma
+        self.register_buffer("logits", torch.randn(num_classes).log_softmax(0))
+        self.register_buffer(
+            "weight", torch.randn(num_classes, data_dim, latent_dim) / latent_dim**0.5
+        )
+        self.register_buffer("bias", spread * torch.randn(num_classes, data_dim))
+
+    def class_marginals(self) -> dist.LowRankMultivariateNormal:
+        """P(X|y) = N(b_y, W_y W_y^T + sigma^2 I) for every class, batch shape ``[C]``."""
+        cov_diag = torch.full_like(self.bias, self.sigma**2)
+        return dist.LowRankMultivariateNormal(self.bias, self.weight, cov_diag)
+
+    def _joint_class(self, x: torch.Tensor) -> torch.Tensor:
+        """Log P(X, y) ``[B, C]``."""
+        x = x.to(self.bias.dtype)
+        return self.logits.log_softmax(-1) + self.class_marginals().log_prob(x.unsqueeze(-2))
+
+    @torch.no_grad()
+    def exact_log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        """The closed-form log P(x) of each row of ``x``, shape ``[B]``."""
+        return self._joint_class(x).logsumexp(-1)
+
+    def posterior_class(self, x: torch.Tensor) -> dist.Categorical:
+        """P(y|x), batch shape ``[B]``."""
+        return dist.Categorical(logits=self._joint_class(x))
+
+    def posterior(self, x: torch.Tensor, y: torch.Tensor) -> dist.MultivariateNormal:
+        """P(z|x, y) for classes ``y`` broadcast against the rows of ``x``.
+
+        ``y`` may be ``[B]``, drawn ``[K, B]`` or enumerated ``[C, 1, 1]``; the batch shape is
+        that of ``y`` broadcast with ``[B]``.
+        """
+        w, b = self.weight[y], self.bias[y]  # [..., D, d], [..., D]
+        eye = torch.eye(self.latent_dim, dtype=w.dtype, device=w.device)
+        precision = w.transpose(-1, -2) @ w / self.sigma**2 + eye
+        residual = x.to(w.dtype) - b
+        rhs = (residual.unsqueeze(-2) @ w).transpose(-1, -2) / self.sigma**2
+        loc = torch.cholesky_solve(rhs, torch.linalg.cholesky(precision)).squeeze(-1)
+        shape = torch.broadcast_shapes(loc.shape[:-1], precision.shape[:-2])
+        return dist.MultivariateNormal(
+            loc.expand(*shape, self.latent_dim),
+            precision_matrix=precision.expand(*shape, self.latent_dim, self.latent_dim),
+        )
+
+    def model(
+        self,
+        x: torch.Tensor | None,
+        y: torch.Tensor | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> torch.Tensor:
+        """P(y) P(z) P(X|y, z); y is observed where given and enumerated where not."""
+        num = x.shape[0] if x is not None else y.shape[0] if y is not None else batch_size
+        with pyro.plate("data", num):
+            y = pyro.sample(
+                "y",
+                dist.Categorical(logits=self.logits),
+                obs=y,
+                infer={"enumerate": "parallel"},
+            )
+            zero = torch.zeros(self.latent_dim, dtype=self.bias.dtype, device=self.bias.device)
+            z = pyro.sample("z", dist.Normal(zero, 1.0).to_event(1))
+            loc = (self.weight[y] @ z.unsqueeze(-1)).squeeze(-1) + self.bias[y]
+            return pyro.sample("x", dist.Normal(loc, self.sigma).to_event(1), obs=x)
+
+    def exact_guide(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        """Q(y|x) = P(y|x) (enumerated) and Q(z|x, y) = P(z|x, y): a perfect proposal."""
+        with pyro.plate("data", x.shape[0]):
+            if y is None:
+                y = pyro.sample("y", self.posterior_class(x), infer={"enumerate": "parallel"})
+            pyro.sample("z", self.posterior(x, y))
+
+    @torch.no_grad()
+    def sample_data(self, num: int) -> torch.Tensor:
+        """Draw ``num`` datapoints X ~ P(X)."""
+        return self.model(None, batch_size=num)

@@ -79,3 +79,40 @@ def test_float64_evaluation_works_for_every_prior_and_guide(prior, guide):
         assert np.isfinite(res.estimate).all()
     assert torch.get_default_dtype() == torch.float32  # left as it was
     assert next(vae.parameters()).dtype == torch.float32  # the caller's model untouched
+
+
+def test_extra_arguments_travel_with_their_rows_whatever_the_batch_size():
+    from conftest import make_mixture
+
+    mix = make_mixture(seed=5)
+    torch.manual_seed(0)
+    x = mix.sample_data(7)
+    y = torch.arange(7) % mix.num_classes
+    joint = mix.posterior_class(x).logits.gather(-1, y[:, None]).squeeze(-1)
+    expected = (joint + mix.exact_log_likelihood(x)).numpy()  # log P(x, y)
+    for batch_size in (3, 7):
+        res = estimate_dataset(
+            mix.model,
+            mix.exact_guide,
+            x,
+            4,
+            args=(y,),
+            batch_size=batch_size,
+            dtype=torch.float64,
+            seed=0,
+        )
+        np.testing.assert_allclose(res.estimate, expected, atol=1e-10)
+    ais = estimate_dataset(
+        mix.model,
+        mix.exact_guide,
+        x,
+        0,
+        args=(y,),
+        proposal="ais",
+        batch_size=3,
+        dtype=torch.float64,
+        ais={"num_chains": 4, "num_steps": 0},
+    )
+    np.testing.assert_allclose(ais.estimate, expected, atol=1e-10)
+    with pytest.raises(ValueError, match="extra argument 0 has 6 rows"):
+        estimate_dataset(mix.model, mix.exact_guide, x, 4, args=(y[:6],))

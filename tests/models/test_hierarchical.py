@@ -12,9 +12,10 @@ from pyro.infer import Trace_ELBO
 from torch import nn
 
 from pyro_vae import Config, HierarchicalVAE, InputError, build_vae, load_run, train
-from pyro_vae.estimate.ais import _Target, _target, annealed_importance_sampling
+from pyro_vae.estimate.ais import annealed_importance_sampling
 from pyro_vae.estimate.bdmc import bidirectional_monte_carlo, simulate
 from pyro_vae.estimate.importance import log_likelihood
+from pyro_vae.estimate.targets import Target, target_for
 from pyro_vae.parts.guides import DiagonalGaussianEncoder
 from pyro_vae.parts.likelihoods import GaussianLikelihood
 from pyro_vae.parts.priors import StandardNormalPrior
@@ -134,7 +135,7 @@ def test_importance_sampling_matches_the_closed_form_of_a_linear_two_layer_model
 
 def test_ais_from_the_guide_reaches_the_closed_form_through_the_pyro_programs():
     vae, marginal = _linear_gaussian_two_layers()
-    assert _target(vae.model, vae.guide, torch.zeros(1, 3)).__class__ is _Target  # generic path
+    assert target_for(vae.model, vae.guide, torch.zeros(1, 3)).__class__ is Target  # generic path
     x = marginal.sample((30,))
     exact = marginal.log_prob(x).numpy()
     res = annealed_importance_sampling(
