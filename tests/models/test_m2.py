@@ -75,8 +75,8 @@ def test_m2_learns_from_unlabelled_data_beyond_its_hundred_labels(trained):
         loss.backward()
         optimizer.step()
     baseline = (alone(x[test]).argmax(-1) == y[test]).float().mean().item()
-    # measured with these seeds: 0.89 against 0.81 on the 297 test digits (about 3 standard
-    # errors of the paired difference)
+    # measured with these seeds: 0.855 against 0.815 on the 297 test digits (12 digits more;
+    # a margin of about two standard errors, so the fixed seeds matter here)
     assert accuracy > baseline
     assert accuracy > 0.8
 
