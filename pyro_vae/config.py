@@ -117,6 +117,18 @@ class Config:
         "hidden widths of the networks between z1 and z2 of --model hierarchical",
         "model",
     )
+    labels: int = _setting(
+        0,
+        "training labels that --model m2 keeps (balanced over the classes, chosen by --seed); "
+        "the other training images are used without theirs",
+        "model",
+    )
+    classification_weight: float = _setting(
+        0.1,
+        "weight of the classification term of --model m2, as a share of the training set "
+        "(the paper's alpha = 0.1 N)",
+        "objective",
+    )
     # objective
     objective: str = _setting("elbo", "training objective", "objective", family="objective")
     num_particles: int = _setting(1, "samples of z per datapoint in the objective (k)", "objective")
@@ -275,10 +287,52 @@ class Config:
                 f"of {setting('model', 'hierarchical')} draws z2 given z1: use "
                 f"{setting('objective', 'elbo')} or {setting('objective', 'iwae')}"
             )
+        self._check_m2()
         if self.jit == "on" and self.warmup_epochs > 0:
             raise InputError(
                 f"{setting('jit', 'on')} cannot follow a changing KL weight: pass "
                 f"{setting('jit', 'auto')} or {setting('warmup_epochs', 0)}"
+            )
+
+    def _check_m2(self) -> None:
+        """The settings of the semi-supervised model, and ``labels`` for it alone."""
+        if self.labels < 0:
+            raise InputError(
+                f"labels must be >= 0, got {self.labels}: pass e.g. {setting('labels', 100)}"
+            )
+        if not self.classification_weight >= 0 or not math.isfinite(self.classification_weight):
+            raise InputError(
+                f"classification_weight must be >= 0, got {self.classification_weight}: pass "
+                f"e.g. {setting('classification_weight', 0.1)}"
+            )
+        if self.model != "m2":
+            if self.labels:
+                raise InputError(
+                    f"{setting('labels', self.labels)} is for the semi-supervised model: pass "
+                    f"{setting('model', 'm2')}, or leave labels out"
+                )
+            return
+        if self.labels == 0:
+            raise InputError(
+                f"{setting('model', 'm2')} learns from some labels: pass how many to keep, "
+                f"e.g. {setting('labels', 100)}"
+            )
+        if self.network != "mlp":
+            raise InputError(
+                f"{setting('model', 'm2')} feeds the class to its networks as extra inputs, "
+                f"which a convolutional body cannot take: pass {setting('network', 'mlp')}"
+            )
+        if self.objective != "elbo" or self.jit == "on":
+            raise InputError(
+                f"{setting('model', 'm2')} trains with TraceEnum_ELBO, summing the class of "
+                f"unlabelled images: pass {setting('objective', 'elbo')} and "
+                f"{setting('jit', 'auto')}"
+            )
+        if self.prior == "vamp":
+            raise InputError(
+                f"the VampPrior encodes pseudo-images with the guide, which in "
+                f"{setting('model', 'm2')} also reads a class: pass another "
+                f"{setting('prior')}, e.g. {setting('prior', 'standard-normal')}"
             )
 
     @property
@@ -300,6 +354,7 @@ class Config:
         return (
             family("objective").trait(self.objective, "jit")
             and self.warmup_epochs == 0
+            and self.model != "m2"  # TraceEnum_ELBO, which the JIT path does not take
             and not self._parts_without_jit()
             and hasattr(torch.jit, "trace")  # deprecated in torch 2.x: off once it is gone
         )

@@ -330,6 +330,48 @@ CASES: list[Case] = [
         "--ais-steps",
         "100,0",
     ),
+    # the semi-supervised model
+    cli("labels-without-m2", "a setting without its model", "train", "--labels", "100"),
+    cli("m2-without-labels", "a count", "train", "--model", "m2"),
+    cli("negative-labels", "a count", "train", "--model", "m2", "--labels", "-5"),
+    cli("labels-above-count", "a count", "train", "--model", "m2", "--labels", "100000"),
+    cli(
+        "m2-unlabelled-data",
+        "data without labels",
+        "train",
+        "--model",
+        "m2",
+        "--labels",
+        "10",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/unlabelled.npz",
+    ),
+    cli(
+        "m2-negative-class",
+        "labels outside 0..C-1",
+        "train",
+        "--model",
+        "m2",
+        "--labels",
+        "10",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/negative-labels.npz",
+    ),
+    cli(
+        "m2-conv",
+        "settings that exclude each other",
+        "train",
+        "--model",
+        "m2",
+        "--labels",
+        "100",
+        "--network",
+        "conv",
+    ),
     cli("bdmc-missing-run", "a run directory", "bdmc", f"{WORK}/none"),
     cli("custom-run-cli", "a run of a user's own VAE", "evaluate", f"{WORK}/custom"),
     api("load-custom-run", "a run of a user's own VAE", f'load_run("{WORK}/custom")'),
@@ -374,6 +416,9 @@ def make_workspace(root: Path) -> None:
     )
     np.savez(root / "text-labels.npz", x_train=images, y_train=np.array(["cat"] * 200))
     np.savez(root / "labels-alone.npz", x_train=images, y_test=np.zeros(50, dtype=int))
+    binary = (images > 0.5).astype(np.float32)
+    np.savez(root / "unlabelled.npz", x_train=binary)
+    np.savez(root / "negative-labels.npz", x_train=binary, y_train=np.arange(200) % 4 - 1)
     (root / "empty").mkdir()
     (root / "file.txt").write_text("a file, not a folder\n")
     (root / "bad.toml").write_text("epochs = = 3\n")

@@ -32,6 +32,7 @@ class DataSplits:
         y_test: test labels or ``None``.
         binarize_train: whether training batches are binarized afresh each epoch.
         image_shape: ``(height, width)`` or ``None``.
+        y_train: training labels (one per row of ``train``) or ``None``.
     """
 
     train: torch.Tensor
@@ -41,11 +42,20 @@ class DataSplits:
     y_test: torch.Tensor | None
     binarize_train: bool
     image_shape: tuple[int, int] | None
+    y_train: torch.Tensor | None = None
 
     @property
     def data_dim(self) -> int:
         """Number of values per datapoint."""
         return int(self.train.shape[1])
+
+    @property
+    def num_classes(self) -> int | None:
+        """How many classes the labels name (largest label + 1); ``None`` without labels."""
+        labelled = [y for y in (self.y_train, self.y_validation, self.y_test) if y is not None]
+        if not labelled or not any(y.numel() for y in labelled):
+            return None
+        return int(max(int(y.max()) for y in labelled if y.numel())) + 1
 
 
 def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None:
@@ -127,4 +137,5 @@ def load_data(config: Config, support: str) -> DataSplits:
         y_test=raw.y_test,
         binarize_train=binarize,
         image_shape=raw.image_shape,
+        y_train=None if raw.y_train is None else raw.y_train[train_idx],
     )

@@ -281,6 +281,7 @@ class ElboTerms:
     kl: torch.Tensor
 
 
+@torch.no_grad()
 def elbo_terms(
     model: Callable[..., Any],
     guide: Callable[..., Any],
@@ -291,6 +292,11 @@ def elbo_terms(
 ) -> ElboTerms:
     """Estimate the ELBO of each datapoint and its reconstruction and KL terms.
 
+    A discrete site that the guide enumerates is averaged over exactly, each value weighted by
+    its guide probability, as ``TraceEnum_ELBO`` does: for M2's class,
+    ELBO = sum_y q(y|x) [log p(x|y, z_y) + log p(y) + log p(z_y) - log q(y|x) - log q(z_y|x, y)].
+    A site that the model alone enumerates has no such split and is refused.
+
     Example:
         >>> from pyro_vae import Config, build_vae
         >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
@@ -298,8 +304,46 @@ def elbo_terms(
         >>> bool((terms.kl >= -1).all()), terms.elbo.shape
         (True, torch.Size([3]))
     """
-    log_lik, latent = log_weight_terms(model, guide, x, num_particles, args=args)
-    reconstruction, kl = log_lik.mean(0), -latent.mean(0)
+    _check_args(x, args)
+    model_trace, guide_trace = _run(model, guide, x, args, num_particles, "guide", "sum")
+    assert guide_trace is not None
+    if not has_enumerated_sites(model_trace, guide_trace):
+        log_lik, latent = _split_terms(model_trace, guide_trace, num_particles, x)
+        reconstruction, kl = log_lik.mean(0), -latent.mean(0)
+        return ElboTerms(reconstruction - kl, reconstruction, kl)
+    return _enumerated_elbo_terms(model_trace, guide_trace, num_particles, x.shape[0])
+
+
+def _enumerated_elbo_terms(
+    model_trace: poutine.Trace, guide_trace: poutine.Trace, num: int, batch: int
+) -> ElboTerms:
+    """The ELBO's terms averaged exactly over the values of the guide's enumerated sites."""
+    model_trace.compute_log_prob()
+    guide_trace.compute_log_prob()
+    log_q_enum: Any = 0.0
+    latent: Any = 0.0
+    for _, site in _sample_sites(guide_trace):
+        latent = latent - site["log_prob"]
+        if is_enumerated(site):
+            log_q_enum = log_q_enum + site["log_prob"]
+    log_lik: Any = 0.0
+    for name, site in _sample_sites(model_trace):
+        if site["is_observed"]:
+            log_lik = log_lik + site["log_prob"]
+        elif name in guide_trace.nodes:
+            latent = latent + site["log_prob"]
+        else:
+            raise ValueError(
+                f"site {name!r} is summed out by the model alone, so the ELBO has no "
+                "reconstruction and KL terms: use log_weights"
+            )
+
+    def average(term: torch.Tensor) -> torch.Tensor:
+        weighted = torch.as_tensor(log_q_enum).exp() * term
+        full = weighted.expand(torch.broadcast_shapes(weighted.shape, (num, batch)))
+        return full.reshape(-1, num, batch).sum(0).mean(0)
+
+    reconstruction, kl = average(log_lik), -average(latent)
     return ElboTerms(reconstruction - kl, reconstruction, kl)
 
 

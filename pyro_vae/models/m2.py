@@ -32,14 +32,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pyro_vae.errors import InputError, setting
 from pyro_vae.hardware.devices import device_of
-from pyro_vae.parts.contracts import Encoder, Likelihood, Prior, check_part
+from pyro_vae.models.vae import MODELS, VAE
+from pyro_vae.parts.contracts import Encoder, Likelihood, Prior
 from pyro_vae.parts.guides import GUIDES
 from pyro_vae.parts.likelihoods import LIKELIHOODS
 from pyro_vae.parts.networks import MLP, NetworkSpec
 from pyro_vae.parts.priors import PRIORS
 
-__all__ = ["SemiSupervisedVAE", "build_m2", "with_class"]
+__all__ = ["SemiSupervisedVAE", "build_m2", "m2", "with_class"]
 
 
 def with_class(values: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -58,8 +60,11 @@ def with_class(values: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch
     return torch.cat([values.expand(*shape, -1), onehot.expand(*shape, -1)], -1)
 
 
-class SemiSupervisedVAE(nn.Module):
+class SemiSupervisedVAE(VAE):
     """M2: P(y) P(z) P(X|y, z) with the guide Q(y|X) Q(z|X, y).
+
+    A :class:`~pyro_vae.VAE` whose programs take the labels as a second argument:
+    ``model(x, y)`` and ``guide(x, y)``, ``y`` a tensor of class indices or ``None``.
 
     Args:
         prior: P(z), a registered prior or any :class:`~pyro_vae.parts.contracts.Prior`.
@@ -69,9 +74,6 @@ class SemiSupervisedVAE(nn.Module):
         num_classes: C.
         name: the name under which ``pyro.module`` registers the parameters.
     """
-
-    latent_sites: tuple[str, ...] = ("z",)
-    latent_name: str = "z"
 
     def __init__(
         self,
@@ -83,13 +85,9 @@ class SemiSupervisedVAE(nn.Module):
         *,
         name: str = "m2",
     ) -> None:
-        super().__init__()
-        for role, part in (("prior", prior), ("encoder", encoder), ("likelihood", likelihood)):
-            check_part(role, part)
-        self.prior, self.encoder, self.likelihood = prior, encoder, likelihood
+        super().__init__(prior, encoder, likelihood, name=name)
         self.classifier = classifier
         self.num_classes = num_classes
-        self.name = name
 
     def class_prior(self) -> dist.Categorical:
         """P(y), uniform over the classes."""
@@ -141,15 +139,38 @@ class SemiSupervisedVAE(nn.Module):
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """argmax_y Q(y|x) per row of ``x``."""
-        return self.classifier(x).argmax(-1)
+        return self.classifier(x.to(device_of(self))).argmax(-1)
 
     @torch.no_grad()
     def sample(self, num: int, y: torch.Tensor | None = None) -> torch.Tensor:
         """Means E[X|y, z] of ``num`` draws of z (and of y where ``y`` is ``None``)."""
         if y is None:
             y = self.class_prior().sample((num,))
-        z = self.prior().sample((num,))
+        return self.decode(self.prior().sample((num,)), y)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[X|y, z]; ``y`` (class indices broadcast against z's rows) is needed."""
+        if y is None:
+            raise InputError(
+                f"{setting('model', 'm2')} decodes a latent together with a class, which this "
+                "use does not give: draw its samples, recon or curves figures"
+            )
         return self.likelihood.mean(with_class(z, y, self.num_classes))
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean of Q(z|x, y), with y the class Q(y|x) finds most likely where not given."""
+        x = x.to(device_of(self))
+        if y is None:
+            y = self.classify(x)
+        return super().encode(with_class(x, y.to(x.device), self.num_classes))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """E[X|y, z] at the mean of Q(z|x, y) for the class Q(y|x) finds most likely."""
+        y = self.classify(x)
+        return self.decode(self.encode(x, y), y)
 
 
 def build_m2(
@@ -188,3 +209,46 @@ def build_m2(
     )
     classifier = MLP(data_dim, tuple(hidden_dims), num_classes, activation=activation)
     return SemiSupervisedVAE(part_prior, encoder, decoder, classifier, num_classes)
+
+
+@MODELS.register(
+    "m2",
+    "the semi-supervised VAE of Kingma et al. 2014: a class beside z, observed for --labels "
+    "training images and summed out for the rest",
+)
+def m2(
+    *,
+    prior: str,
+    guide: str,
+    likelihood: str,
+    data_dim: int,
+    latent_dim: int,
+    network: NetworkSpec,
+    num_classes: int | None,
+    **sizes: object,
+) -> SemiSupervisedVAE:
+    """The model of ``--model m2`` for ``num_classes`` classes (from the data's labels).
+
+    Example:
+        >>> model = m2(prior="standard-normal", guide="diagonal", likelihood="bernoulli",
+        ...            data_dim=8, latent_dim=2, network=NetworkSpec("mlp", (4,)), num_classes=3)
+        >>> model.num_classes
+        3
+    """
+    if not num_classes:
+        raise InputError(
+            f"{setting('model', 'm2')} needs a data set with labels: use digits, mnist, "
+            "fashion-mnist or an npz file with y_train"
+        )
+    sizes = {k: v for k, v in sizes.items() if k not in ("components",)}
+    return build_m2(
+        data_dim=data_dim,
+        latent_dim=latent_dim,
+        num_classes=num_classes,
+        prior=prior,
+        guide=guide,
+        likelihood=likelihood,
+        hidden_dims=network.hidden_dims,
+        activation=network.activation,
+        **sizes,
+    )

@@ -291,7 +291,8 @@ def curves_figure(metrics: Rows) -> Figure:
 
     Solid lines are the validation set, dashed lines a fixed subset of the training set (when
     the run recorded it); the ELBO panel also shows the training objective averaged over each
-    epoch's steps (beta-weighted during a KL warm-up).
+    epoch's steps (beta-weighted during a KL warm-up). A model with a class (M2) adds a fourth
+    panel: the accuracy of its classifier Q(y|X).
 
     Example:
         >>> rows = [{"epoch": e, "val_elbo": -90 + e, "val_reconstruction": -80 + e,
@@ -302,10 +303,12 @@ def curves_figure(metrics: Rows) -> Figure:
     if not metrics:
         raise InputError("the run has no finished epoch yet: there are no curves to draw")
     epochs = [row["epoch"] for row in metrics]
-    fig = Figure(figsize=(11.0, 3.4))
-    panels = fig.subplots(1, 3)
     terms = (("elbo", "ELBO"), ("reconstruction", "reconstruction E_Q[log P(X|z)]"))
     terms += (("kl", "KL(Q(z|X) || P(z))"),)
+    if "val_accuracy" in metrics[0]:
+        terms += (("accuracy", "accuracy of Q(y|X)"),)
+    fig = Figure(figsize=(3.7 * len(terms), 3.4))
+    panels = fig.subplots(1, len(terms))
     for ax, (term, title) in zip(panels, terms, strict=True):
         for split, style, name in (("val", "-", "validation"), ("train", "--", "training")):
             key = f"{split}_{term}"
@@ -316,7 +319,7 @@ def curves_figure(metrics: Rows) -> Figure:
             ax.plot(epochs, values, ":", color="grey", label="training objective")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per datapoint")
+        ax.set_ylabel("share of images" if term == "accuracy" else "nats per datapoint")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -19,8 +19,9 @@ import torch
 from matplotlib.figure import Figure
 
 from pyro_vae.data.splits import DataSplits
-from pyro_vae.errors import InputError
-from pyro_vae.plots import figures
+from pyro_vae.errors import InputError, setting
+from pyro_vae.models.m2 import SemiSupervisedVAE
+from pyro_vae.plots import classes, figures
 from pyro_vae.registry import Registry
 from pyro_vae.storage.files import atomic_write_bytes
 from pyro_vae.storage.rundir import (
@@ -134,6 +135,32 @@ def _bdmc(source: FigureSource) -> Figure:
     return figures.bdmc_figure(read_bdmc(source.run.path))
 
 
+def _semisupervised(source: FigureSource) -> SemiSupervisedVAE:
+    vae = source.run.vae
+    if not isinstance(vae, SemiSupervisedVAE):
+        raise InputError(
+            f"{source.run.path} is not a model with a class: this figure is for "
+            f"{setting('model', 'm2')} runs"
+        )
+    return vae
+
+
+@PLOT_KINDS.register("classes", "--model m2: the style of test images drawn in every class")
+def _classes(source: FigureSource) -> Figure:
+    vae = _semisupervised(source)
+    return classes.class_style_figure(vae, source.test[0][:_PAIRS], source.image_shape)
+
+
+@PLOT_KINDS.register("confusion", "--model m2: the confusion matrix of Q(y|X) on the test set")
+def _confusion(source: FigureSource) -> Figure:
+    vae = _semisupervised(source)
+    x, y = source.test
+    if y is None:
+        raise InputError(f"the test data of {source.run.path} have no labels to compare with")
+    predicted = torch.cat([vae.classify(x[i : i + 1000]).cpu() for i in range(0, len(x), 1000)])
+    return classes.confusion_figure(y, predicted, vae.num_classes)
+
+
 @PLOT_KINDS.register("khat", "Pareto k-hat of every test point, from pyro-vae evaluate")
 def _khat(source: FigureSource) -> Figure:
     rows = read_estimates(source.run.path)
@@ -170,10 +197,13 @@ def standard_kinds(run: Run) -> Iterator[str]:
     """The figures every finished run gets, in order.
 
     Always curves; for images also samples, recon, interp, latent and, when the model's latent
-    space is 2-D, manifold.
+    space is 2-D, manifold; for a model with a class (M2) samples, recon, classes and confusion.
     """
     yield "curves"
     if run.data.image_shape is None:
+        return
+    if isinstance(run.vae, SemiSupervisedVAE):  # its latents decode only with a class
+        yield from ("samples", "recon", "classes", "confusion")
         return
     yield from ("samples", "recon", "interp", "latent")
     if figures.latent_dim(run.vae) == 2:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["interrupt_flag"]
+from pyro_vae.errors import spell
+
+__all__ = ["interrupt_flag", "stopped_message"]
 
 
 @contextmanager
@@ -51,3 +54,20 @@ def interrupt_flag(absorb_repeats: bool = False) -> Iterator[dict[str, int]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def stopped_message(signum: int, run_dir: Path, where: str, *, many: bool) -> str:
+    """What a run stopped by ``signum`` says: where it saved and how to continue.
+
+    Example:
+        >>> message = stopped_message(2, Path("runs/a"), "epoch 3 at step 7", many=False)
+        >>> message.startswith("SIGINT received: saved epoch 3 at step 7 in runs/a; continue")
+        True
+    """
+    launch = "torchrun --nproc-per-node N -m pyro_vae" if many else "pyro-vae"
+    again = spell(
+        f"{launch} train --resume {run_dir} (exit status {128 + signum})",
+        f"train(None, {str(run_dir)!r}, resume=True)",
+    )
+    name = signal.Signals(signum).name
+    return f"{name} received: saved {where} in {run_dir}; continue with: {again}"

@@ -33,7 +33,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 from pyro_vae.config import Config
 from pyro_vae.data.batches import binarize_fixed, epoch_batches
 from pyro_vae.data.splits import DataSplits, load_data
-from pyro_vae.errors import InputError, setting, spell
+from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.dataset import evaluate_elbo
 from pyro_vae.hardware.devices import device_of, resolve_device
 from pyro_vae.hardware.parallel import (
@@ -46,7 +46,7 @@ from pyro_vae.hardware.parallel import (
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.parts.likelihoods import likelihood_support
-from pyro_vae.running.interrupts import interrupt_flag
+from pyro_vae.running.interrupts import interrupt_flag, stopped_message
 from pyro_vae.running.objectives import (
     Gradients,
     LatentScale,
@@ -57,6 +57,7 @@ from pyro_vae.running.objectives import (
     nonfinite_problem,
     optimizer_state,
 )
+from pyro_vae.running.semisupervised import accuracies, check_labels, labelled_gradients
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
     DataInfo,
@@ -184,10 +185,11 @@ def train(
         pyro.clear_param_store()
         support = support_of(vae.likelihood) if custom else likelihood_support(config.likelihood)
         splits = load_data(config, support)
+        classes = check_labels(config, splits)
         pyro.set_rng_seed(config.seed)
         if vae is None:
             with target:  # built where it will train
-                vae = build_vae(config, splits.data_dim)
+                vae = build_vae(config, splits.data_dim, classes)
         workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
             vae.init_from_data(splits.train)
@@ -207,7 +209,7 @@ def train(
         trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
         if state is not None:
             trainer.restore(state)
-        data = DataInfo(splits.data_dim, splits.image_shape)
+        data = DataInfo(splits.data_dim, splits.image_shape, classes)
         if state is None and workers.main:  # model and checkpoint first: a run with a
             trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
@@ -254,9 +256,12 @@ class _Trainer:
         self.optimizer = make_optimizer(self.parameters, config.learning_rate)
         # the guide draws its noise for the global batch (keyword rows=): any number of
         # processes takes the same steps (pyro_vae.hardware.parallel)
-        objective = build_objective(config.objective, config.num_particles, jit)
         model, guide = (self.scale(p) for p in split_programs(vae.model, vae.guide))
-        self.gradients = Gradients(objective, model, guide, self.parameters, workers, jit)
+        # M2 scores labelled images beside each minibatch (pyro_vae.running.semisupervised)
+        objective = build_objective(config.objective, config.num_particles, jit)
+        self.gradients = labelled_gradients(
+            vae, (model, guide), config, splits, self.parameters, workers
+        ) or Gradients(objective, model, guide, self.parameters, workers, jit)
         # A fixed share of the training set, as large as the validation set, scored like it
         # after every epoch: the training curves of metrics.csv.
         probe = splits.train[: splits.validation.shape[0]]
@@ -431,6 +436,7 @@ class _Trainer:
             "train_elbo": fit["elbo"],
             "train_reconstruction": fit["reconstruction"],
             "train_kl": fit["kl"],
+            **accuracies(self.vae, splits=self.splits, probe=self.train_probe),
             "kl_weight": self.scale.scale,
             "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
             "skipped_steps": self.skipped,
@@ -461,14 +467,9 @@ class _Trainer:
         self.save()
         if not self.workers.main:
             return
-        launch = "torchrun --nproc-per-node N -m pyro_vae" if self.workers.many else "pyro-vae"
-        again = spell(
-            f"{launch} train --resume {self.run_dir} (exit status {128 + signum})",
-            f"train(None, {str(self.run_dir)!r}, resume=True)",
-        )
-        where = f"epoch {self.epoch + 1} at step {self.step} in {self.run_dir}"
-        name = signal.Signals(signum).name
-        print(f"{name} received: saved {where}; continue with: {again}", file=sys.stderr)
+        where = f"epoch {self.epoch + 1} at step {self.step}"
+        message = stopped_message(signum, self.run_dir, where, many=self.workers.many)
+        print(message, file=sys.stderr)
 
     def finish(self) -> TrainResult:
         result = TrainResult(

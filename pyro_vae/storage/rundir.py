@@ -43,6 +43,7 @@ from pyro_vae.errors import InputError, spell
 from pyro_vae.hardware.devices import resolve_device
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.registry import family
+from pyro_vae.storage.datainfo import DataInfo
 from pyro_vae.storage.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -122,18 +123,6 @@ RUN_FILES = (
 )
 FORMAT = "pyro-vae-run/1"
 _FIGURE_SUFFIX = ".png"
-
-
-@dataclass(frozen=True)
-class DataInfo:
-    """What a model needs to know of its data: the width of a datapoint and its image shape."""
-
-    data_dim: int
-    image_shape: tuple[int, int] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"data_dim": self.data_dim, "image_shape": list(self.image_shape or []) or None}
 
 
 @dataclass
@@ -277,19 +266,9 @@ def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
         config = Config.from_dict(_without_unread_data_settings(settings))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
-    data_dim, shape = data.get("data_dim"), data.get("image_shape")
-    valid_shape = shape is None or (
-        isinstance(shape, list)
-        and len(shape) == 2
-        and all(isinstance(s, int) and s > 0 for s in shape)
-    )
-    if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
-        raise InputError(f"{path}: the data section is invalid; restore the file or train again")
-    image_shape = (shape[0], shape[1]) if shape else None
-    if image_shape and image_shape[0] * image_shape[1] != data_dim:
-        raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
+    info = DataInfo.from_dict(data, path)
     custom = doc.get("custom_model")
-    return config, DataInfo(data_dim, image_shape), None if custom is None else str(custom)
+    return config, info, None if custom is None else str(custom)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,7 +362,7 @@ def load_run(
             )
             raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
         with target:
-            vae = build_vae(config, data.data_dim)
+            vae = build_vae(config, data.data_dim, data.num_classes)
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
     load_weights(vae, tensors, run_dir / MODEL_FILE)
     vae.to(target).eval()

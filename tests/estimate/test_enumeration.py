@@ -133,3 +133,20 @@ def test_a_site_with_an_extra_batch_dimension_is_refused_in_one_line():
     with pytest.raises(ValueError, match="data plate") as error:
         log_weights(model, None, torch.zeros(3), 2, proposal="prior")
     assert "\n" not in str(error.value)
+
+
+def test_the_elbo_averages_an_enumerated_class_exactly(mix, data):
+    from pyro_vae.estimate.importance import elbo_terms
+
+    exact = elbo_terms(mix.model, mix.exact_guide, data, num_particles=3)
+    # with the exact posterior the KL to it vanishes: the ELBO is log p(x) itself
+    np.testing.assert_allclose(exact.elbo, mix.exact_log_likelihood(data), atol=1e-9)
+    guide = loose_mixture_guide(mix)
+    torch.manual_seed(3)
+    terms = elbo_terms(mix.model, guide, data, num_particles=4000)
+    pyro_elbo = -pyro.infer.TraceEnum_ELBO(
+        num_particles=4000, vectorize_particles=True, max_plate_nesting=1
+    ).loss(mix.model, guide, data)
+    assert abs(float(terms.elbo.sum()) - pyro_elbo) < 0.05 * abs(pyro_elbo) / 100 + 0.5
+    assert torch.all(terms.elbo < mix.exact_log_likelihood(data))
+    torch.testing.assert_close(terms.elbo, terms.reconstruction - terms.kl)

@@ -45,7 +45,10 @@ def test_train_writes_the_standard_figures(run_dir):
     assert not (run_dir / "estimators.png").exists()
 
 
-@pytest.mark.parametrize("kind", PLOT_KINDS.names())
+CLASS_KINDS = ("classes", "confusion")  # for a model with a class (M2)
+
+
+@pytest.mark.parametrize("kind", [k for k in PLOT_KINDS.names() if k not in CLASS_KINDS])
 def test_every_kind_renders_from_the_cli(kind, run_dir, tmp_path, capsys):
     out = tmp_path / f"{kind}.png"
     assert main(["plot", str(run_dir), "--kind", kind, "-o", str(out)]) == 0
@@ -130,3 +133,17 @@ def test_figures_need_images(tmp_path):
     run = Run(tmp_path, config, DataInfo(5, None), build_vae(config, 5))
     with pytest.raises(InputError, match="not images"):
         draw_figure("samples", FigureSource(run, lambda: (torch.rand(3, 5), None)))
+
+
+def test_an_m2_run_draws_its_own_figures_and_a_vae_run_refuses_them(run_dir, tmp_path, capsys):
+    run = tmp_path / "m2"
+    argv = ["train", "--out", str(run), "--model", "m2", "--labels", "50", *TINY]
+    assert main(argv) == 0
+    kinds = list(standard_kinds(load_run(run)))
+    assert kinds == ["curves", "samples", "recon", "classes", "confusion"]
+    for kind in kinds:
+        _png(run / f"{kind}.png")
+    for kind in CLASS_KINDS:
+        assert main(["plot", str(run_dir), "--kind", kind, "-o", str(tmp_path / "x.png")]) == 2
+        assert "--model m2" in capsys.readouterr().err
+    assert main(["plot", str(run), "--kind", "manifold", "-o", str(tmp_path / "m.png")]) == 2

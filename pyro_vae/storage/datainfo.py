@@ -1,0 +1,65 @@
+"""The data section of a run's ``config.json``: what a model needs to know of its data.
+
+Example:
+    >>> info = DataInfo(64, (8, 8), num_classes=10)
+    >>> DataInfo.from_dict(info.to_dict(), Path("config.json")) == info
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyro_vae.errors import InputError
+
+__all__ = ["DataInfo"]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """The width of a datapoint, its image shape, and how many classes its labels name (M2).
+
+    Attributes:
+        data_dim: values per datapoint.
+        image_shape: ``(height, width)`` or ``None``.
+        num_classes: the classes of a model with a class, ``None`` for every other model.
+    """
+
+    data_dim: int
+    image_shape: tuple[int, int] | None
+    num_classes: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``num_classes`` only where the model has a class)."""
+        out: dict[str, Any] = {
+            "data_dim": self.data_dim,
+            "image_shape": list(self.image_shape or []) or None,
+        }
+        if self.num_classes is not None:
+            out["num_classes"] = self.num_classes
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path) -> DataInfo:
+        """Read the data section of ``path``; :class:`InputError` if it is damaged."""
+        data_dim, shape = data.get("data_dim"), data.get("image_shape")
+        valid_shape = shape is None or (
+            isinstance(shape, list)
+            and len(shape) == 2
+            and all(isinstance(s, int) and s > 0 for s in shape)
+        )
+        if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
+            raise InputError(
+                f"{path}: the data section is invalid; restore the file or train again"
+            )
+        image_shape = (shape[0], shape[1]) if shape else None
+        if image_shape and image_shape[0] * image_shape[1] != data_dim:
+            raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
+        classes = data.get("num_classes")
+        if classes is not None and not (isinstance(classes, int) and 0 < classes <= 1 << 16):
+            raise InputError(
+                f"{path}: num_classes {classes!r} is invalid; restore the file or train again"
+            )
+        return cls(data_dim, image_shape, classes)
