@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--proposal",
         default="guide",
         help="guide (importance sampling), prior (naive Monte Carlo), ais (annealed importance "
-        "sampling), both (guide and prior) or all three (default: guide)",
+        "sampling), both (guide and prior), all three, or guide-drawn (a discrete latent such "
+        "as M2's class drawn from the guide, not summed); several separated by commas "
+        "(default: guide)",
     )
     _add_ais_options(p_eval, "T", "intermediate distributions (default: 1000)")
 
@@ -332,6 +334,7 @@ def integers(value: str, option: str) -> list[int]:
 
 PROPOSALS = {
     "guide": ("guide",),
+    "guide-drawn": ("guide-drawn",),
     "prior": ("prior",),
     "ais": ("ais",),
     "both": ("guide", "prior"),
@@ -340,17 +343,26 @@ PROPOSALS = {
 
 
 def proposals(value: str) -> tuple[str, ...]:
-    """The estimators ``--proposal`` names: guide, prior, ais, both (guide, prior) or all.
+    """The estimators ``--proposal`` names (several separated by commas).
+
+    guide, guide-drawn (discrete latents drawn, not summed), prior, ais, both (guide and
+    prior) or all (guide, prior and ais).
 
     Example:
         >>> proposals("all")
         ('guide', 'prior', 'ais')
+        >>> proposals("guide,guide-drawn,prior")
+        ('guide', 'guide-drawn', 'prior')
     """
-    if value not in PROPOSALS:
-        raise InputError(
-            f"unknown proposal {value!r}: choose one of {', '.join(PROPOSALS)} (option --proposal)"
-        )
-    return PROPOSALS[value]
+    chosen: list[str] = []
+    for name in value.split(","):
+        if name not in PROPOSALS:
+            raise InputError(
+                f"unknown proposal {name!r}: choose one of {', '.join(PROPOSALS)}, or several "
+                "separated by commas (option --proposal)"
+            )
+        chosen += [p for p in PROPOSALS[name] if p not in chosen]
+    return tuple(chosen)
 
 
 def chain_options(args: argparse.Namespace) -> dict[str, Any]:

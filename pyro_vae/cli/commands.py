@@ -115,7 +115,11 @@ def _num(value: float, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if math.isfinite(value) else "-"
 
 
-_PROPOSAL_LABEL = {"guide": "guide (importance sampling)", "prior": "prior (naive Monte Carlo)"}
+_PROPOSAL_LABEL = {
+    "guide": "guide (importance sampling)",
+    "guide-drawn": "guide, discrete latents drawn",
+    "prior": "prior (naive Monte Carlo)",
+}
 
 
 def _label(name: str, summary: dict[str, Any]) -> str:
@@ -168,6 +172,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
         f"KL {elbo['kl']:.3f}); written to {result.path}"
     )
+    classes = result.summary.get("classes")
+    if classes:
+        print(
+            f"classes of {classes['num_labelled']} labelled test points: error of Q(y|x) "
+            f"{100 * classes['classifier_error']:.2f} %, of the model's Bayes classifier "
+            f"argmax_y P(y) P(x|y) {100 * classes['bayes_error']:.2f} %; "
+            f"mean log P(x, y) {classes['log_p_x_y']:.3f}"
+        )
     for line in result.summary["warnings"]:
         print(f"warning: {line}")
     return 0

@@ -14,6 +14,7 @@ stream, and under torchrun every process takes its share of the points
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from pyro_vae.models.vae import VAE
 
 __all__ = [
     "BATCH_SIZE",
+    "CLASS_STREAM",
+    "ELBO_STREAM",
     "PROPOSALS",
     "STREAMS",
     "Evaluation",
@@ -52,8 +55,9 @@ __all__ = [
 PROPOSALS: tuple[Proposal, ...] = ("guide", "prior")
 #: Datapoints per pass of the estimators by default (memory grows with it, not with K).
 BATCH_SIZE = 100
-#: What evaluate can run: importance sampling with the guide or the prior, or AIS.
-Method = Literal["guide", "prior", "ais"]
+#: What evaluate can run: importance sampling with the guide or the prior, or AIS;
+#: ``"guide-drawn"`` is the guide with its enumerated discrete sites drawn, not summed.
+Method = Literal["guide", "guide-drawn", "prior", "ais"]
 _ELBO_BATCH = 1000
 
 
@@ -90,7 +94,8 @@ def estimate_dataset(
         num_samples: K per datapoint.
         args: further arguments of model and guide (labels, conditions), each ``[N, ...]``
             and batched with ``x``, or ``None``.
-        proposal: ``"guide"``, ``"prior"`` or ``"ais"`` (annealed importance sampling; then
+        proposal: ``"guide"``, ``"guide-drawn"`` (the guide with its enumerated discrete sites
+            drawn, not summed), ``"prior"`` or ``"ais"`` (annealed importance sampling; then
             ``num_samples`` is ignored and ``ais`` holds the options of
             :func:`pyro_vae.estimate.ais.annealed_importance_sampling`, ``num_chains`` included).
         discrete: sites marked for enumeration are summed (``"sum"``) or drawn (``"sample"``)
@@ -143,6 +148,9 @@ def estimate_dataset(
             for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
         ]
         return AISLikelihood.concat(chunks)
+    drawn = proposal == "guide-drawn"
+    if drawn:
+        proposal, discrete = "guide", "sample"
     if keys is not None:  # one datapoint per pass, from its own stream
         starts, batch_size = range(x.shape[0]), 1
     parts = []
@@ -161,12 +169,14 @@ def estimate_dataset(
                 dtype=dtype,
             )
         )
-    return LogLikelihood.concat(parts)
+    joined = LogLikelihood.concat(parts)
+    return dataclasses.replace(joined, proposal="guide-drawn") if drawn else joined
 
 
 #: Each estimator's own random streams (keyed under the caller's seed); a caller that draws more
-#: (the ELBO of an evaluated run) takes ``len(STREAMS)``.
-STREAMS = {"guide": 0, "prior": 1, "ais": 2}
+#: takes another key: the ELBO of an evaluated run, the classes of a model with a class.
+STREAMS = {"guide": 0, "prior": 1, "ais": 2, "guide-drawn": 4}
+ELBO_STREAM, CLASS_STREAM = 3, 5
 
 
 def evaluate_elbo(

@@ -38,6 +38,7 @@ import torch
 from pyro import poutine
 from pyro.ops.contract import contract_to_tensor
 from pyro.ops.packed import unpack
+from pyro.ops.rings import LogRing
 from pyro.poutine.enum_messenger import EnumMessenger
 
 __all__ = [
@@ -150,6 +151,7 @@ def contract_sites(
     plate_symbols = set(plate_to_symbol.values())
     tree: OrderedDict[frozenset[str], list[torch.Tensor]] = OrderedDict()
     sum_dims: set[str] = set()
+    sizes: dict[str, int] = {}  # the ring broadcasts to plates, even those of size 1
     shape = torch.Size()
     for trace, name, sign in factors:
         site = trace.nodes[name]
@@ -162,9 +164,11 @@ def contract_sites(
         tree.setdefault(ordinal, []).append(term)
         sum_dims |= set(packed._pyro_dims) - plate_symbols
         plates = [f for f in site["cond_indep_stack"] if f.vectorized]
+        sizes.update((plate_to_symbol[f.name], f.size) for f in plates)
         shape = torch.broadcast_shapes(shape, _plate_shape(plates))
     target = frozenset().union(*tree) if tree else frozenset()
-    total = contract_to_tensor(tree, sum_dims, target_ordinal=target)
+    ring = LogRing(dim_to_size=sizes)
+    total = contract_to_tensor(tree, sum_dims, target_ordinal=target, ring=ring)
     return unpack(total, symbol_to_dim).expand(shape)
 
 

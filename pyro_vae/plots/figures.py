@@ -48,6 +48,7 @@ KHAT_THRESHOLDS = ((0.5, "< 0.5 finite variance"), (0.7, "< 0.7 reliable"), (1.0
 _RELIABLE_KHAT = KHAT_THRESHOLDS[1][0]
 _PROPOSAL_STYLE = {
     "guide": ("tab:blue", "importance sampling (guide)"),
+    "guide-drawn": ("tab:cyan", "importance sampling, discrete latents drawn"),
     "prior": ("tab:red", "naive Monte Carlo (prior)"),
 }
 _KHAT_AXIS_TOP = 2.0

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from pyro_vae.data.splits import DataSplits, load_data
@@ -25,8 +26,9 @@ from pyro_vae.estimate.ais import AISLikelihood
 from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
 from pyro_vae.estimate.dataset import (
     BATCH_SIZE,
+    CLASS_STREAM,
+    ELBO_STREAM,
     PROPOSALS,
-    STREAMS,
     Evaluation,
     Method,
     compare_estimators,
@@ -36,6 +38,7 @@ from pyro_vae.estimate.dataset import (
 from pyro_vae.estimate.diagnostics import reliability_warnings
 from pyro_vae.hardware.devices import resolve_device
 from pyro_vae.hardware.parallel import Workers, noise_seed, running
+from pyro_vae.models.m2 import SemiSupervisedVAE
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.storage.rundir import (
     BDMC_FILE,
@@ -88,6 +91,12 @@ def run_test_data(run: Run, **changes: str | None) -> DataSplits:
             f"{splits.data_dim}: point {setting('data_dir')} or {setting('data_file')} at the data "
             "it was trained on"
         )
+    known, named = run.data.num_classes, splits.num_classes
+    if known is not None and named is not None and named != known:
+        raise InputError(
+            f"the run's model knows {known} classes but the labels of {config.dataset} name "
+            f"{named}: evaluate it on data of its own classes"
+        )
     return splits
 
 
@@ -129,15 +138,68 @@ class RunComparison:
 
 def _points(
     run: Run, x: torch.Tensor | None, limit: int | None, data: Mapping[str, str | None]
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The points to evaluate and, for the run's own test set, their labels (or ``None``)."""
+    labels = None
     if x is None:
-        x = run_test_data(run, **data).test
+        splits = run_test_data(run, **data)
+        x, labels = splits.test, splits.y_test
     elif x.shape[-1] != run.data.data_dim:
         raise InputError(
             f"the run's model takes {run.data.data_dim} values per datapoint but x has "
             f"{x.shape[-1]}: pass data of the run's width"
         )
-    return x if limit is None else x[:limit]
+    if limit is not None:
+        x, labels = x[:limit], None if labels is None else labels[:limit]
+    return x, labels
+
+
+def _class_scores(
+    run: Run,
+    points: torch.Tensor,
+    labels: torch.Tensor | None,
+    num_samples: int,
+    seed: int,
+    batch_size: int,
+    dtype: torch.dtype,
+    workers: Workers,
+) -> dict[str, float]:
+    """For a model with a class (M2) on labelled points: its two classifiers and log P(x, y).
+
+    Q(y|x) is the guide's classifier; the model's own Bayes classifier is argmax_y P(y) P(x|y),
+    with log P(x, y) estimated by importance sampling (K samples) for every class, the class
+    observed. The same estimates at the true labels give log P(x, y). Empty for other models.
+    """
+    vae = run.vae
+    if not isinstance(vae, SemiSupervisedVAE) or labels is None:
+        return {}
+    n = points.shape[0]
+    by_class = np.stack(
+        [
+            evaluate_log_likelihood(
+                vae,
+                points,
+                num_samples,
+                args=(torch.full((n,), c, dtype=torch.long),),
+                seed=noise_seed(seed, CLASS_STREAM, c),
+                batch_size=batch_size,
+                dtype=dtype,
+                workers=workers,
+            )
+            .results["guide"]
+            .estimate
+            for c in range(vae.num_classes)
+        ],
+        1,
+    )
+    truth = labels.numpy()
+    classifier = torch.cat([vae.classify(points[i : i + 1000]).cpu() for i in range(0, n, 1000)])
+    return {
+        "num_labelled": n,
+        "classifier_error": float(np.mean(classifier.numpy() != truth)),
+        "bayes_error": float(np.mean(by_class.argmax(1) != truth)),
+        "log_p_x_y": float(np.mean(by_class[np.arange(n), truth])),
+    }
 
 
 def evaluate_run(
@@ -191,7 +253,7 @@ def evaluate_run(
     """
     target = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
-    points = _points(run, x, limit, data or {})
+    points, labels = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
         check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
     with running(target) as (workers, target):
@@ -208,12 +270,14 @@ def evaluate_run(
             ais=ais,
             workers=workers,
         )
-        elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, len(STREAMS)), workers=workers)
+        elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, ELBO_STREAM), workers=workers)
+        classes = _class_scores(run, points, labels, num_samples, seed, batch_size, dtype, workers)
     summary = {
         **evaluation.summary(),
         "test_elbo": elbo["elbo"],
         "test_reconstruction": elbo["reconstruction"],
         "test_kl": elbo["kl"],
+        **({"classes": classes} if classes else {}),
         "warnings": reliability_warnings(evaluation.results.values()),
     }
     write = write and workers.main  # rank 0 alone writes
@@ -256,7 +320,7 @@ def compare_run(
     """
     where = resolve_device(device)  # a bad device is refused before anything is read
     run = as_run(run)
-    points = _points(run, x, limit, data or {})
+    points, _ = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)
     check_replaceable(target, overwrite, "comparison")
     with running(where) as (workers, where):

@@ -7,12 +7,13 @@ of Kingma et al. (2014) is
 
     J / N = (1/N) [sum_unlabelled U(x) + sum_labelled L(x, y)] + a E_labelled[-log q(y|x)],
 
-with a = alpha / N (``classification_weight``, 0.1 in the paper). A step estimates it from its
-two minibatches; the unlabelled images are all the training images, whether their labels are
-kept or not. The labelled minibatch and its binarization are drawn from the step's own seed,
-so a resumed run takes the same steps, and under torchrun every process scores its rows of
-both minibatches with noise drawn for the whole of each (the gradients are those of one
-process).
+with U(x) and L(x, y) the negative ELBOs of an image without and with its label, and
+a = alpha / N (``classification_weight``, 0.1 in the paper): the loss minimized. A step
+estimates it from its two minibatches; the unlabelled images are all the training images,
+whether their labels are kept or not. The labelled minibatch and its binarization are drawn
+from the step's own seed, so a resumed run takes the same steps, and under torchrun every
+process scores its rows of both minibatches with noise drawn for the whole of each (the
+gradients are those of one process).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def test_value_checks_name_the_option_and_an_example():
 def test_every_estimator_command_takes_ais():
     assert proposals("both") == ("guide", "prior")
     assert proposals("ais") == ("ais",)
-    with pytest.raises(InputError, match="choose one of guide, prior, ais, both, all"):
+    with pytest.raises(InputError, match="choose one of guide, guide-drawn, prior, ais, both, all"):
         proposals("naive")
     for command in ("evaluate", "compare-estimators"):
         args = build_parser().parse_args([command, "run", "--ais-chains", "8"])

@@ -150,3 +150,10 @@ def test_the_elbo_averages_an_enumerated_class_exactly(mix, data):
     assert abs(float(terms.elbo.sum()) - pyro_elbo) < 0.05 * abs(pyro_elbo) / 100 + 0.5
     assert torch.all(terms.elbo < mix.exact_log_likelihood(data))
     torch.testing.assert_close(terms.elbo, terms.reconstruction - terms.kl)
+
+
+def test_a_batch_of_one_point_is_contracted_like_any_other(mix, data):
+    # a plate of size 1 leaves no dimension in Pyro's packed tensors; the sum must still work
+    one = log_weights(mix.model, mix.exact_guide, data[:1], 1).double()
+    exact = mix.exact_log_likelihood(data[:1])
+    torch.testing.assert_close(one, exact.expand(1, 1), atol=1e-8, rtol=0)
