@@ -827,16 +827,17 @@ def _m2(r: dict[str, Any]) -> str:
             + ["-"] * 4
             + [_nll_cell(b, "guide"), "-", _nll_cell(b, "prior"), "-"]
         )
-    headers = ["labels", "epochs", "training s", "error of Q(y|x) %", "Bayes classifier error %"]
+    headers = ["labels", "epochs", "training s", "error of Q(y\\|x) %", "Bayes classifier error %"]
     headers += ["paper M2 %", "paper M1+M2 %", "NLL, class summed", "NLL, class drawn"]
     headers += ["NLL, naive MC (class summed)", "-log P(x, y)"]
     seeds = ""
     if r.get("seeds"):
         errors = [100 * s["classifier_error"] for s in r["seeds"]]
         spread = f"{min(errors):.2f} to {max(errors):.2f} %"
+        runs = f"{len(errors)} more seeds" if len(errors) > 1 else "one more seed"
         seeds = (
-            f"With 100 labels, {len(errors)} more seeds trained for {r['seed_budget']:.0f} s each "
-            f"give a Q(y|x) error of {spread}.\n\n"
+            f"With 100 labels, {runs} trained for {r['seed_budget']:.0f} s each give a Q(y\\|x) "
+            f"error of {spread}.\n\n"
         )
     arch = r["architecture"]
     return (

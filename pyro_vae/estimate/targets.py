@@ -67,6 +67,8 @@ class Target:
         program = self.guide if start == "guide" else self.model
         if program is None:
             raise ValueError("start='guide' needs a guide")
+        if start == "prior" and self.guide is not None:  # a site the guide marks is summed
+            self.summed |= self._marked(self.guide, num_chains)
         trace = poutine.trace(with_chains(program, num_chains, self.x.device)).get_trace(
             self.x, *self.args
         )
@@ -75,13 +77,26 @@ class Target:
             if site["type"] == "sample" and not site["is_observed"] and in_data_plate(site):
                 if not is_discrete(site):
                     sites[name] = (site["value"].detach(), biject_to(site["fn"].support))
-                elif site["infer"].get("enumerate") == "parallel":
+                elif site["infer"].get("enumerate") == "parallel" or name in self.summed:
                     self.summed.add(name)
                 else:
                     raise ValueError(_DISCRETE.format(name=name))
         if not sites:
             raise ValueError("the program samples no continuous latent site inside the data plate")
         return sites
+
+    def _marked(self, program: Callable[..., Any], num: int) -> set[str]:
+        """The discrete sites that ``program`` marks for enumeration."""
+        trace = poutine.trace(with_chains(program, num, self.x.device)).get_trace(
+            self.x, *self.args
+        )
+        return {
+            name
+            for name, site in trace.nodes.items()
+            if site["type"] == "sample"
+            and is_discrete(site)
+            and site["infer"].get("enumerate") == "parallel"
+        }
 
     def _trace(self, program: Callable[..., Any], zs: Mapping[str, torch.Tensor], num: int) -> Any:
         summed = self.summed

@@ -116,7 +116,9 @@ class SemiSupervisedVAE(VAE):
         if size is None:
             raise ValueError("model() needs data x, labels y or a batch_size")
         with pyro.plate("data", size, device=device_of(self)):
-            y = pyro.sample("y", self.class_prior(), obs=y)
+            # marked for enumeration: where no guide draws y (naive Monte Carlo, AIS from the
+            # prior) the estimators sum it out; under the guide, the guide's y is replayed
+            y = pyro.sample("y", self.class_prior(), obs=y, infer={"enumerate": "parallel"})
             z = pyro.sample("z", self.prior())
             return pyro.sample("x", self.likelihood(with_class(z, y, self.num_classes)), obs=x)
 
