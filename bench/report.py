@@ -733,6 +733,29 @@ def mnist_ais_summary(r: dict[str, Any]) -> str:
     )
 
 
+def mnist_m2_summary(r: dict[str, Any]) -> str:
+    """The README's sentence on M2 on MNIST: each row's errors, and its NLL beside the VAE's."""
+    parts = []
+    for row in r["rows"]:
+        paper = row.get("paper") or {}
+        beside = f" (the paper's M2: {paper['m2']:.2f} %)" if paper else ""
+        parts.append(
+            f"with {row['labels']} labels and {row['training_seconds'] / 60:.0f} minutes of "
+            f"training, Q(y\\|x) errs on {100 * row['classifier_error']:.2f} % of the first "
+            f"{row['num_points']} test images{beside} and the model's own Bayes classifier on "
+            f"{100 * row['bayes_error']:.2f} %; its test NLL with the class summed out is "
+            f"{row['nll']['guide']:.2f} nats (K = {row['num_samples']})"
+        )
+    text = "On MNIST, " + "; ".join(parts)
+    if r.get("baseline"):
+        b = r["baseline"]
+        text += (
+            f", against {b['nll']['guide']:.2f} for an unsupervised VAE of the same networks "
+            f"trained as long"
+        )
+    return text + "."
+
+
 def _readme_figures(r: dict[str, Any]) -> str:
     commands = "\n".join(r["commands"])
     return (
@@ -872,7 +895,10 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 #: Blocks of README.md rendered from results: the text between ``<!-- bench:NAME -->`` and
 #: ``<!-- /bench:NAME -->``.
-README_BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {"mnist_ais": mnist_ais_summary}
+README_BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "mnist_ais": mnist_ais_summary,
+    "mnist_m2": mnist_m2_summary,
+}
 
 
 def render_benchmarks() -> str:
