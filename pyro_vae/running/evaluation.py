@@ -223,13 +223,18 @@ def evaluate_run(
 
     What ``pyro-vae evaluate`` does: each proposal's estimates with ``num_samples`` samples per
     point (seeded with ``seed``), the single-sample ELBO on the same points, the exact value when
-    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them.
+    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them. For a model with a
+    class (M2) on its labelled test set, the summary's ``classes`` adds the error of Q(y|x),
+    the error of the model's Bayes classifier and the mean log P(x, y) (:func:`_class_scores`;
+    it estimates log P(x, y) for every class, so it costs as many estimates as there are
+    classes).
 
     Args:
         run: a loaded :class:`~pyro_vae.storage.rundir.Run` or a run directory (of registered parts;
             load a custom one with ``load_run(path, vae=...)`` and pass that).
         num_samples: K per point.
-        proposals: ``"guide"`` (importance sampling), ``"prior"`` (naive Monte Carlo) or both.
+        proposals: ``"guide"`` (importance sampling), ``"guide-drawn"`` (the same with discrete
+            latents drawn, not summed), ``"prior"`` (naive Monte Carlo), ``"ais"``.
         seed: the seed each proposal and the ELBO start from.
         dtype: ``torch.float64`` evaluates a double-precision copy of the model.
         limit: evaluate the first ``limit`` points only.
