@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 # Any torch.load that could unpickle code fails loudly in the whole suite.
 os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
@@ -112,3 +113,20 @@ def loose_mixture_guide(mix, *, inflate: float = 2.0):
             pyro.sample("z", dist.MultivariateNormal(exact.loc, inflate * exact.covariance_matrix))
 
     return guide
+
+
+def metrics_without_time(rows):
+    """A run's metrics rows without their wall-clock seconds (what two runs can share)."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def sigint_at(batches, epoch, step):
+    """``epoch_batches`` that sends this process SIGINT at one step of one epoch."""
+
+    def interrupting(*args, **kwargs):
+        for index, batch in enumerate(batches(*args, **kwargs)):
+            if kwargs["epoch"] == epoch and index == step:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield batch
+
+    return interrupting

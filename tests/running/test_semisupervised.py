@@ -2,13 +2,13 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import metrics_without_time, sigint_at
 
 import pyro_vae.running.training as train_module
 from pyro_vae import Config, InputError, load_run, train
@@ -26,10 +26,6 @@ def make_npz(path, *, labels, negative=False):
         arrays["y_train"] = np.arange(60) % 3 - (1 if negative else 0)
     np.savez(path, **arrays)
     return path
-
-
-def _metrics_without_time(rows):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def test_the_labels_kept_are_balanced_seeded_and_checked():
@@ -60,26 +56,16 @@ def test_m2_trains_from_fifty_labels_and_reloads_as_itself(tmp_path):
     assert np.isfinite(result.test_elbo)
 
 
-def _sigint_at(batches, epoch, step):
-    def interrupting(*args, **kwargs):
-        for index, batch in enumerate(batches(*args, **kwargs)):
-            if kwargs["epoch"] == epoch and index == step:
-                os.kill(os.getpid(), signal.SIGINT)
-            yield batch
-
-    return interrupting
-
-
 def test_a_signal_mid_epoch_and_resume_give_the_uninterrupted_run(tmp_path, monkeypatch):
     config = Config(epochs=2, **{**M2, "batch_size": 50})
     whole = train(config, tmp_path / "whole")
     real = train_module.epoch_batches
-    monkeypatch.setattr(train_module, "epoch_batches", _sigint_at(real, epoch=1, step=4))
+    monkeypatch.setattr(train_module, "epoch_batches", sigint_at(real, epoch=1, step=4))
     stopped = train(config, tmp_path / "cut")
     assert stopped.interrupted and len(stopped.metrics) == 1
     monkeypatch.setattr(train_module, "epoch_batches", real)
     resumed = train(None, tmp_path / "cut", resume=True)
-    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert metrics_without_time(resumed.metrics) == metrics_without_time(whole.metrics)
     assert (tmp_path / "whole/model.safetensors").read_bytes() == (
         tmp_path / "cut/model.safetensors"
     ).read_bytes()

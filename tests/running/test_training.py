@@ -1,10 +1,10 @@
 import math
-import os
 import signal
 
 import pyro
 import pytest
 import torch
+from conftest import metrics_without_time, sigint_at
 
 import pyro_vae.running.training as train_module
 from pyro_vae import InputError, build_vae, evaluate_elbo, load_run, train
@@ -12,10 +12,6 @@ from pyro_vae.data.splits import load_data
 from pyro_vae.estimate.importance import elbo_terms
 from pyro_vae.running.objectives import make_optimizer
 from pyro_vae.storage.rundir import read_checkpoint, read_metrics, save_checkpoint
-
-
-def _metrics_without_time(rows):
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def test_svi_lowers_the_loss_on_digits_within_a_few_steps(tmp_path, tiny):
@@ -39,8 +35,8 @@ def test_same_seed_same_metrics_and_weights(tmp_path, tiny):
     a = train(tiny, tmp_path / "a")
     b = train(tiny, tmp_path / "b")
     c = train(tiny.replace(seed=1), tmp_path / "c")
-    assert _metrics_without_time(a.metrics) == _metrics_without_time(b.metrics)
-    assert _metrics_without_time(a.metrics) != _metrics_without_time(c.metrics)
+    assert metrics_without_time(a.metrics) == metrics_without_time(b.metrics)
+    assert metrics_without_time(a.metrics) != metrics_without_time(c.metrics)
     assert (tmp_path / "a/model.safetensors").read_bytes() == (
         tmp_path / "b/model.safetensors"
     ).read_bytes()
@@ -54,7 +50,7 @@ def test_resume_after_an_epoch_equals_an_uninterrupted_run(tmp_path, tiny, objec
     whole = train(cfg, tmp_path / "whole")
     train(cfg.replace(epochs=1), tmp_path / "parts")
     resumed = train(cfg, tmp_path / "parts", resume=True)
-    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert metrics_without_time(resumed.metrics) == metrics_without_time(whole.metrics)
     assert (tmp_path / "whole/model.safetensors").read_bytes() == (
         tmp_path / "parts/model.safetensors"
     ).read_bytes()
@@ -68,31 +64,19 @@ def test_a_checkpoint_that_kept_torchs_random_state_still_resumes_exactly(tmp_pa
     state = read_checkpoint(tmp_path / "old")
     save_checkpoint(tmp_path / "old", {**state, "torch_rng": torch.get_rng_state()})
     resumed = train(cfg, tmp_path / "old", resume=True)
-    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
-
-
-def _sigint_at(batches, epoch, step):
-    """``epoch_batches`` that sends this process SIGINT at one step of one epoch."""
-
-    def interrupting(*args, **kwargs):
-        for index, batch in enumerate(batches(*args, **kwargs)):
-            if kwargs["epoch"] == epoch and index == step:
-                os.kill(os.getpid(), signal.SIGINT)
-            yield batch
-
-    return interrupting
+    assert metrics_without_time(resumed.metrics) == metrics_without_time(whole.metrics)
 
 
 def test_a_signal_mid_epoch_saves_and_resume_finishes_identically(tmp_path, tiny, monkeypatch):
     whole = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "whole")
     real = train_module.epoch_batches
-    interrupting = _sigint_at(real, epoch=1, step=5)
+    interrupting = sigint_at(real, epoch=1, step=5)
     monkeypatch.setattr(train_module, "epoch_batches", interrupting)
     stopped = train(tiny.replace(epochs=2, batch_size=20), tmp_path / "cut")
     assert stopped.interrupted and len(stopped.metrics) == 1
     monkeypatch.setattr(train_module, "epoch_batches", real)
     resumed = train(None, tmp_path / "cut", resume=True)
-    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert metrics_without_time(resumed.metrics) == metrics_without_time(whole.metrics)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -233,7 +217,7 @@ def test_a_users_own_vae_trains_interrupts_and_resumes_like_a_registered_one(
     cfg = tiny.replace(epochs=2, batch_size=20)
     whole = train(cfg, tmp_path / "whole", vae=_own_vae())
     real = train_module.epoch_batches
-    interrupting = _sigint_at(real, epoch=1, step=5)
+    interrupting = sigint_at(real, epoch=1, step=5)
     monkeypatch.setattr(train_module, "epoch_batches", interrupting)
     stopped = train(cfg, tmp_path / "cut", vae=_own_vae())
     assert stopped.interrupted and len(stopped.metrics) == 1
@@ -243,7 +227,7 @@ def test_a_users_own_vae_trains_interrupts_and_resumes_like_a_registered_one(
     ):
         train(None, tmp_path / "cut", resume=True)
     resumed = train(None, tmp_path / "cut", resume=True, vae=_own_vae(seed=1))
-    assert _metrics_without_time(resumed.metrics) == _metrics_without_time(whole.metrics)
+    assert metrics_without_time(resumed.metrics) == metrics_without_time(whole.metrics)
     assert (tmp_path / "whole/model.safetensors").read_bytes() == (
         tmp_path / "cut/model.safetensors"
     ).read_bytes()
