@@ -38,6 +38,7 @@ __all__ = [
     "check_labels",
     "choose_labels",
     "labelled_gradients",
+    "labelled_rows",
 ]
 
 _LABELS = 5  # the key of the labels' choice beside the run's seed (training uses 1 to 4)
@@ -76,9 +77,7 @@ def labelled_gradients(
     """M2's gradients over the labels the run keeps; ``None`` for a model without a class."""
     if not isinstance(vae, SemiSupervisedVAE) or splits.y_train is None:
         return None
-    keep = choose_labels(
-        splits.y_train, config.labels, vae.num_classes, noise_seed(config.seed, _LABELS)
-    )
+    keep = labelled_rows(config, splits)
     return LabelledGradients(
         vae,
         *programs,
@@ -89,6 +88,23 @@ def labelled_gradients(
         binarize=splits.binarize_train,
         parameters=parameters,
         workers=workers,
+    )
+
+
+def labelled_rows(config: Config, splits: DataSplits) -> torch.Tensor:
+    """Indices of the training rows whose labels a run of M2 keeps (its ``--labels``, seeded).
+
+    Example:
+        >>> from pyro_vae.data.splits import load_data
+        >>> config = Config(model="m2", labels=20)
+        >>> rows = labelled_rows(config, load_data(config, "binary"))
+        >>> rows.shape
+        torch.Size([20])
+    """
+    if splits.y_train is None or splits.num_classes is None:
+        raise InputError(f"{config.dataset} has no labels to keep")
+    return choose_labels(
+        splits.y_train, config.labels, splits.num_classes, noise_seed(config.seed, _LABELS)
     )
 
 

@@ -249,9 +249,8 @@ class _Trainer:
         self.scale = LatentScale(
             kl_weight(config.beta, config.warmup_epochs, 0.0), sites=vae.latent_sites
         )
-        # Pyro's ELBO computes the loss and the gradients; one fused torch Adam over all
-        # parameters applies them: the update rule of pyro.optim.Adam, which would make a dozen
-        # optimizer calls per step for the default model (one per parameter tensor).
+        # Pyro's ELBO computes the loss and gradients; one fused torch Adam applies them: the
+        # rule of pyro.optim.Adam, which would make an optimizer call per parameter tensor.
         self.parameters = list(vae.parameters())
         self.optimizer = make_optimizer(self.parameters, config.learning_rate)
         # the guide draws its noise for the global batch (keyword rows=): any number of
@@ -393,8 +392,7 @@ class _Trainer:
         Returns the loss (``None`` when the step was skipped as non-finite) and whether any
         process was asked to stop (``stop`` is this one's interrupt flag).
         """
-        # each step's noise is keyed by (seed, epoch, step), whoever computes it and after a
-        # resume
+        # the step's noise is keyed by (seed, epoch, step), in any process and after a resume
         seed = noise_seed(self.config.seed, _STEP, self.epoch, self.step)
         loss = self.gradients(batch, seed)
         # the stop flag as it is now, after the step's work: one message carries it with the sum
@@ -456,10 +454,12 @@ class _Trainer:
         self.skipped = 0
         self.save()
         if self.verbose:
+            accuracy = f"  accuracy {row['val_accuracy']:6.1%}" if "val_accuracy" in row else ""
             tqdm.write(
                 f"epoch {row['epoch']:>3}/{cfg.epochs}"
                 f"  train objective {row['train_objective']:9.3f}"
-                f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}  {seconds:6.1f}s"
+                f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}{accuracy}"
+                f"  {seconds:6.1f}s"
             )
 
     def _stop(self, signum: int) -> None:
