@@ -41,10 +41,12 @@ def test_the_labels_kept_are_balanced_seeded_and_checked():
         choose_labels(y % 9, 20, 10, seed=0)
 
 
-def test_m2_trains_from_fifty_labels_and_reloads_as_itself(tmp_path):
-    result = train(Config(epochs=3, **M2), tmp_path / "m2")
+def test_m2_trains_from_fifty_labels_and_reloads_as_itself(tmp_path, capsys):
+    result = train(Config(epochs=3, **M2), tmp_path / "m2", verbose=True)
     rows = read_metrics(tmp_path / "m2")
     assert {"val_accuracy", "train_accuracy", "val_elbo"} <= set(rows[-1])
+    last_line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")][-1]
+    assert f"accuracy {rows[-1]['val_accuracy']:6.1%}" in last_line  # the epoch line shows it
     assert rows[-1]["val_accuracy"] > 0.3  # chance is 0.1
     assert rows[-1]["val_elbo"] > rows[0]["val_elbo"]
     stored = json.loads((tmp_path / "m2/config.json").read_text())
