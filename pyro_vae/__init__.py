@@ -32,6 +32,7 @@ from pyro_vae.estimate.importance import (
     log_likelihood,
     log_weights,
 )
+from pyro_vae.models.cvae import ConditionalVAE, build_cvae
 from pyro_vae.models.exact import LinearGaussianVAE, MixtureLinearGaussian
 from pyro_vae.models.hierarchical import HierarchicalVAE
 from pyro_vae.models.m2 import SemiSupervisedVAE, build_m2
@@ -57,6 +58,7 @@ __all__ = [
     "OBJECTIVES",
     "PRIORS",
     "VAE",
+    "ConditionalVAE",
     "Config",
     "DataSplits",
     "ElboTerms",
@@ -72,6 +74,7 @@ __all__ = [
     "SemiSupervisedVAE",
     "TrainResult",
     "__version__",
+    "build_cvae",
     "build_m2",
     "build_objective",
     "build_vae",

@@ -33,7 +33,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_WEIGHTS", "RESUMABLE", "RESUMABLE_OPTIONS", "Config", "load_config_file"]
+__all__ = [
+    "CONDITION_KINDS",
+    "MAX_WEIGHTS",
+    "RESUMABLE",
+    "RESUMABLE_OPTIONS",
+    "Condition",
+    "Config",
+    "load_config_file",
+]
 
 #: The most weights between the latent and hidden layers of one network (about 1 GiB): larger
 #: is a typo or a hostile config.json, refused before anything is allocated.
@@ -46,6 +54,54 @@ RESUMABLE_OPTIONS = (
     ", ".join(f"--{name.replace('_', '-')}" for name in RESUMABLE[:-1])
     + f" and --{RESUMABLE[-1].replace('_', '-')}"
 )
+
+
+#: The kinds of condition, with what each gives the model.
+CONDITION_KINDS = {
+    "none": "no condition (every model but cvae)",
+    "quadrants:K": "K = 1, 2 or 3 quadrants of the image given, the rest completed",
+    "label": "the image's class, one-hot: class-conditional generation",
+    "arrays": "the arrays c_train and c_test of an npz file, one row per image",
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed ``--condition``: its kind and, for ``quadrants``, how many are given.
+
+    Attributes:
+        kind: ``"none"``, ``"quadrants"``, ``"label"`` or ``"arrays"``.
+        quadrants: K for ``quadrants``, else 0.
+    """
+
+    kind: str
+    quadrants: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        """Read ``--condition``; :class:`~pyro_vae.errors.InputError` names what is wrong.
+
+        Example:
+            >>> Condition.parse("quadrants:3"), Condition.parse("label").kind
+            (Condition(kind='quadrants', quadrants=3), 'label')
+        """
+        kind, _, count = text.partition(":")
+        if kind == "quadrants":
+            if not count.isdigit() or not 1 <= int(count) <= 3:
+                raise InputError(
+                    f"{setting('condition', text)} gives {count or 'no number of'} quadrants: "
+                    f"give 1, 2 or 3, e.g. {setting('condition', 'quadrants:2')}"
+                )
+            return cls("quadrants", int(count))
+        if kind in ("none", "label", "arrays") and not count:
+            return cls(kind)
+        raise InputError(
+            f"unknown condition {text!r}: choose one of {', '.join(CONDITION_KINDS)} "
+            f"({where('condition')})"
+        )
+
+    def __str__(self) -> str:
+        return f"quadrants:{self.quadrants}" if self.kind == "quadrants" else self.kind
 
 
 def _setting(default: Any, help: str, group: str, family: str | None = None) -> Any:
@@ -121,6 +177,18 @@ class Config:
         0,
         "training labels that --model m2 keeps (balanced over the classes, chosen by --seed); "
         "the other training images are used without theirs",
+        "model",
+    )
+    condition: str = _setting(
+        "none",
+        "what --model cvae is given: quadrants:K (K = 1, 2, 3 quadrants of each image), label "
+        "(the class) or arrays (c_train and c_test of an npz file)",
+        "model",
+    )
+    prior_network: str = _setting(
+        "diagonal",
+        "family of the prior network P(z|X) of --model cvae (a guide family of --guide), or "
+        "none for the unconditional --prior",
         "model",
     )
     classification_weight: float = _setting(
@@ -288,10 +356,37 @@ class Config:
                 f"{setting('objective', 'elbo')} or {setting('objective', 'iwae')}"
             )
         self._check_m2()
+        self._check_cvae()
         if self.jit == "on" and self.warmup_epochs > 0:
             raise InputError(
                 f"{setting('jit', 'on')} cannot follow a changing KL weight: pass "
                 f"{setting('jit', 'auto')} or {setting('warmup_epochs', 0)}"
+            )
+
+    def _check_cvae(self) -> None:
+        """The settings of the conditional VAE, and ``condition`` for it alone."""
+        kind = Condition.parse(self.condition).kind
+        if self.model != "cvae":
+            if kind != "none":
+                raise InputError(
+                    f"{setting('condition', self.condition)} is for the conditional VAE: pass "
+                    f"{setting('model', 'cvae')}, or leave condition out"
+                )
+            return
+        if kind == "none":
+            raise InputError(
+                f"{setting('model', 'cvae')} needs something to condition on: pass e.g. "
+                f"{setting('condition', 'quadrants:2')} or {setting('condition', 'label')}"
+            )
+        if self.network != "mlp":
+            raise InputError(
+                f"{setting('model', 'cvae')} feeds the condition to its networks as extra "
+                f"inputs, which a convolutional body cannot take: pass {setting('network', 'mlp')}"
+            )
+        if self.prior_network != "none" and self.prior_network not in family("guide").names():
+            raise InputError(
+                f"unknown prior network {self.prior_network!r}: choose none or one of "
+                f"{', '.join(family('guide').names())} ({where('prior_network')})"
             )
 
     def _check_m2(self) -> None:

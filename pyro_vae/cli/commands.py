@@ -161,8 +161,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if evaluation.exact is not None:
         exact_nll = -float(evaluation.exact.mean())
         rows.append(["exact (closed form)", _num(exact_nll), "0", "-", "-", "-", "-"])
+    condition = result.summary.get("condition")
+    what = f"log P(Y|X) (condition {condition})" if condition else "log P(X)"
     print(
-        f"test log P(X) of {args.run_dir}: {evaluation.num_points} points, "
+        f"test {what} of {args.run_dir}: {evaluation.num_points} points, "
         f"K = {num_samples} samples each (seed {options['seed']})"
         + (" for importance sampling" if "ais" in evaluation.results else "")
     )

@@ -25,16 +25,26 @@ __all__ = [
 EVAL_BINARIZATION_SEED = 20_151_031
 
 
-def binarize_fixed(x: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED) -> torch.Tensor:
+def binarize_fixed(
+    x: torch.Tensor, seed: int = EVAL_BINARIZATION_SEED, *, columns: int | None = None
+) -> torch.Tensor:
     """Binarize grey levels once, reproducibly: each value becomes 1 with its own probability.
+
+    ``columns``: binarize only the first this many values of each row (the target of a
+    conditional model, whose condition follows it), all when ``None``.
 
     Example:
         >>> x = torch.full((2, 3), 0.5)
         >>> torch.equal(binarize_fixed(x), binarize_fixed(x))
         True
+        >>> binarize_fixed(x, columns=2)[:, 2].tolist()
+        [0.5, 0.5]
     """
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    return torch.bernoulli(x, generator=generator)
+    if columns is None or columns >= x.shape[-1]:
+        return torch.bernoulli(x, generator=generator)
+    target = torch.bernoulli(x[..., :columns], generator=generator)
+    return torch.cat([target, x[..., columns:]], -1)
 
 
 def batch_seed(seed: int, epoch: int, step: int = -1) -> int:
@@ -51,8 +61,11 @@ def epoch_batches(
     epoch: int,
     binarize: bool,
     start_step: int = 0,
+    columns: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """Shuffle ``x`` for ``epoch`` and yield its minibatches, binarized afresh if asked.
+
+    ``columns`` limits the binarization to the first values of each row (:func:`binarize_fixed`).
 
     The order and the binarization of batch ``s`` depend only on ``(seed, epoch, s)``, so an
     epoch can restart at ``start_step`` and yield exactly what it would have.
@@ -67,7 +80,7 @@ def epoch_batches(
     for step in range(start_step, num_batches):
         batch = x[order[step * batch_size : (step + 1) * batch_size]]
         if binarize:
-            batch = binarize_fixed(batch, batch_seed(seed, epoch, step))
+            batch = binarize_fixed(batch, batch_seed(seed, epoch, step), columns=columns)
         yield batch
 
 

@@ -42,6 +42,9 @@ class RawData:
         y_train: training labels ``[N]`` or ``None``.
         y_test: test labels ``[M]`` or ``None``.
         image_shape: ``(height, width)`` when the vectors are images, else ``None``.
+        c_train: condition arrays of the training rows ``[N, ...]`` (npz ``c_train``) or
+            ``None``.
+        c_test: condition arrays of the test rows or ``None``.
     """
 
     name: str
@@ -50,6 +53,8 @@ class RawData:
     y_train: torch.Tensor | None
     y_test: torch.Tensor | None
     image_shape: tuple[int, int] | None
+    c_train: torch.Tensor | None = None
+    c_test: torch.Tensor | None = None
 
     @property
     def data_dim(self) -> int:
@@ -194,7 +199,7 @@ def _download(name: str, torchvision_class: str) -> dict[str, np.ndarray]:
 
 @DATASETS.register(
     "npz",
-    "your own arrays: --data-file FILE.npz with x_train (and x_test, y_*)",
+    "your own arrays: --data-file FILE.npz with x_train (and x_test, y_*, c_*)",
     reads=("data_file",),
 )
 def _npz(data_file: str | None) -> RawData:
@@ -220,6 +225,7 @@ def _npz(data_file: str | None) -> RawData:
         )
     x_train, image_shape = _as_vectors(arrays["x_train"], path, "x_train")
     y_train = _labels(arrays, "y_train", x_train.shape[0], path)
+    c_train = _conditions(arrays, "c_train", x_train.shape[0], path)
     if "x_test" in arrays:
         x_test, _ = _as_vectors(arrays["x_test"], path, "x_test")
         if x_test.shape[1] != x_train.shape[1]:
@@ -228,20 +234,29 @@ def _npz(data_file: str | None) -> RawData:
                 f"{x_train.shape[1]}; save both with the same shape"
             )
         y_test = _labels(arrays, "y_test", x_test.shape[0], path)
+        c_test = _conditions(arrays, "c_test", x_test.shape[0], path)
+        if (c_train is None) != (c_test is None) or (
+            c_train is not None and c_test is not None and c_train.shape[1:] != c_test.shape[1:]
+        ):
+            raise InputError(
+                f"{path}: c_train and c_test must come together, with rows of one shape; save "
+                "both or neither"
+            )
     else:
         from sklearn.model_selection import train_test_split
 
-        if "y_test" in arrays:
-            raise InputError(
-                f"{path} has y_test but no x_test: save the test images as x_test, or drop y_test"
-            )
+        for key in ("y_test", "c_test"):
+            if key in arrays:
+                raise InputError(
+                    f"{path} has {key} but no x_test: save the test images as x_test, or drop {key}"
+                )
         if x_train.shape[0] < 10:
             raise InputError(f"{path}: x_train has only {x_train.shape[0]} rows; give at least 10")
-        parts = train_test_split(
-            x_train, *([y_train] if y_train is not None else []), test_size=0.2, random_state=0
-        )
-        x_train, x_test = parts[0], parts[1]
-        y_train, y_test = (parts[2], parts[3]) if y_train is not None else (None, None)
+        given = [a for a in (y_train, c_train) if a is not None]
+        parts = iter(train_test_split(x_train, *given, test_size=0.2, random_state=0))
+        x_train, x_test = next(parts), next(parts)
+        y_train, y_test = (next(parts), next(parts)) if y_train is not None else (None, None)
+        c_train, c_test = (next(parts), next(parts)) if c_train is not None else (None, None)
     return RawData(
         path.stem,
         torch.from_numpy(x_train),
@@ -249,7 +264,27 @@ def _npz(data_file: str | None) -> RawData:
         None if y_train is None else torch.from_numpy(y_train),
         None if y_test is None else torch.from_numpy(y_test),
         image_shape,
+        None if c_train is None else torch.from_numpy(c_train),
+        None if c_test is None else torch.from_numpy(c_test),
     )
+
+
+def _conditions(
+    arrays: dict[str, np.ndarray], key: str, rows: int, path: Path
+) -> np.ndarray | None:
+    """The condition arrays ``key`` of an npz file as float32 rows; ``None`` if absent."""
+    if key not in arrays:
+        return None
+    c = arrays[key]
+    if c.dtype.kind not in "fiub" or c.ndim < 1 or c.shape[0] != rows:
+        raise InputError(
+            f"{path}: {key} has shape {c.shape} and dtype {c.dtype}; save one row of numbers "
+            f"per image, shape ({rows}, ...)"
+        )
+    c = np.ascontiguousarray(c.reshape(rows, -1), dtype=np.float32)
+    if c.shape[1] == 0 or not np.isfinite(c).all():
+        raise InputError(f"{path}: {key} is empty or not finite; save finite numbers per row")
+    return c
 
 
 def _labels(arrays: dict[str, np.ndarray], key: str, rows: int, path: Path) -> np.ndarray | None:

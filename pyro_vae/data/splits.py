@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from pyro_vae.config import Config
+from pyro_vae.config import Condition, Config
 from pyro_vae.data.batches import binarize_fixed, permutation
-from pyro_vae.data.datasets import load_raw
+from pyro_vae.data.conditions import attach_condition
+from pyro_vae.data.datasets import RawData, load_raw
 from pyro_vae.errors import InputError, setting
 
 __all__ = ["DataSplits", "check_data", "load_data"]
@@ -33,6 +34,8 @@ class DataSplits:
         binarize_train: whether training batches are binarized afresh each epoch.
         image_shape: ``(height, width)`` or ``None``.
         y_train: training labels (one per row of ``train``) or ``None``.
+        condition_dim: for a conditional model, the width of the condition X that ends each
+            row (:mod:`pyro_vae.data.conditions`); 0 otherwise.
     """
 
     train: torch.Tensor
@@ -43,11 +46,25 @@ class DataSplits:
     binarize_train: bool
     image_shape: tuple[int, int] | None
     y_train: torch.Tensor | None = None
+    condition_dim: int = 0
 
     @property
     def data_dim(self) -> int:
-        """Number of values per datapoint."""
+        """Number of values per datapoint (target and condition of a conditional model)."""
         return int(self.train.shape[1])
+
+    @property
+    def target_dim(self) -> int:
+        """Number of values per datapoint that the likelihood models (all but the condition)."""
+        return self.data_dim - self.condition_dim
+
+    def probe(self) -> torch.Tensor:
+        """A fixed share of the training set, as large as the validation set, binarized like it.
+
+        Training scores it after every epoch beside the validation set: the training curves.
+        """
+        probe = self.train[: self.validation.shape[0]]
+        return binarize_fixed(probe, columns=self.target_dim) if self.binarize_train else probe
 
     @property
     def num_classes(self) -> int | None:
@@ -117,7 +134,8 @@ def load_data(config: Config, support: str) -> DataSplits:
     binarize = config.binarize == "dynamic" or (config.binarize == "auto" and support == "binary")
     check_data(raw.x_train, support, binarize, f"{raw.name} training data")
     check_data(raw.x_test, support, binarize, f"{raw.name} test data")
-    n = raw.x_train.shape[0]
+    x_train, x_test, width = _with_condition(config, raw)
+    n = x_train.shape[0]
     n_val = max(1, round(config.validation_fraction * n))
     if n - n_val < 1:
         raise InputError(
@@ -126,11 +144,12 @@ def load_data(config: Config, support: str) -> DataSplits:
         )
     order = permutation(n, config.seed)
     train_idx, val_idx = order[n_val:], order[:n_val]
-    validation, test = raw.x_train[val_idx], raw.x_test
+    validation, test = x_train[val_idx], x_test
     if binarize:
-        validation, test = binarize_fixed(validation), binarize_fixed(test)
+        columns = x_train.shape[1] - width
+        validation, test = (binarize_fixed(v, columns=columns) for v in (validation, test))
     return DataSplits(
-        train=raw.x_train[train_idx],
+        train=x_train[train_idx],
         validation=validation,
         test=test,
         y_validation=None if raw.y_train is None else raw.y_train[val_idx],
@@ -138,4 +157,33 @@ def load_data(config: Config, support: str) -> DataSplits:
         binarize_train=binarize,
         image_shape=raw.image_shape,
         y_train=None if raw.y_train is None else raw.y_train[train_idx],
+        condition_dim=width,
     )
+
+
+def _with_condition(config: Config, raw: RawData) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Training and test rows with the run's condition attached, and its width (0: none)."""
+    condition = Condition.parse(config.condition)
+    if condition.kind == "none":
+        return raw.x_train, raw.x_test, 0
+    labelled = [y for y in (raw.y_train, raw.y_test) if y is not None and y.numel()]
+    num_classes = max(int(y.max()) for y in labelled) + 1 if labelled else None
+    rows = []
+    for x, y, c, part in (
+        (raw.x_train, raw.y_train, raw.c_train, "training"),
+        (raw.x_test, raw.y_test, raw.c_test, "test"),
+    ):
+        what = f"the {part} data of {raw.name}"
+        rows.append(
+            attach_condition(
+                condition,
+                x,
+                labels=y,
+                arrays=c,
+                image_shape=raw.image_shape,
+                num_classes=num_classes,
+                what=what,
+            )
+        )
+    (train, width), (test, _) = rows
+    return train, test, width

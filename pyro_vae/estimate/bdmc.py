@@ -103,17 +103,20 @@ def bidirectional_monte_carlo(
     return out
 
 
-def simulate(model: Callable[..., Any], num: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def simulate(
+    model: Callable[..., Any], num: int, *, args: Sequence[Any] = ()
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Draw ``num`` datapoints and the latents that generated them from a model.
 
-    The model is called as ``model(None, batch_size=num)`` (as :meth:`pyro_vae.VAE.model`
-    takes it) and must return its observed site ``x``.
+    The model is called as ``model(None, *args, batch_size=num)`` (as :meth:`pyro_vae.VAE.model`
+    takes it) and must return its observed site ``x``; ``args`` are its further arguments (a
+    conditional model's conditions, ``[num, ...]``).
 
     Returns:
         ``x [num, ...]`` and ``{latent site: value [num, ...]}``.
     """
     with torch.no_grad():
-        trace = poutine.trace(model).get_trace(None, batch_size=num)
+        trace = poutine.trace(model).get_trace(None, *args, batch_size=num)
     x = trace.nodes["_RETURN"]["value"]
     latents = {
         name: site["value"]

@@ -19,6 +19,10 @@ of C linear-Gaussian models, P(X|y, z) = N(W_y z + b_y, sigma^2 I). Then
 P(X) = sum_y pi_y N(X; b_y, W_y W_y^T + sigma^2 I) is exact again, and so are P(y|X) and
 P(z|X, y). It checks the estimators on programs that sum a discrete site out (the model marks y
 for enumeration) or draw it from a guide.
+
+:class:`ConditionalLinearGaussian` is the conditional case (a CVAE's program with a linear prior
+network): P(z|X) = N(A X + a, I), P(Y|X, z) = N(W z + B X + b, sigma^2 I). Then
+P(Y|X) = N(W (A X + a) + B X + b, W W^T + sigma^2 I) and P(z|X, Y) are exact.
 """
 
 from __future__ import annotations
@@ -36,7 +40,12 @@ from pyro_vae.parts.likelihoods import GaussianLikelihood
 from pyro_vae.parts.networks import MLP, NetworkSpec
 from pyro_vae.parts.priors import StandardNormalPrior
 
-__all__ = ["LinearGaussianVAE", "MixtureLinearGaussian", "linear_gaussian"]
+__all__ = [
+    "ConditionalLinearGaussian",
+    "LinearGaussianVAE",
+    "MixtureLinearGaussian",
+    "linear_gaussian",
+]
 
 
 class LinearGaussianVAE(VAE):
@@ -263,3 +272,81 @@ class MixtureLinearGaussian(nn.Module):
     def sample_data(self, num: int) -> torch.Tensor:
         """Draw ``num`` datapoints X ~ P(X)."""
         return self.model(None, batch_size=num)
+
+
+class ConditionalLinearGaussian(nn.Module):
+    """z|X ~ N(A X + a, I_d), Y|X, z ~ N(W z + B X + b, sigma^2 I_D): exact log P(Y|X).
+
+    The programs take the target and the condition, ``model(y, x)`` and ``guide(y, x)``, as
+    :class:`~pyro_vae.models.cvae.ConditionalVAE`'s do; the parameters are drawn at random
+    (seeded by torch's generator) and are not trained.
+
+    Args:
+        target_dim: D, the width of Y.
+        condition_dim: the width of X.
+        latent_dim: d.
+        sigma: the observation noise standard deviation.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> cond = ConditionalLinearGaussian(target_dim=4, condition_dim=3, latent_dim=2)
+        >>> x = torch.randn(5, 3)
+        >>> y = cond.sample_data(x)
+        >>> cond.exact_log_likelihood(y, x).shape
+        torch.Size([5])
+    """
+
+    def __init__(
+        self, target_dim: int, condition_dim: int, latent_dim: int, *, sigma: float = 0.5
+    ) -> None:
+        super().__init__()
+        self.latent_dim, self.sigma = latent_dim, sigma
+        self.register_buffer("prior_weight", torch.randn(latent_dim, condition_dim))  # A
+        self.register_buffer("prior_bias", torch.randn(latent_dim))  # a
+        self.register_buffer("weight", torch.randn(target_dim, latent_dim) / latent_dim**0.5)
+        self.register_buffer("skip", torch.randn(target_dim, condition_dim) / condition_dim**0.5)
+        self.register_buffer("bias", torch.randn(target_dim))
+
+    def prior_loc(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of P(z|X), A X + a."""
+        return x.to(self.bias.dtype) @ self.prior_weight.T + self.prior_bias
+
+    def marginal(self, x: torch.Tensor) -> dist.LowRankMultivariateNormal:
+        """P(Y|X) = N(W (A X + a) + B X + b, W W^T + sigma^2 I), batch shape ``x.shape[:-1]``."""
+        loc = self.prior_loc(x) @ self.weight.T + x.to(self.bias.dtype) @ self.skip.T + self.bias
+        cov_diag = torch.full_like(self.bias, self.sigma**2)
+        return dist.LowRankMultivariateNormal(loc, self.weight, cov_diag)
+
+    @torch.no_grad()
+    def exact_log_likelihood(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The closed-form log P(y|x) of each row, shape ``[B]``."""
+        return self.marginal(x).log_prob(y.to(self.bias.dtype))
+
+    def posterior(self, y: torch.Tensor, x: torch.Tensor) -> dist.MultivariateNormal:
+        """The exact P(z|X, Y), batch shape ``[B]``."""
+        w = self.weight
+        eye = torch.eye(self.latent_dim, dtype=w.dtype, device=w.device)
+        precision = w.T @ w / self.sigma**2 + eye
+        residual = y.to(w.dtype) - x.to(w.dtype) @ self.skip.T - self.bias
+        rhs = (residual @ w / self.sigma**2 + self.prior_loc(x)).unsqueeze(-1)
+        loc = torch.cholesky_solve(rhs, torch.linalg.cholesky(precision)).squeeze(-1)
+        return dist.MultivariateNormal(loc, precision_matrix=precision.expand(*loc.shape, -1))
+
+    def model(
+        self, y: torch.Tensor | None, x: torch.Tensor, *, batch_size: int | None = None
+    ) -> torch.Tensor:
+        """P(z|X) P(Y|X, z); Y observed where given (``batch_size``: ignored, X has it)."""
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", dist.Normal(self.prior_loc(x), 1.0).to_event(1))
+            loc = z @ self.weight.T + x.to(self.bias.dtype) @ self.skip.T + self.bias
+            return pyro.sample("x", dist.Normal(loc, self.sigma).to_event(1), obs=y)
+
+    def exact_guide(self, y: torch.Tensor, x: torch.Tensor) -> None:
+        """Q(z|X, Y) = P(z|X, Y): a perfect proposal."""
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", self.posterior(y, x))
+
+    @torch.no_grad()
+    def sample_data(self, x: torch.Tensor) -> torch.Tensor:
+        """Draw one target Y ~ P(Y|X) per row of ``x``."""
+        return self.model(None, x)

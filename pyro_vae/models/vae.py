@@ -187,15 +187,18 @@ def compose(*, prior: str, guide: str, likelihood: str, **sizes: Any) -> VAE:
     )
 
 
-def part_arguments(config: Config, data_dim: int, num_classes: int | None = None) -> dict[str, Any]:
+def part_arguments(
+    config: Config, data_dim: int, num_classes: int | None = None, *, condition_dim: int = 0
+) -> dict[str, Any]:
     """The keyword arguments the model factories get for ``config``: names and sizes of parts.
 
     This is the one place where a :class:`Config` becomes factory arguments.
 
     Example:
         >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
-        ['components', 'data_dim', 'guide', 'latent_dim', 'layers', 'likelihood',
-         'lower_latent_dim', 'network', 'num_classes', 'prior', 'sigma', 'upper_hidden_dims']
+        ['components', 'condition_dim', 'data_dim', 'guide', 'latent_dim', 'layers',
+         'likelihood', 'lower_latent_dim', 'network', 'num_classes', 'prior', 'prior_network',
+         'sigma', 'upper_hidden_dims']
     """
     components = config.prior_components or PRIORS.trait(config.prior, "components")
     return {
@@ -211,16 +214,21 @@ def part_arguments(config: Config, data_dim: int, num_classes: int | None = None
         "lower_latent_dim": config.lower_latent_dim,
         "upper_hidden_dims": config.upper_hidden_dims,
         "num_classes": num_classes,
+        "condition_dim": condition_dim,
+        "prior_network": config.prior_network,
     }
 
 
-def build_vae(config: Config, data_dim: int, num_classes: int | None = None) -> VAE:
+def build_vae(
+    config: Config, data_dim: int, num_classes: int | None = None, *, condition_dim: int = 0
+) -> VAE:
     """Build the model that ``config`` describes, for flat data vectors of width ``data_dim``.
 
     Args:
         config: the model family (``config.model``), the names of its parts and their sizes.
-        data_dim: number of values per datapoint (pixels).
+        data_dim: number of values per datapoint (pixels; target and condition for ``cvae``).
         num_classes: how many classes the labels name, for a model with a class (``m2``).
+        condition_dim: the width of the condition ending each row, for ``cvae``.
 
     Returns:
         A freshly initialized :class:`VAE` (or subclass, e.g. the linear-Gaussian model).
@@ -237,4 +245,5 @@ def build_vae(config: Config, data_dim: int, num_classes: int | None = None) -> 
             f"{data_dim * first / 1e6:.0f} million weights, more than {MAX_WEIGHTS // 10**6} "
             f"million: pass smaller {setting('hidden_dims')} or smaller data"
         )
-    return MODELS.build(config.model, **part_arguments(config, data_dim, num_classes))
+    arguments = part_arguments(config, data_dim, num_classes, condition_dim=condition_dim)
+    return MODELS.build(config.model, **arguments)

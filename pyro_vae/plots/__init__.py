@@ -2,6 +2,8 @@
 
 Modules:
     figures: matplotlib figures from a model, tensors and tables.
+    classes: figures of a model with a class (M2).
+    conditional: figures of a conditional model (CVAE).
     kinds: the registry of ``pyro-vae plot`` kinds, each drawn from a run directory.
 
 The names of version 0.1's ``pyro_vae.plots`` module are still found here for now, with a

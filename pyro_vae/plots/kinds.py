@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
+from pyro_vae.config import Condition
 from pyro_vae.data.splits import DataSplits
 from pyro_vae.errors import InputError, setting
+from pyro_vae.models.cvae import ConditionalVAE
 from pyro_vae.models.m2 import SemiSupervisedVAE
-from pyro_vae.plots import classes, figures
+from pyro_vae.plots import classes, conditional, figures
 from pyro_vae.registry import Registry
 from pyro_vae.storage.files import atomic_write_bytes
 from pyro_vae.storage.rundir import (
@@ -161,6 +163,20 @@ def _confusion(source: FigureSource) -> Figure:
     return classes.confusion_figure(y, predicted, vae.num_classes)
 
 
+@PLOT_KINDS.register(
+    "completions", "--model cvae: completions of test conditions, or samples per class"
+)
+def _completions(source: FigureSource) -> Figure:
+    vae = source.run.vae
+    if not isinstance(vae, ConditionalVAE):
+        raise InputError(
+            f"{source.run.path} is not a conditional model: this figure is for "
+            f"{setting('model', 'cvae')} runs"
+        )
+    condition = Condition.parse(source.run.config.condition)
+    return conditional.completions_figure(vae, source.test[0], condition, source.image_shape)
+
+
 @PLOT_KINDS.register("khat", "Pareto k-hat of every test point, from pyro-vae evaluate")
 def _khat(source: FigureSource) -> Figure:
     rows = read_estimates(source.run.path)
@@ -197,10 +213,14 @@ def standard_kinds(run: Run) -> Iterator[str]:
     """The figures every finished run gets, in order.
 
     Always curves; for images also samples, recon, interp, latent and, when the model's latent
-    space is 2-D, manifold; for a model with a class (M2) samples, recon, classes and confusion.
+    space is 2-D, manifold; for a model with a class (M2) samples, recon, classes and confusion;
+    for a conditional model (CVAE) completions.
     """
     yield "curves"
     if run.data.image_shape is None:
+        return
+    if isinstance(run.vae, ConditionalVAE):  # it draws Y given X only
+        yield "completions"
         return
     if isinstance(run.vae, SemiSupervisedVAE):  # its latents decode only with a class
         yield from ("samples", "recon", "classes", "confusion")

@@ -283,6 +283,8 @@ def evaluate_run(
         "test_reconstruction": elbo["reconstruction"],
         "test_kl": elbo["kl"],
         **({"classes": classes} if classes else {}),
+        # a conditional model's estimates are of log P(Y|X), the target given the condition
+        **({"condition": run.config.condition} if run.data.condition_dim else {}),
         "warnings": reliability_warnings(evaluation.results.values()),
     }
     write = write and workers.main  # rank 0 alone writes

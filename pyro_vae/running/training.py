@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.config import Config
-from pyro_vae.data.batches import binarize_fixed, epoch_batches
+from pyro_vae.data.batches import epoch_batches
 from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.dataset import evaluate_elbo
@@ -189,7 +189,9 @@ def train(
         pyro.set_rng_seed(config.seed)
         if vae is None:
             with target:  # built where it will train
-                vae = build_vae(config, splits.data_dim, classes)
+                vae = build_vae(
+                    config, splits.data_dim, classes, condition_dim=splits.condition_dim
+                )
         workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
             vae.init_from_data(splits.train)
@@ -209,7 +211,7 @@ def train(
         trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
         if state is not None:
             trainer.restore(state)
-        data = DataInfo(splits.data_dim, splits.image_shape, classes)
+        data = DataInfo(splits.data_dim, splits.image_shape, classes, splits.condition_dim)
         if state is None and workers.main:  # model and checkpoint first: a run with a
             trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
@@ -261,12 +263,9 @@ class _Trainer:
         self.gradients = labelled_gradients(
             vae, (model, guide), config, splits, self.parameters, workers
         ) or Gradients(objective, model, guide, self.parameters, workers, jit)
-        # A fixed share of the training set, as large as the validation set, scored like it
-        # after every epoch: the training curves of metrics.csv.
-        probe = splits.train[: splits.validation.shape[0]]
-        probe = binarize_fixed(probe) if splits.binarize_train else probe
         self.device = device_of(vae)  # the data stay on the CPU; batches go to the model
-        self.train_probe, self.validation = probe.to(self.device), splits.validation.to(self.device)
+        self.train_probe = splits.probe().to(self.device)  # the training curves of metrics.csv
+        self.validation = splits.validation.to(self.device)
         self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
         self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
@@ -358,6 +357,7 @@ class _Trainer:
                     epoch=self.epoch,
                     binarize=self.splits.binarize_train,
                     start_step=self.step,
+                    columns=self.splits.target_dim,
                 )
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch

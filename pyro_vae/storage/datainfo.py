@@ -19,26 +19,31 @@ __all__ = ["DataInfo"]
 
 @dataclass(frozen=True)
 class DataInfo:
-    """The width of a datapoint, its image shape, and how many classes its labels name (M2).
+    """The width of a datapoint, its image shape, its classes (M2) and its condition (CVAE).
 
     Attributes:
-        data_dim: values per datapoint.
+        data_dim: values per datapoint (target and condition of a conditional model).
         image_shape: ``(height, width)`` or ``None``.
         num_classes: the classes of a model with a class, ``None`` for every other model.
+        condition_dim: the width of the condition that ends each row of a conditional model's
+            data, 0 for every other model.
     """
 
     data_dim: int
     image_shape: tuple[int, int] | None
     num_classes: int | None = None
+    condition_dim: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (``num_classes`` only where the model has a class)."""
+        """JSON-ready form (``num_classes``, ``condition_dim`` only where the model has them)."""
         out: dict[str, Any] = {
             "data_dim": self.data_dim,
             "image_shape": list(self.image_shape or []) or None,
         }
         if self.num_classes is not None:
             out["num_classes"] = self.num_classes
+        if self.condition_dim:
+            out["condition_dim"] = self.condition_dim
         return out
 
     @classmethod
@@ -54,12 +59,18 @@ class DataInfo:
             raise InputError(
                 f"{path}: the data section is invalid; restore the file or train again"
             )
+        width = data.get("condition_dim", 0)
+        if not (isinstance(width, int) and 0 <= width < data_dim):
+            raise InputError(
+                f"{path}: condition_dim {width!r} is invalid; restore the file or train again"
+            )
         image_shape = (shape[0], shape[1]) if shape else None
-        if image_shape and image_shape[0] * image_shape[1] != data_dim:
+        # a conditional model's rows are the image and its condition, or an image cut in two
+        if image_shape and image_shape[0] * image_shape[1] not in (data_dim, data_dim - width):
             raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
         classes = data.get("num_classes")
         if classes is not None and not (isinstance(classes, int) and 0 < classes <= 1 << 16):
             raise InputError(
                 f"{path}: num_classes {classes!r} is invalid; restore the file or train again"
             )
-        return cls(data_dim, image_shape, classes)
+        return cls(data_dim, image_shape, classes, width)

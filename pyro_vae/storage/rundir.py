@@ -362,7 +362,9 @@ def load_run(
             )
             raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
         with target:
-            vae = build_vae(config, data.data_dim, data.num_classes)
+            vae = build_vae(
+                config, data.data_dim, data.num_classes, condition_dim=data.condition_dim
+            )
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
     load_weights(vae, tensors, run_dir / MODEL_FILE)
     vae.to(target).eval()
