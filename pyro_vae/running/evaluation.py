@@ -36,7 +36,7 @@ from pyro_vae.estimate.dataset import (
     evaluate_log_likelihood,
 )
 from pyro_vae.estimate.diagnostics import reliability_warnings
-from pyro_vae.hardware.devices import resolve_device
+from pyro_vae.hardware.devices import device_of, resolve_device
 from pyro_vae.hardware.parallel import Workers, noise_seed, running
 from pyro_vae.models.m2 import SemiSupervisedVAE
 from pyro_vae.parts.contracts import support_of
@@ -361,7 +361,8 @@ def bdmc_run(
 ) -> list[dict[str, Any]]:
     """Sandwich the model's log P(x) of simulated data between forward and reverse AIS.
 
-    What ``pyro-vae bdmc`` does: draws ``num_points`` (z, x) pairs from the run's model, runs
+    What ``pyro-vae bdmc`` does: draws ``num_points`` (z, x) pairs from the run's model (a
+    conditional model's given the first test conditions), runs
     :func:`pyro_vae.estimate.bdmc.bidirectional_monte_carlo` for every schedule length and writes
     one row per length (the mean bounds, their gap and standard errors, seconds) into the run
     directory.
@@ -398,6 +399,20 @@ def bdmc_run(
     return rows
 
 
+def _simulated(run: Run, num: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Points drawn from the run's model with their latents.
+
+    A conditional model draws a target for each of the first ``num`` test conditions; the
+    rows are then ``[Y, X]``, as its data are.
+    """
+    if not run.data.condition_dim:
+        return simulate(run.vae.model, num)
+    rows = run_test_data(run).test[:num].to(device_of(run.vae))
+    given = rows[:, run.data.data_dim - run.data.condition_dim :]
+    y, latents = simulate(run.vae.model, rows.shape[0], args=(given,))
+    return torch.cat([y, given], 1), latents
+
+
 def _bdmc_rows(
     run: Run,
     num_points: int,
@@ -413,7 +428,8 @@ def _bdmc_rows(
     does not depend on the number of processes.
     """
     torch.manual_seed(seed)
-    x, latents = simulate(run.vae.model, num_points)  # the same on every process
+    x, latents = _simulated(run, num_points)  # the same on every process
+    num_points = x.shape[0]
     first, last = workers.bounds(num_points)
     rows = []
     for num_steps in sorted(set(schedules)):

@@ -11,6 +11,7 @@ import pyro_vae.running.training as train_module
 from pyro_vae import Config, evaluate_run, load_run, train
 from pyro_vae.cli.commands import main
 from pyro_vae.models.cvae import ConditionalVAE
+from pyro_vae.running.evaluation import bdmc_run
 
 CVAE = {"model": "cvae", "latent_dim": 2, "hidden_dims": (32,), "batch_size": 100}
 
@@ -83,3 +84,17 @@ def test_the_cvae_trains_on_a_users_condition_arrays(tmp_path):
     config = Config(dataset="npz", data_file=str(tmp_path / "c.npz"), condition="arrays", **CVAE)
     result = train(config.replace(epochs=2, batch_size=50), tmp_path / "run")
     assert result.vae.condition_dim == 3 and torch.isfinite(torch.tensor(result.test_elbo))
+
+
+def test_ais_and_bdmc_work_on_a_cvae_run(tmp_path):
+    run_dir = tmp_path / "run"
+    train(Config(epochs=3, condition="quadrants:2", **CVAE), run_dir)
+    ais = {"num_steps": 50, "num_chains": 4}
+    summary = evaluate_run(
+        run_dir, num_samples=200, proposals=("guide", "ais"), limit=20, ais=ais
+    ).summary["proposals"]
+    guided, annealed = summary["guide"], summary["ais"]
+    assert abs(guided["nll"] - annealed["nll"]) < 0.5  # both estimate -log P(Y|X)
+    (short, long) = bdmc_run(run_dir, num_points=10, schedules=(5, 100), num_chains=4)
+    se = np.hypot(long["lower_mc_standard_error"], long["upper_mc_standard_error"])
+    assert -3 * se < long["gap"] < short["gap"] + 3 * se  # a sandwich, tighter for longer
