@@ -877,6 +877,7 @@ def _m2(r: dict[str, Any]) -> str:
             f"{_pct(spread)}).\n\n"
         )
     arch = r["architecture"]
+    reading = _m2_reading(r)
     return (
         "## Semi-supervised M2 on MNIST (`bench/mnist_m2.py`)\n\n"
         f"`--model m2` with {arch['latent_dim']}-d z, hidden layers "
@@ -890,7 +891,42 @@ def _m2(r: dict[str, Any]) -> str:
         f"{r['limit']} test images with K = {r['num_samples']}. The paper's columns are "
         "Kingma et al. (2014), table 1. The unsupervised VAE has the same networks and "
         "training time.\n\n"
-        f"{_table(headers, rows)}\n\n{seeds}{_machine(r)}\n"
+        f"{_table(headers, rows)}\n\n{seeds}{reading}{_machine(r)}\n"
+    )
+
+
+def _m2_reading(r: dict[str, Any]) -> str:
+    """What the table says of M2 against the labels alone, and of the weight, in words."""
+    rows = [
+        row
+        for row in [*r["rows"], *r.get("weights", [])]
+        if row.get("test_error") is not None and row.get("labels_alone_error") is not None
+    ]
+    if not rows:
+        return ""
+
+    def compared(row: dict[str, Any]) -> str:
+        m2, alone = row["test_error"], row["labels_alone_error"]
+        side = "above" if m2 > alone else "below"
+        return (
+            f"{row['labels']} labels, a = {row.get('classification_weight', 0.1):g}: "
+            f"{_pct(m2)} % ({_pct(abs(m2 - alone))} points {side} the labels alone)"
+        )
+
+    return (
+        "The error of Q(y\\|x) against the same network trained on the labels alone: "
+        + "; ".join(compared(row) for row in rows)
+        + ". In the paper's objective, J + alpha E[-log Q(y\\|x)], every training image's "
+        "unlabelled term enters with weight 1 and the labels' classification term with "
+        "a = alpha / N per training image; the unlabelled term also trains Q(y\\|x), towards "
+        "the class whose decoder explains an image best, whichever its label."
+        + (
+            " The rows with another weight show how the balance moves the error within the "
+            "same time."
+            if r.get("weights")
+            else ""
+        )
+        + "\n\n"
     )
 
 
