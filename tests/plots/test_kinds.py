@@ -46,9 +46,12 @@ def test_train_writes_the_standard_figures(run_dir):
 
 
 CLASS_KINDS = ("classes", "confusion")  # for a model with a class (M2)
+CONDITIONAL_KINDS = ("completions",)  # for a conditional model (CVAE)
 
 
-@pytest.mark.parametrize("kind", [k for k in PLOT_KINDS.names() if k not in CLASS_KINDS])
+@pytest.mark.parametrize(
+    "kind", [k for k in PLOT_KINDS.names() if k not in CLASS_KINDS + CONDITIONAL_KINDS]
+)
 def test_every_kind_renders_from_the_cli(kind, run_dir, tmp_path, capsys):
     out = tmp_path / f"{kind}.png"
     assert main(["plot", str(run_dir), "--kind", kind, "-o", str(out)]) == 0
@@ -147,3 +150,20 @@ def test_an_m2_run_draws_its_own_figures_and_a_vae_run_refuses_them(run_dir, tmp
         assert main(["plot", str(run_dir), "--kind", kind, "-o", str(tmp_path / "x.png")]) == 2
         assert "--model m2" in capsys.readouterr().err
     assert main(["plot", str(run), "--kind", "manifold", "-o", str(tmp_path / "m.png")]) == 2
+
+
+@pytest.mark.parametrize("condition", ["quadrants:1", "label"])
+def test_a_cvae_run_draws_its_completions_and_a_vae_run_refuses_them(
+    condition, run_dir, tmp_path, capsys
+):
+    run = tmp_path / "cvae"
+    argv = ["train", "--out", str(run), "--model", "cvae", "--condition", condition, *TINY]
+    assert main(argv) == 0
+    kinds = list(standard_kinds(load_run(run)))
+    assert kinds == ["curves", "completions"]
+    image = _png(run / "completions.png")
+    assert image.shape[0] > image.shape[1] / 2  # rows of images, not one strip
+    assert main(["plot", str(run_dir), "--kind", "completions", "-o", str(tmp_path / "x.png")]) == 2
+    assert "--model cvae" in capsys.readouterr().err
+    assert main(["plot", str(run), "--kind", "samples", "-o", str(tmp_path / "s.png")]) == 2
+    assert "draws Y given a condition" in capsys.readouterr().err
