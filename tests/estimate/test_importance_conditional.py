@@ -71,6 +71,7 @@ def test_the_elbo_of_the_conditional_model_bounds_it(cond, data):
     assert np.all(terms.elbo.numpy() < exact)
 
 
+@pytest.mark.slow
 def test_ais_and_bdmc_meet_the_exact_conditional_value(cond):
     torch.manual_seed(4)
     x = torch.randn(16, 3, dtype=torch.float64)

@@ -86,6 +86,7 @@ def test_the_cvae_trains_on_a_users_condition_arrays(tmp_path):
     assert result.vae.condition_dim == 3 and torch.isfinite(torch.tensor(result.test_elbo))
 
 
+@pytest.mark.slow
 def test_ais_and_bdmc_work_on_a_cvae_run(tmp_path):
     run_dir = tmp_path / "run"
     train(Config(epochs=3, condition="quadrants:2", **CVAE), run_dir)
