@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS", "machine", "peak_rss_mib", "save_result"]
+__all__ = ["RESULTS", "evaluated", "machine", "peak_rss_mib", "save_result", "trained"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -98,3 +98,37 @@ def save_result(
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def trained(run_dir: Path, config: Any) -> None:
+    """Train ``run_dir`` to its budget, resuming a run that an earlier call left unfinished."""
+    from pyro_vae import train
+    from pyro_vae.storage.rundir import CHECKPOINT_FILE
+
+    resume = (run_dir / CHECKPOINT_FILE).exists()
+    train(None if resume else config, run_dir, resume=resume, verbose=True)
+
+
+def evaluated(
+    run_dir: Path, *, data_dir: str, limit: int, num_samples: int, proposals: tuple[str, ...]
+) -> dict[str, Any]:
+    """The run's evaluation summary: the stored one if it used these settings, else afresh."""
+    from pyro_vae import evaluate_run
+    from pyro_vae.storage.rundir import read_evaluation
+
+    marker = run_dir / "bench-evaluation.json"
+    wanted = {"limit": limit, "num_samples": num_samples, "proposals": list(proposals)}
+    stored = read_evaluation(run_dir)
+    if stored and marker.exists() and json.loads(marker.read_text()) == wanted:
+        return stored
+    summary = evaluate_run(
+        run_dir,
+        num_samples=num_samples,
+        proposals=proposals,
+        limit=limit,
+        data={"data_dir": data_dir},
+        overwrite=True,
+        progress=True,
+    ).summary
+    marker.write_text(json.dumps(wanted))
+    return summary

@@ -25,7 +25,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -34,14 +33,14 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from pyro_vae import Config, evaluate_run, train
+from pyro_vae import Config
 from pyro_vae.data.batches import epoch_batches
 from pyro_vae.data.splits import load_data
 from pyro_vae.parts.networks import MLP
-from pyro_vae.storage.rundir import CHECKPOINT_FILE, read_evaluation, read_metrics
+from pyro_vae.storage.rundir import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, save_result
+from common import evaluated, machine, save_result, trained
 
 #: Pyro's CVAE tutorial, its printed table: "NN (baseline)" and "CVAE (Monte Carlo)" by given
 #: quadrants; both are computed as losses on grey-level test images (the CVAE's: a -ELBO).
@@ -56,30 +55,14 @@ ARCHITECTURE = {
 }
 
 
-def _trained(run_dir: Path, config: Config) -> None:
-    """Train ``run_dir`` to its budget, resuming a run that an earlier call left unfinished."""
-    resume = (run_dir / CHECKPOINT_FILE).exists()
-    train(None if resume else config, run_dir, resume=resume, verbose=True)
-
-
 def _evaluated(run_dir: Path, args: argparse.Namespace) -> dict:
-    """The run's evaluation summary: the stored one if it used these settings, else afresh."""
-    marker = run_dir / "bench-evaluation.json"
-    wanted = {"limit": args.limit, "num_samples": args.num_samples, "proposals": list(PROPOSALS)}
-    stored = read_evaluation(run_dir)
-    if stored and marker.exists() and json.loads(marker.read_text()) == wanted:
-        return stored
-    summary = evaluate_run(
+    return evaluated(
         run_dir,
+        data_dir=args.data_dir,
+        limit=args.limit,
         num_samples=args.num_samples,
         proposals=PROPOSALS,
-        limit=args.limit,
-        data={"data_dir": args.data_dir},
-        overwrite=True,
-        progress=True,
-    ).summary
-    marker.write_text(json.dumps(wanted))
-    return summary
+    )
 
 
 def _baseline(config: Config, seconds: float, limit: int) -> dict[str, float]:
@@ -174,7 +157,7 @@ def main() -> None:
             **ARCHITECTURE,
         )
         run_dir = Path(args.runs) / f"quadrants-{quadrants}"
-        _trained(run_dir, config)
+        trained(run_dir, config)
         row = _row(run_dir, _evaluated(run_dir, args), quadrants)
         row["baseline"] = _baseline(config, args.baseline_budget, args.limit)
         result["rows"].append(row)

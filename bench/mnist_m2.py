@@ -37,15 +37,15 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from pyro_vae import Config, evaluate_run, load_run, train
+from pyro_vae import Config, load_run
 from pyro_vae.data.splits import load_data
 from pyro_vae.parts.networks import MLP
 from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.running.semisupervised import accuracy, labelled_rows
-from pyro_vae.storage.rundir import CHECKPOINT_FILE, read_evaluation, read_metrics
+from pyro_vae.storage.rundir import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, save_result
+from common import evaluated, machine, save_result, trained
 
 #: Test error (%) of M2 and of M1+M2 in Kingma et al. (2014), table 1, by number of labels.
 PAPER = {
@@ -63,30 +63,14 @@ ARCHITECTURE = {
 }
 
 
-def _trained(run_dir: Path, config: Config) -> None:
-    """Train ``run_dir`` to its budget, resuming a run that an earlier call left unfinished."""
-    resume = (run_dir / CHECKPOINT_FILE).exists()
-    train(None if resume else config, run_dir, resume=resume, verbose=True)
-
-
 def _evaluated(run_dir: Path, args: argparse.Namespace, proposals: tuple[str, ...]) -> dict:
-    """The run's evaluation summary: the stored one if it used these settings, else afresh."""
-    marker = run_dir / "bench-evaluation.json"
-    wanted = {"limit": args.limit, "num_samples": args.num_samples, "proposals": list(proposals)}
-    stored = read_evaluation(run_dir)
-    if stored and marker.exists() and json.loads(marker.read_text()) == wanted:
-        return stored
-    summary = evaluate_run(
+    return evaluated(
         run_dir,
+        data_dir=args.data_dir,
+        limit=args.limit,
         num_samples=args.num_samples,
         proposals=proposals,
-        limit=args.limit,
-        data={"data_dir": args.data_dir},
-        overwrite=True,
-        progress=True,
-    ).summary
-    marker.write_text(json.dumps(wanted))
-    return summary
+    )
 
 
 def _test_error(run_dir: Path, data_dir: str) -> float:
@@ -144,7 +128,7 @@ def _row(run_dir: Path, summary: dict[str, Any], labels: int | None) -> dict[str
 
 def _m2_row(run_dir: Path, config: Config, args: argparse.Namespace, proposals: tuple) -> dict:
     """Train and evaluate one M2 run; its row with the errors on all test images."""
-    _trained(run_dir, config)
+    trained(run_dir, config)
     row = _row(run_dir, _evaluated(run_dir, args, proposals), config.labels)
     row["classification_weight"] = config.classification_weight
     row["test_error"] = _test_error(run_dir, args.data_dir)
@@ -195,7 +179,7 @@ def main() -> None:
         result["rows"].append(_m2_row(runs / f"labels-{labels}", config, args, PROPOSALS))
         save()
     baseline = runs / "vae"
-    _trained(baseline, Config(time_budget=args.time_budget, **mnist))
+    trained(baseline, Config(time_budget=args.time_budget, **mnist))
     result["baseline"] = _row(baseline, _evaluated(baseline, args, ("guide", "prior")), None)
     save()
     for weight in (float(w) for w in args.weights.split(",") if w):
