@@ -191,6 +191,13 @@ class Config:
         "none for the unconditional --prior",
         "model",
     )
+    baseline_epochs: int = _setting(
+        0,
+        "epochs of the deterministic baseline network P(Y|X) that --model cvae trains first "
+        "(keeping its best validation epoch), then holds fixed and feeds to its prior network, "
+        "as Pyro's CVAE tutorial does; 0: none",
+        "model",
+    )
     classification_weight: float = _setting(
         0.1,
         "weight of the classification term of --model m2, as a share of the training set "
@@ -366,11 +373,17 @@ class Config:
     def _check_cvae(self) -> None:
         """The settings of the conditional VAE, and ``condition`` for it alone."""
         kind = Condition.parse(self.condition).kind
+        if self.baseline_epochs < 0:
+            raise InputError(
+                f"baseline_epochs must be >= 0, got {self.baseline_epochs}: pass e.g. "
+                f"{setting('baseline_epochs', 30)}"
+            )
         if self.model != "cvae":
-            if kind != "none":
+            if kind != "none" or self.baseline_epochs:
+                what = "baseline_epochs" if kind == "none" else "condition"
                 raise InputError(
-                    f"{setting('condition', self.condition)} is for the conditional VAE: pass "
-                    f"{setting('model', 'cvae')}, or leave condition out"
+                    f"{setting(what, getattr(self, what))} is for the conditional VAE: pass "
+                    f"{setting('model', 'cvae')}, or leave {setting(what)} out"
                 )
             return
         if kind == "none":
@@ -388,6 +401,12 @@ class Config:
                 f"unknown prior network {self.prior_network!r}: choose none or one of "
                 f"{', '.join(family('guide').names())} ({where('prior_network')})"
             )
+        if self.baseline_epochs and self.prior_network == "none":
+            raise InputError(
+                f"the baseline feeds the prior network, and {setting('prior_network', 'none')} "
+                f"has none: pass {setting('prior_network', 'diagonal')} or "
+                f"{setting('baseline_epochs', 0)}"
+            )
 
     def _check_m2(self) -> None:
         """The settings of the semi-supervised model, and ``labels`` for it alone."""
@@ -404,7 +423,7 @@ class Config:
             if self.labels:
                 raise InputError(
                     f"{setting('labels', self.labels)} is for the semi-supervised model: pass "
-                    f"{setting('model', 'm2')}, or leave labels out"
+                    f"{setting('model', 'm2')}, or leave {setting('labels')} out"
                 )
             return
         if self.labels == 0:

@@ -161,6 +161,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if evaluation.exact is not None:
         exact_nll = -float(evaluation.exact.mean())
         rows.append(["exact (closed form)", _num(exact_nll), "0", "-", "-", "-", "-"])
+    baseline = result.summary.get("baseline")
+    if baseline:  # a CVAE's deterministic baseline: no latent, so its value is exact
+        nll, se = _num(baseline["nll"]), _num(baseline["data_standard_error"], 2)
+        rows.append(["baseline network (exact)", nll, "0", se, "-", "-", "-"])
     condition = result.summary.get("condition")
     what = f"log P(Y|X) (condition {condition})" if condition else "log P(X)"
     print(

@@ -7,6 +7,12 @@ Its log-likelihood is the conditional one, log P(Y|X) = log integral P(z|X) P(Y|
 every estimator of :mod:`pyro_vae.estimate` computes it from these two programs: importance
 sampling with Q(z|X, Y), naive Monte Carlo from P(z|X) (``proposal="prior"``), AIS and BDMC.
 
+With ``baseline=True`` the prior network reads, beside X, the prediction E[Y|X] of a
+deterministic :class:`~pyro_vae.models.baseline.Baseline` (the tutorial's image with the
+missing quadrants filled in); training fits the baseline first and keeps it fixed
+(:mod:`pyro_vae.running.baseline`), and evaluation reports its exact log P(Y|X) beside the
+CVAE's estimates.
+
 The programs take the target and the condition, ``model(y, x)`` and ``guide(y, x)``, as the
 estimators' ``args`` pass them. The rows of a run's data carry both, ``[Y, X]``
 (:mod:`pyro_vae.data.conditions`); called with one tensor, the programs split it. The sites
@@ -31,6 +37,7 @@ from torch import nn
 
 from pyro_vae.errors import InputError, setting
 from pyro_vae.hardware.devices import device_of
+from pyro_vae.models.baseline import Baseline, build_baseline
 from pyro_vae.models.vae import MODELS, VAE
 from pyro_vae.parts.contracts import Encoder, Likelihood, Prior
 from pyro_vae.parts.guides import GUIDES
@@ -63,6 +70,9 @@ class ConditionalPrior(nn.Module):
             registered guide family built on ``condition_dim`` inputs; ``None`` for ``prior``.
         prior: an unconditional :class:`~pyro_vae.parts.contracts.Prior`, used when
             ``network`` is ``None``.
+        baseline: a :class:`~pyro_vae.models.baseline.Baseline` whose prediction E[Y|X] the
+            network reads after X (its inputs are then ``condition_dim + target_dim`` wide);
+            no gradient reaches the baseline through it.
 
     Example:
         >>> from pyro_vae.parts.priors import StandardNormalPrior
@@ -70,11 +80,18 @@ class ConditionalPrior(nn.Module):
         torch.Size([4])
     """
 
-    def __init__(self, network: Encoder | None = None, prior: Prior | None = None) -> None:
+    def __init__(
+        self,
+        network: Encoder | None = None,
+        prior: Prior | None = None,
+        baseline: Baseline | None = None,
+    ) -> None:
         super().__init__()
         if (network is None) == (prior is None):
             raise ValueError("give a prior network or an unconditional prior, not both")
-        self.network, self.unconditional = network, prior
+        if baseline is not None and network is None:
+            raise ValueError("a baseline feeds a prior network: give one")
+        self.network, self.unconditional, self.baseline = network, prior, baseline
 
     @property
     def conditional(self) -> bool:
@@ -84,6 +101,8 @@ class ConditionalPrior(nn.Module):
     def forward(self, x: torch.Tensor) -> dist.Distribution:
         """P(z|x) for conditions ``x`` of shape ``[..., condition_dim]``."""
         if self.network is not None:
+            if self.baseline is not None:  # Baseline.predict: no gradient flows back
+                x = joined(x, self.baseline.predict(x))
             return self.network(x)
         assert self.unconditional is not None
         return self.unconditional().expand(x.shape[:-1])
@@ -114,6 +133,11 @@ class ConditionalVAE(VAE):
     ) -> None:
         super().__init__(prior, encoder, likelihood, name=name)
         self.target_dim, self.condition_dim = target_dim, condition_dim
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The deterministic baseline the prior network reads, if it has one."""
+        return self.prior.baseline
 
     def split(
         self, y: torch.Tensor | None, x: torch.Tensor | None
@@ -202,6 +226,7 @@ def build_cvae(
     likelihood: str = "bernoulli",
     hidden_dims: tuple[int, ...] = (500,),
     activation: str = "relu",
+    baseline: bool = False,
     **sizes: object,
 ) -> ConditionalVAE:
     """A CVAE of registered parts (multilayer perceptrons; the condition is an extra input).
@@ -219,6 +244,8 @@ def build_cvae(
         likelihood: P(Y|X, z).
         hidden_dims: hidden widths of every network.
         activation: their activation.
+        baseline: feed the prior network a :class:`~pyro_vae.models.baseline.Baseline`'s
+            prediction of Y beside X (the same likelihood family and networks).
         **sizes: the parts' further keyword arguments (``sigma``, ``layers``, ``components``).
 
     Example:
@@ -227,15 +254,33 @@ def build_cvae(
         True
     """
     network = NetworkSpec("mlp", tuple(hidden_dims), activation)
+    if baseline and prior_network == "none":
+        raise InputError(
+            f"the baseline feeds the prior network, and {setting('prior_network', 'none')} "
+            f"has none: pass {setting('prior_network', 'diagonal')} or no baseline"
+        )
     if prior_network != "none":
+        guess = (
+            build_baseline(
+                target_dim=target_dim,
+                condition_dim=condition_dim,
+                likelihood=likelihood,
+                hidden_dims=hidden_dims,
+                activation=activation,
+                **sizes,
+            )
+            if baseline
+            else None
+        )
         p_z = ConditionalPrior(
             network=GUIDES.build(
                 prior_network,
-                data_dim=condition_dim,
+                data_dim=condition_dim + (target_dim if baseline else 0),
                 latent_dim=latent_dim,
                 network=network,
                 **sizes,
-            )
+            ),
+            baseline=guess,
         )
     elif prior == "vamp":
         raise InputError(
@@ -276,9 +321,13 @@ def cvae(
     network: NetworkSpec,
     condition_dim: int | None = None,
     prior_network: str = "diagonal",
+    baseline_epochs: int = 0,
     **sizes: object,
 ) -> ConditionalVAE:
     """The model of ``--model cvae`` for rows ``[Y, X]`` of ``data_dim`` values.
+
+    With ``baseline_epochs`` > 0 the prior network reads a baseline's prediction (the epochs
+    are those :func:`pyro_vae.running.baseline.fit_baseline` trains it for).
 
     Example:
         >>> model = cvae(prior="standard-normal", guide="diagonal", likelihood="bernoulli",
@@ -303,5 +352,6 @@ def cvae(
         likelihood=likelihood,
         hidden_dims=network.hidden_dims,
         activation=network.activation,
+        baseline=baseline_epochs > 0,
         **sizes,
     )

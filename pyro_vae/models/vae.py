@@ -196,9 +196,9 @@ def part_arguments(
 
     Example:
         >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
-        ['components', 'condition_dim', 'data_dim', 'guide', 'latent_dim', 'layers',
-         'likelihood', 'lower_latent_dim', 'network', 'num_classes', 'prior', 'prior_network',
-         'sigma', 'upper_hidden_dims']
+        ['baseline_epochs', 'components', 'condition_dim', 'data_dim', 'guide', 'latent_dim',
+         'layers', 'likelihood', 'lower_latent_dim', 'network', 'num_classes', 'prior',
+         'prior_network', 'sigma', 'upper_hidden_dims']
     """
     components = config.prior_components or PRIORS.trait(config.prior, "components")
     return {
@@ -216,6 +216,7 @@ def part_arguments(
         "num_classes": num_classes,
         "condition_dim": condition_dim,
         "prior_network": config.prior_network,
+        "baseline_epochs": config.baseline_epochs,
     }
 
 

@@ -38,8 +38,10 @@ from pyro_vae.estimate.dataset import (
 from pyro_vae.estimate.diagnostics import reliability_warnings
 from pyro_vae.hardware.devices import device_of, resolve_device
 from pyro_vae.hardware.parallel import Workers, noise_seed, running
+from pyro_vae.models.cvae import ConditionalVAE
 from pyro_vae.models.m2 import SemiSupervisedVAE
 from pyro_vae.parts.contracts import support_of
+from pyro_vae.running.baseline import baseline_nll
 from pyro_vae.storage.rundir import (
     BDMC_FILE,
     Run,
@@ -202,6 +204,16 @@ def _class_scores(
     }
 
 
+def _baseline_score(run: Run, points: torch.Tensor) -> dict[str, float]:
+    """For a CVAE with a baseline: the baseline's exact -log P(Y|X), mean and data SE."""
+    vae = run.vae
+    if not isinstance(vae, ConditionalVAE) or vae.baseline is None:
+        return {}
+    nll = baseline_nll(vae.baseline, points).double()
+    se = float(nll.std() / len(nll) ** 0.5) if len(nll) > 1 else float("nan")
+    return {"nll": float(nll.mean()), "data_standard_error": se}
+
+
 def evaluate_run(
     run: Run | str | Path,
     *,
@@ -223,11 +235,12 @@ def evaluate_run(
 
     What ``pyro-vae evaluate`` does: each proposal's estimates with ``num_samples`` samples per
     point (seeded with ``seed``), the single-sample ELBO on the same points, the exact value when
-    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them. For a model with a
-    class (M2) on its labelled test set, the summary's ``classes`` adds the error of Q(y|x),
-    the error of the model's Bayes classifier and the mean log P(x, y) (:func:`_class_scores`;
-    it estimates log P(x, y) for every class, so it costs as many estimates as there are
-    classes).
+    the model has one; ``evaluation.json`` and ``estimates.csv`` hold them. For a CVAE with a
+    baseline network the summary's ``baseline`` is that network's exact -log P(Y|X) on the same
+    points. For a model with a class (M2) on its labelled test set, the summary's ``classes``
+    adds the error of Q(y|x), the error of the model's Bayes classifier and the mean
+    log P(x, y) (:func:`_class_scores`; it estimates log P(x, y) for every class, so it costs
+    as many estimates as there are classes).
 
     Args:
         run: a loaded :class:`~pyro_vae.storage.rundir.Run` or a run directory (of registered parts;
@@ -277,12 +290,14 @@ def evaluate_run(
         )
         elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, ELBO_STREAM), workers=workers)
         classes = _class_scores(run, points, labels, num_samples, seed, batch_size, dtype, workers)
+        baseline = _baseline_score(run, points)
     summary = {
         **evaluation.summary(),
         "test_elbo": elbo["elbo"],
         "test_reconstruction": elbo["reconstruction"],
         "test_kl": elbo["kl"],
         **({"classes": classes} if classes else {}),
+        **({"baseline": baseline} if baseline else {}),
         # a conditional model's estimates are of log P(Y|X), the target given the condition
         **({"condition": run.config.condition} if run.data.condition_dim else {}),
         "warnings": reliability_warnings(evaluation.results.values()),

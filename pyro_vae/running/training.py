@@ -3,16 +3,14 @@
 Each step is what ``pyro.infer.SVI.step`` does -- the objective's ``loss_and_grads`` on one
 minibatch, then an Adam step -- with one fused ``torch.optim.Adam`` over all parameters in place
 of Pyro's per-tensor optimizer wrapper (:mod:`pyro_vae.running.objectives`). Minibatches go to the
-model and guide directly (no plate subsampling), which keeps the IWAE objective a valid bound. After
-every epoch the validation ELBO and its terms are measured and the run directory is checkpointed
-atomically; SIGINT or SIGTERM saves the position inside the epoch, and ``resume=True`` continues
-exactly where the run stopped, to the same metrics and weights as an uninterrupted run.
+programs directly (no plate subsampling: IWAE stays a valid bound). Every epoch the validation ELBO
+is measured and the run directory checkpointed atomically; SIGINT or SIGTERM saves the position
+in the epoch, and ``resume=True`` continues to the same weights as an uninterrupted run.
 
-A run's config is written last when it starts, so a run directory that has one always loads and
-resumes, whenever its process was killed; training holds the directory's lock; a failed write
-raises :class:`InputError` and keeps the old file (:mod:`pyro_vae.storage.rundir`). A non-finite
-loss or gradient stops training before the optimizer applies it (or, with ``on_nonfinite="skip"``,
-skips the batch). ``train`` clears Pyro's global param store when it starts.
+A run's config is written last when it starts, so a run directory with one always loads and
+resumes; training holds the directory's lock; a failed write keeps the old file. A non-finite loss
+or gradient stops training before the optimizer applies it (``on_nonfinite="skip"``: skips the
+batch). ``train`` clears Pyro's global param store when it starts.
 """
 
 from __future__ import annotations
@@ -46,6 +44,7 @@ from pyro_vae.hardware.parallel import (
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.parts.likelihoods import likelihood_support
+from pyro_vae.running.baseline import fit_run_baseline
 from pyro_vae.running.interrupts import interrupt_flag, stopped_message
 from pyro_vae.running.objectives import (
     Gradients,
@@ -195,6 +194,7 @@ def train(
         workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
             vae.init_from_data(splits.train)
+            fit_run_baseline(vae, config, splits, verbose=verbose and workers.main)
             if workers.main:
                 make_run_dir(run_dir)
                 held.enter_context(locked(run_dir))
