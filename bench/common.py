@@ -106,7 +106,8 @@ def trained(run_dir: Path, config: Any) -> None:
     from pyro_vae.storage.rundir import CHECKPOINT_FILE
 
     resume = (run_dir / CHECKPOINT_FILE).exists()
-    result = train(None if resume else config, run_dir, resume=resume, verbose=True)
+    # resumed with the bench's config: a changed time budget or epoch count applies
+    result = train(config, run_dir, resume=resume, verbose=True)
     if result.interrupted:  # a stopped benchmark stops; rerunning it resumes the run
         raise SystemExit(f"interrupted: rerun the same command to resume {run_dir}")
 
