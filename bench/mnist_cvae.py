@@ -118,6 +118,7 @@ def _row(run_dir: Path, summary: dict[str, Any], quadrants: int) -> dict[str, An
         "mean_ess": {name: s["mean_ess"] for name, s in proposals.items()},
         "bad_khat_share": {name: s["bad_khat_share"] for name, s in proposals.items()},
         "negative_elbo": -summary["test_elbo"],
+        "kl": summary["test_kl"],
         "tutorial": TUTORIAL[quadrants],
     }
 
