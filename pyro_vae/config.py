@@ -47,6 +47,15 @@ __all__ = [
 #: is a typo or a hostile config.json, refused before anything is allocated.
 MAX_WEIGHTS = 250_000_000
 
+#: The settings that only some data sets read (their ``reads`` trait), and their unset values.
+_DATASET_SETTINGS = {
+    "data_dir": None,
+    "data_file": None,
+    "channels": 0,
+    "image_size": 0,
+    "skip_bad_images": False,
+}
+
 #: The settings a resumed run may change: when and how it stops, not what it trains.
 RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "jit")
 #: The same as command-line options, for messages: ``--epochs, ... and --jit``.
@@ -142,6 +151,26 @@ class Config:
         "auto (dynamic for Bernoulli, none otherwise), dynamic (fresh 0/1 draws each epoch), none",
         "data",
     )
+    channels: int = _setting(
+        0, "colour channels of --dataset folder: 1 (grey) or 3 (RGB); 0: what the files are", "data"
+    )
+    image_size: int = _setting(
+        0,
+        "side of the square images of --dataset folder (the shorter side resized, the centre "
+        "cropped); 0: the files' own size",
+        "data",
+    )
+    skip_bad_images: bool = _setting(
+        False,
+        "leave out the files of --dataset folder that cannot be read as images (counted)",
+        "data",
+    )
+    data_bits: int = _setting(
+        8,
+        "depth of the pixels that --likelihood discretized-logistic and dmol model: 2**bits "
+        "levels, k / (2**bits - 1) in [0, 1] (8 for ordinary images)",
+        "data",
+    )
     validation_fraction: float = _setting(
         0.1, "share of the training images held out for validation", "data"
     )
@@ -156,6 +185,9 @@ class Config:
     likelihood: str = _setting("bernoulli", "likelihood P(X|z)", "model", family="likelihood")
     sigma: float = _setting(
         0.1, "sigma of the gaussian likelihood (the start value when it is learned)", "model"
+    )
+    mixtures: int = _setting(
+        10, "components per pixel of --likelihood dmol (PixelCNN++ uses 5 to 10)", "model"
     )
     network: str = _setting("mlp", "encoder/decoder network body", "model", family="network")
     latent_dim: int = _setting(50, "dimension of z", "model")
@@ -316,6 +348,18 @@ class Config:
         if self.prior_components is not None:
             _positive_int("prior_components", self.prior_components, 10, upper=100_000)
         _positive_int("flow_layers", self.flow_layers, 2, upper=64)
+        _positive_int("mixtures", self.mixtures, 10, upper=256)
+        _positive_int("data_bits", self.data_bits, 8, upper=16)
+        if self.channels not in (0, 1, 3):
+            raise InputError(
+                f"channels must be 1 (grey) or 3 (RGB), got {self.channels}: pass "
+                f"{setting('channels', 3)}, or leave it out to take the files' own"
+            )
+        if self.image_size and not 4 <= self.image_size <= 1024:
+            raise InputError(
+                f"image_size must lie between 4 and 1024 pixels, got {self.image_size}: pass "
+                f"e.g. {setting('image_size', 32)}"
+            )
         _positive_float("learning_rate", self.learning_rate, 1e-3)
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
@@ -500,10 +544,8 @@ class Config:
                     f"pass {setting(name, value)}"
                 )
         datasets = family("dataset")
-        for name in ("data_dir", "data_file"):
-            if getattr(self, name) is not None and name not in datasets.trait(
-                self.dataset, "reads"
-            ):
+        for name, unset in _DATASET_SETTINGS.items():
+            if getattr(self, name) != unset and name not in datasets.trait(self.dataset, "reads"):
                 users = ", ".join(e.name for e in datasets.entries() if name in e.traits["reads"])
                 raise InputError(
                     f"{setting(name)} applies to {setting('dataset')} {users}, not "

@@ -193,6 +193,27 @@ CASES: list[Case] = [
         "none",
     ),
     cli(
+        "grey-levels-for-dmol",
+        "data for the likelihood",
+        "train",
+        "--likelihood",
+        "dmol",
+    ),
+    cli(
+        "binarized-for-dmol",
+        "data for the likelihood",
+        "train",
+        "--dataset",
+        "npz",
+        "--data-file",
+        f"{WORK}/eight-bit.npz",
+        "--likelihood",
+        "dmol",
+        "--binarize",
+        "dynamic",
+    ),
+    cli("zero-mixtures", "a count", "train", "--likelihood", "dmol", "--mixtures", "0"),
+    cli(
         "wrong-image-size",
         "data for the model",
         "evaluate",
@@ -522,6 +543,7 @@ def make_workspace(root: Path) -> None:
     np.savez(root / "nan.npz", x_train=np.full((20, 4), np.nan))
     np.savez(root / "big.npz", x_train=np.full((20, 4), 5.0))
     np.savez(root / "grey.npz", x_train=np.full((20, 4), 0.5))
+    np.savez(root / "eight-bit.npz", x_train=np.full((20, 4), 128 / 255, dtype=np.float32))
     np.savez(root / "nokey.npz", images=np.zeros((20, 4)))
     write_idx_folder(root / "idx")
 

@@ -31,6 +31,12 @@ def _clean_pyro():
     pyro.clear_param_store()
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Decoded image folders go to a cache of the test session's own, not the user's."""
+    monkeypatch.setenv("PYRO_VAE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def tiny() -> Config:
     """A small, fast configuration on the digits data."""

@@ -143,7 +143,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation, elbo = result.evaluation, result.elbo
 
     threshold = next(iter(evaluation.results.values())).khat_threshold
-    rows = []
+    rows, nlls = [], []  # nlls: each row's NLL in nats, for bits per dimension
     for name, res in evaluation.results.items():
         summary = res.summary()
         rows.append(
@@ -158,13 +158,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 _num(100 * summary["bad_khat_share"], 1),
             ]
         )
+        nlls.append(summary["nll"])
     if evaluation.exact is not None:
         exact_nll = -float(evaluation.exact.mean())
         rows.append(["exact (closed form)", _num(exact_nll), "0", "-", "-", "-", "-"])
+        nlls.append(exact_nll)
     baseline = result.summary.get("baseline")
     if baseline:  # a CVAE's deterministic baseline: no latent, so its value is exact
         nll, se = _num(baseline["nll"]), _num(baseline["data_standard_error"], 2)
         rows.append(["baseline network (exact)", nll, "0", se, "-", "-", "-"])
+        nlls.append(baseline["nll"])
+    headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
+    bpd = result.summary.get("bits_per_dim")
+    if bpd:  # discrete pixels: the NLL is a probability of the data, in bits per dimension too
+        per_nat = 1.0 / (bpd["dims"] * math.log(2))
+        headers.insert(2, "bits/dim")
+        for row, nll_nats in zip(rows, nlls, strict=True):
+            row.insert(2, _num(nll_nats * per_nat, 4))
     condition = result.summary.get("condition")
     what = f"log P(Y|X) (condition {condition})" if condition else "log P(X)"
     print(
@@ -172,11 +182,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"K = {num_samples} samples each (seed {options['seed']})"
         + (" for importance sampling" if "ais" in evaluation.results else "")
     )
-    headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
     print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
     print(
         f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
-        f"KL {elbo['kl']:.3f}); written to {result.path}"
+        f"KL {elbo['kl']:.3f})"
+        + (f", {bpd['elbo']:.4f} bits/dim" if bpd else "")
+        + f"; written to {result.path}"
     )
     classes = result.summary.get("classes")
     if classes:
@@ -221,6 +232,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     ]
     print(f"mean test log P(X) of {args.run_dir} on {comparison.num_points} points against K")
     headers = ["K", "proposal", "T", "log P(X)", "MC se", "mean ESS", "% bad k-hat", "- exact"]
+    if "bits_per_dim" in rows[0]:  # discrete pixels: the NLL in bits per dimension too
+        headers.insert(4, "bits/dim")
+        for line, r in zip(table, rows, strict=True):
+            line.insert(4, _num(r["bits_per_dim"], 4))
     print(_table([*headers, "seconds"], table))
     if exact is not None:
         print(f"exact mean log P(X) = {exact:.3f}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ class RawData:
         x_test: test vectors ``[M, D]``.
         y_train: training labels ``[N]`` or ``None``.
         y_test: test labels ``[M]`` or ``None``.
-        image_shape: ``(height, width)`` when the vectors are images, else ``None``.
+        image_shape: ``(height, width)`` when the vectors are grey images, ``(channels,
+            height, width)`` for colour ones, else ``None``.
         c_train: condition arrays of the training rows ``[N, ...]`` (npz ``c_train``) or
             ``None``.
         c_test: condition arrays of the test rows or ``None``.
@@ -52,7 +54,7 @@ class RawData:
     x_test: torch.Tensor
     y_train: torch.Tensor | None
     y_test: torch.Tensor | None
-    image_shape: tuple[int, int] | None
+    image_shape: tuple[int, ...] | None
     c_train: torch.Tensor | None = None
     c_test: torch.Tensor | None = None
 
@@ -269,6 +271,86 @@ def _npz(data_file: str | None) -> RawData:
     )
 
 
+@DATASETS.register(
+    "folder",
+    "your own images: --data-dir DIR of PNG/JPEG/BMP files (DIR/<class>/... for labels, "
+    "DIR/test/ for a test split), decoded once into a cache",
+    reads=("data_dir", "channels", "image_size", "skip_bad_images"),
+)
+def _folder(
+    data_dir: str | None, channels: int, image_size: int, skip_bad_images: bool, seed: int = 0
+) -> RawData:
+    from pyro_vae.data.folders import read_folder
+
+    if data_dir is None:
+        raise InputError(
+            f"{setting('dataset', 'folder')} needs {setting('data_dir', 'DIR')}, a folder of "
+            "your images"
+        )
+    images = read_folder(
+        data_dir,
+        channels=channels or None,
+        image_size=image_size or None,
+        skip_bad=skip_bad_images,
+        seed=seed,
+        progress=True,
+    )
+    if images.skipped:  # asked for with skip_bad_images: said, not raised
+        print(
+            f"left out {len(images.skipped)} files of {data_dir} that cannot be read as images "
+            f"(e.g. {images.skipped[0]})",
+            file=sys.stderr,
+        )
+    return _from_uint8(
+        Path(data_dir).name, images.x_train, images.x_test, images.y_train, images.y_test
+    )
+
+
+@DATASETS.register(
+    "cifar10",
+    "CIFAR-10 colour images, 32x32, from --data-dir with cifar-10-binary.tar.gz (never unpickled)",
+    reads=("data_dir",),
+)
+def _cifar10(data_dir: str | None) -> RawData:
+    from pyro_vae.data.cifar import ARCHIVE, read_cifar10
+
+    if data_dir is None:
+        raise InputError(
+            f"{setting('dataset', 'cifar10')} is not downloaded here: pass "
+            f"{setting('data_dir', 'DIR')} with {ARCHIVE} (the binary version) in it"
+        )
+    x_train, y_train, x_test, y_test = read_cifar10(data_dir)
+    return _from_uint8("cifar10", x_train, x_test, y_train, y_test)
+
+
+def _from_uint8(
+    name: str,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    y_train: np.ndarray | None,
+    y_test: np.ndarray | None,
+) -> RawData:
+    """A data set of uint8 images ``[N, C, H, W]``: flat float32 rows k / 255, and their shape.
+
+    One-channel images keep the shape ``(H, W)`` every grey data set has; colour ones
+    ``(C, H, W)``.
+    """
+    c, h, w = (int(d) for d in x_train.shape[1:])
+    shape: tuple[int, ...] = (h, w) if c == 1 else (c, h, w)
+
+    def rows(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(len(x), -1) / 255.0)
+
+    return RawData(
+        name,
+        rows(x_train),
+        rows(x_test),
+        None if y_train is None else torch.from_numpy(np.asarray(y_train, dtype=np.int64)),
+        None if y_test is None else torch.from_numpy(np.asarray(y_test, dtype=np.int64)),
+        shape,
+    )
+
+
 def _conditions(
     arrays: dict[str, np.ndarray], key: str, rows: int, path: Path
 ) -> np.ndarray | None:
@@ -339,4 +421,12 @@ def load_raw(config: Config) -> RawData:
         >>> raw.x_train.shape, raw.x_test.shape, raw.image_shape
         (torch.Size([1437, 64]), torch.Size([360, 64]), (8, 8))
     """
-    return DATASETS.build(config.dataset, data_dir=config.data_dir, data_file=config.data_file)
+    return DATASETS.build(
+        config.dataset,
+        data_dir=config.data_dir,
+        data_file=config.data_file,
+        channels=config.channels,
+        image_size=config.image_size,
+        skip_bad_images=config.skip_bad_images,
+        seed=config.seed,
+    )

@@ -75,14 +75,16 @@ class DataSplits:
         return int(max(int(y.max()) for y in labelled if y.numel())) + 1
 
 
-def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None:
+def check_data(x: torch.Tensor, support: str, binarize: bool, what: str, *, bits: int = 8) -> None:
     """Check that data fit the likelihood; raise :class:`InputError` saying what to do if not.
 
     Args:
         x: the data, ``[N, D]``.
-        support: the likelihood's ``support`` (``"binary"``, ``"unit"`` or ``"real"``).
+        support: the likelihood's ``support`` (``"binary"``, ``"unit"``, ``"discrete"`` or
+            ``"real"``).
         binarize: whether the data will be binarized (then values must lie in [0, 1]).
         what: how to name the data in the message.
+        bits: for ``"discrete"``, the depth the values must have: k / (2**bits - 1).
 
     Example:
         >>> check_data(torch.tensor([[0.0, 0.5]]), "binary", binarize=False, what="x")
@@ -94,6 +96,11 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         raise InputError(f"{what} contains {bad} NaN or infinite values: remove or impute them")
+    if binarize and support == "discrete" and bits != 1:
+        raise InputError(
+            f"binarized data have two levels, but the likelihood models {2**bits}: pass "
+            f"{setting('binarize', 'none')} (or {setting('data_bits', 1)} for binary data)"
+        )
     if binarize:
         lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
@@ -108,10 +115,32 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str) -> None
             "Bernoulli likelihood needs [0, 1]: rescale the data, or use "
             f"{setting('likelihood', 'gaussian')}"
         )
+    elif support == "discrete":
+        _check_levels(x, bits, what)
     elif support == "binary" and bool(((x != 0) & (x != 1)).any()):
         raise InputError(
             f"{what} has values other than 0 and 1, which a Bernoulli likelihood cannot model: "
             f"use {setting('binarize', 'dynamic')}, or {setting('likelihood', 'gaussian')}"
+        )
+
+
+def _check_levels(x: torch.Tensor, bits: int, what: str) -> None:
+    """Refuse values that are not on the levels k / (2**bits - 1) of [0, 1]."""
+    levels = 2**bits - 1
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(
+            f"{what} has values in [{lo:g}, {hi:g}] but a discretized likelihood models "
+            f"pixels in [0, 1]: rescale the data to k / {levels}, or use "
+            f"{setting('likelihood', 'gaussian')}"
+        )
+    off = (x * levels - torch.round(x * levels)).abs()
+    if bool((off > 1e-3).any()):
+        example = float(x.flatten()[int(off.flatten().argmax())])
+        raise InputError(
+            f"{what} has values off the {levels + 1} levels k / {levels} of {bits}-bit pixels "
+            f"(e.g. {example:.6g}): pass the data's depth with {setting('data_bits')}, or use "
+            f"{setting('likelihood', 'gaussian')}"
         )
 
 
@@ -132,8 +161,9 @@ def load_data(config: Config, support: str) -> DataSplits:
     """
     raw = load_raw(config)
     binarize = config.binarize == "dynamic" or (config.binarize == "auto" and support == "binary")
-    check_data(raw.x_train, support, binarize, f"{raw.name} training data")
-    check_data(raw.x_test, support, binarize, f"{raw.name} test data")
+    bits = config.data_bits
+    check_data(raw.x_train, support, binarize, f"{raw.name} training data", bits=bits)
+    check_data(raw.x_test, support, binarize, f"{raw.name} test data", bits=bits)
     x_train, x_test, width = _with_condition(config, raw)
     n = x_train.shape[0]
     n_val = max(1, round(config.validation_fraction * n))

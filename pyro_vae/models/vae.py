@@ -196,9 +196,9 @@ def part_arguments(
 
     Example:
         >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
-        ['baseline_epochs', 'components', 'condition_dim', 'data_dim', 'guide', 'latent_dim',
-         'layers', 'likelihood', 'lower_latent_dim', 'network', 'num_classes', 'prior',
-         'prior_network', 'sigma', 'upper_hidden_dims']
+        ['baseline_epochs', 'components', 'condition_dim', 'data_bits', 'data_dim', 'guide',
+         'latent_dim', 'layers', 'likelihood', 'lower_latent_dim', 'mixtures', 'network',
+         'num_classes', 'prior', 'prior_network', 'sigma', 'upper_hidden_dims']
     """
     components = config.prior_components or PRIORS.trait(config.prior, "components")
     return {
@@ -217,6 +217,8 @@ def part_arguments(
         "condition_dim": condition_dim,
         "prior_network": config.prior_network,
         "baseline_epochs": config.baseline_epochs,
+        "mixtures": config.mixtures,
+        "data_bits": config.data_bits,
     }
 
 

@@ -11,8 +11,8 @@ with the methods below fits, built in or your own; these ``typing.Protocol``s sa
 * :class:`Likelihood`: ``forward(z)`` returns P(X|z) over flat data vectors (event shape
   ``(data_dim,)``) for ``z`` of shape ``[..., latent_dim]``; ``mean(z)`` returns E[X|z]. An
   optional ``support`` attribute says which data it models (``"binary"``, ``"unit"`` for
-  [0, 1], or ``"real"``, the default), which decides whether data are binarized and how they are
-  checked.
+  [0, 1], ``"discrete"`` for pixels of a given depth, k / (2**bits - 1), or ``"real"``, the
+  default), which decides whether data are binarized and how they are checked.
 
 Example:
     >>> from pyro_vae.parts.priors import StandardNormalPrior
@@ -30,8 +30,9 @@ from torch import nn
 
 __all__ = ["Encoder", "Likelihood", "Prior", "Support", "check_part", "support_of"]
 
-#: The values a likelihood's data may take: 0/1, the unit interval [0, 1], or any real number.
-Support = Literal["binary", "real", "unit"]
+#: The values a likelihood's data may take: 0/1, the unit interval [0, 1], any real number, or
+#: the levels of pixels of a given depth (``"discrete"``: k / (2**bits - 1), 8 bits by default).
+Support = Literal["binary", "real", "unit", "discrete"]
 
 
 @runtime_checkable
@@ -105,8 +106,9 @@ def support_of(likelihood: object) -> Support:
         ('binary', 'real')
     """
     support = getattr(likelihood, "support", "real")
-    if support not in ("binary", "real", "unit"):
+    if support not in ("binary", "real", "unit", "discrete"):
         raise TypeError(
-            f"a likelihood's support must be 'binary', 'unit' or 'real', got {support!r}"
+            "a likelihood's support must be 'binary', 'unit', 'discrete' or 'real', "
+            f"got {support!r}"
         )
     return support

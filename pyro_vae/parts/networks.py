@@ -29,6 +29,7 @@ __all__ = [
     "NetworkSpec",
     "build_decoder_network",
     "build_encoder_network",
+    "mlp_decoder",
     "output_bias",
 ]
 
@@ -133,7 +134,9 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """An MLP to a 64-channel quarter-size map, then two stride-2 transposed convolutions.
 
-    Draws flat square images ``[..., side * side]`` from latents ``[..., in_features]``.
+    Draws flat square images ``[..., side * side]`` from latents ``[..., in_features]``; with
+    ``maps`` > 1, that many maps of the image's size, flat and map first
+    (``[..., maps * side * side]``): the parameters of a likelihood with several per pixel.
 
     Example:
         >>> dec = ConvDecoder(10, (200,), 64)
@@ -148,6 +151,7 @@ class ConvDecoder(nn.Module):
         data_dim: int,
         *,
         activation: str = "relu",
+        maps: int = 1,
     ) -> None:
         super().__init__()
         self.side = _image_side(data_dim)
@@ -160,11 +164,11 @@ class ConvDecoder(nn.Module):
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
             act(),
-            nn.ConvTranspose2d(_CHANNELS[0], 1, 4, stride=2, padding=1, bias=False),
+            nn.ConvTranspose2d(_CHANNELS[0], maps, 4, stride=2, padding=1, bias=False),
         )
-        # One bias per pixel (a transposed convolution has one per channel): see output_bias.
-        self.output_bias = nn.Parameter(torch.zeros(data_dim))
-        self.data_dim = data_dim
+        # One bias per output (a transposed convolution has one per channel): see output_bias.
+        self.output_bias = nn.Parameter(torch.zeros(maps * data_dim))
+        self.data_dim = maps * data_dim
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map ``[..., in_features]`` latents to ``[..., side * side]`` flat images."""
@@ -174,14 +178,32 @@ class ConvDecoder(nn.Module):
         return self.deconv(h).reshape(*lead, self.data_dim) + self.output_bias
 
 
-NetworkFactory = Callable[[int, Sequence[int], int, str], nn.Module]
+NetworkFactory = Callable[..., nn.Module]
+
+
+def mlp_decoder(
+    in_features: int,
+    hidden_dims: Sequence[int],
+    data_dim: int,
+    *,
+    activation: str = "tanh",
+    maps: int = 1,
+) -> MLP:
+    """The MLP as a decoder: ``maps`` outputs per data value, map first.
+
+    Example:
+        >>> mlp_decoder(2, (8,), 5, maps=3)(torch.zeros(4, 2)).shape
+        torch.Size([4, 15])
+    """
+    return MLP(in_features, hidden_dims, maps * data_dim, activation=activation)
 
 
 @dataclass(frozen=True)
 class NetworkFamily:
     """The encoder and decoder factories of one kind of network.
 
-    Both take ``(in_features, hidden_dims, out_features, *, activation)``.
+    Both take ``(in_features, hidden_dims, out_features, *, activation)``; the decoder also
+    ``maps``, the number of outputs per data value (1: the data's own shape).
     """
 
     encoder: NetworkFactory
@@ -190,7 +212,7 @@ class NetworkFamily:
 
 NETWORKS: Registry[NetworkFamily] = Registry("network", "--network", defaults={"jit": False})
 NETWORKS.register("mlp", "fully connected layers with a chosen activation", jit=True)(
-    NetworkFamily(encoder=MLP, decoder=MLP)
+    NetworkFamily(encoder=MLP, decoder=mlp_decoder)
 )
 NETWORKS.register(
     "conv", "convolutional encoder and decoder for square images (28x28, 8x8)", jit=True
@@ -227,10 +249,12 @@ class NetworkSpec:
             self.name, data_dim, self.hidden_dims, out_features, self.activation
         )
 
-    def decoder(self, latent_dim: int, data_dim: int) -> nn.Module:
-        """The decoder body: latents ``[..., latent_dim]`` -> ``[..., data_dim]``."""
+    def decoder(self, latent_dim: int, data_dim: int, maps: int = 1) -> nn.Module:
+        """The decoder body: latents ``[..., latent_dim]`` -> ``[..., maps * data_dim]``."""
         hidden = tuple(reversed(self.hidden_dims))
-        return build_decoder_network(self.name, latent_dim, hidden, data_dim, self.activation)
+        return build_decoder_network(
+            self.name, latent_dim, hidden, data_dim, self.activation, maps=maps
+        )
 
 
 def output_bias(net: nn.Module) -> torch.Tensor | None:
@@ -266,12 +290,25 @@ def build_encoder_network(
 
 
 def build_decoder_network(
-    name: str, latent_dim: int, hidden_dims: Sequence[int], data_dim: int, activation: str
+    name: str,
+    latent_dim: int,
+    hidden_dims: Sequence[int],
+    data_dim: int,
+    activation: str,
+    *,
+    maps: int = 1,
 ) -> nn.Module:
     """The decoder network of family ``name``: latents ``[..., latent_dim]`` -> data.
+
+    ``maps`` > 1 asks for that many outputs per data value (a likelihood's parameters), flat
+    and map first.
 
     Example:
         >>> build_decoder_network("mlp", 2, (32,), 64, "tanh")(torch.zeros(2, 2)).shape
         torch.Size([2, 64])
+        >>> build_decoder_network("conv", 2, (32,), 64, "relu", maps=3)(torch.zeros(2, 2)).shape
+        torch.Size([2, 192])
     """
-    return NETWORKS.get(name).decoder(latent_dim, hidden_dims, data_dim, activation=activation)
+    family = NETWORKS.get(name)
+    extra = {"maps": maps} if maps != 1 else {}
+    return family.decoder(latent_dim, hidden_dims, data_dim, activation=activation, **extra)

@@ -346,6 +346,7 @@ def estimators_figure(rows: Rows) -> Figure:
     Each proposal's line has a band of two Monte Carlo standard errors. AIS rows (proposal
     ``"ais"``) are horizontal lines in greens, one per schedule length T, with the same band;
     the exact value is a black dashed line when the model has one (linear-Gaussian runs).
+    Rows with ``bits_per_dim`` (discrete pixels) get a right axis in bits per dimension.
 
     Example:
         >>> rows = [{"num_samples": k, "proposal": p, "log_likelihood": -100.0 - 10 / k,
@@ -380,6 +381,13 @@ def estimators_figure(rows: Rows) -> Figure:
     exact = rows[0].get("exact_log_likelihood")
     if exact is not None and exact != "" and math.isfinite(float(exact)):
         ax.axhline(float(exact), color="black", linestyle="--", label="exact log P(X)")
+    bpd = rows[0].get("bits_per_dim")
+    if bpd not in (None, "") and float(rows[0]["log_likelihood"]) != 0:
+        per_nat = -float(bpd) / float(rows[0]["log_likelihood"])  # 1 / (D ln 2)
+        right = ax.secondary_yaxis(
+            "right", functions=(lambda y: -y * per_nat, lambda b: -b / per_nat)
+        )
+        right.set_ylabel("bits per dimension (-log P(X) / (D ln 2))")
     return _log_x_axes(
         fig,
         "K, samples per datapoint",

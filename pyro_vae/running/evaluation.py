@@ -11,6 +11,7 @@ run is evaluated on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ __all__ = [
     "RunComparison",
     "RunEvaluation",
     "bdmc_run",
+    "bits_per_dim",
     "compare_run",
     "evaluate_run",
     "run_test_data",
@@ -214,6 +216,32 @@ def _baseline_score(run: Run, points: torch.Tensor) -> dict[str, float]:
     return {"nll": float(nll.mean()), "data_standard_error": se}
 
 
+def _bits_per_nat(run: Run) -> float | None:
+    """1 / (D ln 2) for a run whose likelihood models discrete pixels; else ``None``."""
+    if support_of(run.vae.likelihood) != "discrete":
+        return None
+    return 1.0 / ((run.data.data_dim - run.data.condition_dim) * math.log(2))
+
+
+def bits_per_dim(run: Run, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Bits per dimension beside the nats of an evaluation, for a likelihood of discrete pixels.
+
+    bpd = NLL / (D ln 2), D the values per datapoint (the target's, for a conditional model).
+    Empty for other likelihoods: a density's NLL on grey levels is no probability of the data.
+    """
+    per_nat = _bits_per_nat(run)
+    if per_nat is None:
+        return {}
+    out: dict[str, Any] = {
+        "dims": run.data.data_dim - run.data.condition_dim,
+        "proposals": {name: s["nll"] * per_nat for name, s in summary["proposals"].items()},
+        "elbo": -summary["test_elbo"] * per_nat,
+    }
+    if "exact_nll" in summary:
+        out["exact"] = summary["exact_nll"] * per_nat
+    return out
+
+
 def evaluate_run(
     run: Run | str | Path,
     *,
@@ -237,10 +265,11 @@ def evaluate_run(
     point (seeded with ``seed``), the single-sample ELBO on the same points, the exact value when
     the model has one; ``evaluation.json`` and ``estimates.csv`` hold them. For a CVAE with a
     baseline network the summary's ``baseline`` is that network's exact -log P(Y|X) on the same
-    points. For a model with a class (M2) on its labelled test set, the summary's ``classes``
-    adds the error of Q(y|x), the error of the model's Bayes classifier and the mean
-    log P(x, y) (:func:`_class_scores`; it estimates log P(x, y) for every class, so it costs
-    as many estimates as there are classes).
+    points; for a likelihood of discrete pixels, ``bits_per_dim`` has every NLL in bits per
+    dimension (:func:`bits_per_dim`). For a model with a class (M2) on its labelled test set,
+    the summary's ``classes`` adds the error of Q(y|x), the error of the model's Bayes
+    classifier and the mean log P(x, y) (:func:`_class_scores`; it estimates log P(x, y) for
+    every class, so it costs as many estimates as there are classes).
 
     Args:
         run: a loaded :class:`~pyro_vae.storage.rundir.Run` or a run directory (of registered parts;
@@ -302,6 +331,9 @@ def evaluate_run(
         **({"condition": run.config.condition} if run.data.condition_dim else {}),
         "warnings": reliability_warnings(evaluation.results.values()),
     }
+    bpd = bits_per_dim(run, summary)
+    if bpd:
+        summary["bits_per_dim"] = bpd
     write = write and workers.main  # rank 0 alone writes
     path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
     return RunEvaluation(run, evaluation, elbo, summary, path)
@@ -330,7 +362,7 @@ def compare_run(
     with ``ks`` in place of ``num_samples`` and ``ais`` as in :func:`compare_estimators` (its
     ``num_steps`` one T or a list); ``output`` is a ``.csv`` file to write instead of the run
     directory's own; an existing file is replaced only with ``overwrite=True``; ``device`` as in
-    :func:`evaluate_run`.
+    :func:`evaluate_run`. For a likelihood of discrete pixels each row has ``bits_per_dim``.
 
     Returns:
         A :class:`RunComparison`: the rows (one per K and proposal) and where they went.
@@ -359,6 +391,9 @@ def compare_run(
             ais=ais,
             workers=workers,
         )
+    per_nat = _bits_per_nat(run)
+    if per_nat is not None:  # discrete pixels: each row in bits per dimension too
+        rows = [{**row, "bits_per_dim": -row["log_likelihood"] * per_nat} for row in rows]
     path = write_comparison(target, rows) if workers.main else target  # rank 0 alone writes
     return RunComparison(run, rows, path, int(points.shape[0]))
 

@@ -164,9 +164,14 @@ def test_console_script_end_to_end(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 
+# The digits have 17 grey levels, no bit depth: the discretized likelihoods train on 8-bit data
+# in test_a_discretized_likelihood_reports_bits_per_dimension.
+_GREY = [n for n in LIKELIHOODS.names() if LIKELIHOODS.trait(n, "support") != "discrete"]
+
+
 @pytest.mark.parametrize(
     ("prior", "guide", "likelihood"),
-    list(itertools.product(PRIORS.names(), GUIDES.names(), LIKELIHOODS.names())),
+    list(itertools.product(PRIORS.names(), GUIDES.names(), _GREY)),
     ids=lambda v: v,
 )
 def test_every_combination_trains_and_evaluates_on_digits(prior, guide, likelihood, tmp_path):
@@ -181,6 +186,30 @@ def test_every_combination_trains_and_evaluates_on_digits(prior, guide, likeliho
     )
     report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert np.isfinite(report["proposals"]["guide"]["log_likelihood"])
+
+
+@pytest.mark.parametrize("likelihood", ["discretized-logistic", "dmol"])
+def test_a_discretized_likelihood_reports_bits_per_dimension(likelihood, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 256, size=(300, 16)) // 64 * 64  # 8-bit values, four of them used
+    np.savez(tmp_path / "grey.npz", x_train=(levels / 255).astype(np.float32))
+    run = str(tmp_path / "run")
+    data = ["--dataset", "npz", "--data-file", str(tmp_path / "grey.npz")]
+    small = ["--epochs", "2", "--latent-dim", "2", "--hidden-dims", "16", "--mixtures", "2"]
+    argv = ["train", "--likelihood", likelihood, *data, *small, "--out", run, "--quiet"]
+    assert main([*argv, "--no-plots"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", run, "--num-samples", "50", "--proposal", "both"]) == 0
+    out = capsys.readouterr().out
+    assert "bits/dim" in out
+    report = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    bpd = report["bits_per_dim"]
+    assert bpd["dims"] == 16
+    for name, summary in report["proposals"].items():
+        assert bpd["proposals"][name] == pytest.approx(summary["nll"] / (16 * np.log(2)))
+        assert f"{bpd['proposals'][name]:.4f}" in out
+    # a probability of the data: never above 1, so the NLL is positive
+    assert all(s["nll"] > 0 for s in report["proposals"].values())
 
 
 def test_conv_network_on_digits(tmp_path):
