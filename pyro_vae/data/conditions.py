@@ -36,20 +36,24 @@ __all__ = ["attach_condition", "given_pixels", "join_image"]
 _QUADRANT_ORDER = ((1, 0), (0, 0), (0, 1))
 
 
-def given_pixels(condition: Condition, image_shape: tuple[int, int]) -> torch.Tensor:
-    """For ``quadrants:K``: which pixels of a flattened image are given, a bool ``[H * W]``.
+def given_pixels(condition: Condition, image_shape: tuple[int, ...]) -> torch.Tensor:
+    """For ``quadrants:K``: which values of a flattened image are given, a bool ``[H * W]``.
+
+    For colour images (``(C, H, W)``, channel first) every channel of a given pixel is given:
+    ``[C * H * W]``.
 
     Example:
         >>> given_pixels(Condition("quadrants", 2), (2, 2)).tolist()  # the left half
         [True, False, True, False]
     """
-    height, width = image_shape
+    height, width = image_shape[-2:]
     given = torch.zeros(height, width, dtype=torch.bool)
     for row, col in _QUADRANT_ORDER[: condition.quadrants]:
         rows = slice(height // 2, None) if row else slice(None, height // 2)
         cols = slice(width // 2, None) if col else slice(None, width // 2)
         given[rows, cols] = True
-    return given.flatten()
+    channels = image_shape[0] if len(image_shape) == 3 else 1
+    return given.flatten().repeat(channels)
 
 
 def attach_condition(
@@ -58,7 +62,7 @@ def attach_condition(
     *,
     labels: torch.Tensor | None,
     arrays: torch.Tensor | None,
-    image_shape: tuple[int, int] | None,
+    image_shape: tuple[int, ...] | None,
     num_classes: int | None,
     what: str,
 ) -> tuple[torch.Tensor, int]:
@@ -87,7 +91,7 @@ def attach_condition(
         ([[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]], 3)
     """
     if condition.kind == "quadrants":
-        if image_shape is None or min(image_shape) < 2:
+        if image_shape is None or min(image_shape[-2:]) < 2:
             raise InputError(
                 f"{setting('condition', str(condition))} needs images, and {what} are flat "
                 f"vectors: use mnist, fashion-mnist, digits or an npz file of [N, H, W] images"
@@ -118,7 +122,7 @@ def attach_condition(
 
 
 def join_image(
-    condition: Condition, target: torch.Tensor, given: torch.Tensor, image_shape: tuple[int, int]
+    condition: Condition, target: torch.Tensor, given: torch.Tensor, image_shape: tuple[int, ...]
 ) -> torch.Tensor:
     """Whole flattened images from the target pixels and, for ``quadrants``, the given ones.
 

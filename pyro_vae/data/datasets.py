@@ -6,7 +6,9 @@ training and validation sets and binarizes what needs it.
 
 Data sets: ``digits`` (scikit-learn's bundled 8x8 digits, no download), ``mnist`` and
 ``fashion-mnist`` (the four standard IDX files from ``data_dir``, or torchvision's download when
-online) and ``npz`` (a user's own arrays).
+online), ``npz`` (a user's own arrays), ``folder`` (a user's own image files,
+:mod:`pyro_vae.data.folders`), ``cifar10`` (its binary version, :mod:`pyro_vae.data.cifar`) and
+``photos`` (colour patches of scikit-learn's two photographs, :mod:`pyro_vae.data.photos`).
 """
 
 from __future__ import annotations
@@ -321,6 +323,17 @@ def _cifar10(data_dir: str | None) -> RawData:
         )
     x_train, y_train, x_test, y_test = read_cifar10(data_dir)
     return _from_uint8("cifar10", x_train, x_test, y_train, y_test)
+
+
+@DATASETS.register(
+    "photos",
+    "colour patches, 32x32, of scikit-learn's two bundled photographs (2 classes, no download)",
+)
+def _photos() -> RawData:
+    from pyro_vae.data.photos import photo_patches
+
+    x_train, y_train, x_test, y_test = photo_patches()
+    return _from_uint8("photos", x_train, x_test, y_train, y_test)
 
 
 def _from_uint8(

@@ -32,7 +32,8 @@ class DataSplits:
         y_validation: validation labels or ``None``.
         y_test: test labels or ``None``.
         binarize_train: whether training batches are binarized afresh each epoch.
-        image_shape: ``(height, width)`` or ``None``.
+        image_shape: ``(height, width)``, ``(channels, height, width)`` for colour, or
+            ``None``.
         y_train: training labels (one per row of ``train``) or ``None``.
         condition_dim: for a conditional model, the width of the condition X that ends each
             row (:mod:`pyro_vae.data.conditions`); 0 otherwise.
@@ -44,7 +45,7 @@ class DataSplits:
     y_validation: torch.Tensor | None
     y_test: torch.Tensor | None
     binarize_train: bool
-    image_shape: tuple[int, int] | None
+    image_shape: tuple[int, ...] | None
     y_train: torch.Tensor | None = None
     condition_dim: int = 0
 
@@ -57,6 +58,11 @@ class DataSplits:
     def target_dim(self) -> int:
         """Number of values per datapoint that the likelihood models (all but the condition)."""
         return self.data_dim - self.condition_dim
+
+    @property
+    def channels(self) -> int:
+        """Colour channels of the images: 3 for ``(C, H, W)`` shapes, else 1."""
+        return self.image_shape[0] if self.image_shape and len(self.image_shape) == 3 else 1
 
     def probe(self) -> torch.Tensor:
         """A fixed share of the training set, as large as the validation set, binarized like it.

@@ -188,7 +188,12 @@ def compose(*, prior: str, guide: str, likelihood: str, **sizes: Any) -> VAE:
 
 
 def part_arguments(
-    config: Config, data_dim: int, num_classes: int | None = None, *, condition_dim: int = 0
+    config: Config,
+    data_dim: int,
+    num_classes: int | None = None,
+    *,
+    condition_dim: int = 0,
+    channels: int = 1,
 ) -> dict[str, Any]:
     """The keyword arguments the model factories get for ``config``: names and sizes of parts.
 
@@ -196,9 +201,9 @@ def part_arguments(
 
     Example:
         >>> sorted(part_arguments(Config(), data_dim=64))  # doctest: +NORMALIZE_WHITESPACE
-        ['baseline_epochs', 'components', 'condition_dim', 'data_bits', 'data_dim', 'guide',
-         'latent_dim', 'layers', 'likelihood', 'lower_latent_dim', 'mixtures', 'network',
-         'num_classes', 'prior', 'prior_network', 'sigma', 'upper_hidden_dims']
+        ['baseline_epochs', 'channels', 'components', 'condition_dim', 'data_bits', 'data_dim',
+         'guide', 'latent_dim', 'layers', 'likelihood', 'lower_latent_dim', 'mixtures',
+         'network', 'num_classes', 'prior', 'prior_network', 'sigma', 'upper_hidden_dims']
     """
     components = config.prior_components or PRIORS.trait(config.prior, "components")
     return {
@@ -207,7 +212,8 @@ def part_arguments(
         "likelihood": config.likelihood,
         "data_dim": data_dim,
         "latent_dim": config.latent_dim,
-        "network": NetworkSpec(config.network, config.hidden_dims, config.activation),
+        "network": NetworkSpec(config.network, config.hidden_dims, config.activation, channels),
+        "channels": channels,
         "components": components,
         "layers": config.flow_layers,
         "sigma": config.sigma,
@@ -223,7 +229,12 @@ def part_arguments(
 
 
 def build_vae(
-    config: Config, data_dim: int, num_classes: int | None = None, *, condition_dim: int = 0
+    config: Config,
+    data_dim: int,
+    num_classes: int | None = None,
+    *,
+    condition_dim: int = 0,
+    channels: int = 1,
 ) -> VAE:
     """Build the model that ``config`` describes, for flat data vectors of width ``data_dim``.
 
@@ -232,6 +243,8 @@ def build_vae(
         data_dim: number of values per datapoint (pixels; target and condition for ``cvae``).
         num_classes: how many classes the labels name, for a model with a class (``m2``).
         condition_dim: the width of the condition ending each row, for ``cvae``.
+        channels: the colour channels of image data (3 for RGB), for the convolutional
+            networks and ``dmol``.
 
     Returns:
         A freshly initialized :class:`VAE` (or subclass, e.g. the linear-Gaussian model).
@@ -248,5 +261,7 @@ def build_vae(
             f"{data_dim * first / 1e6:.0f} million weights, more than {MAX_WEIGHTS // 10**6} "
             f"million: pass smaller {setting('hidden_dims')} or smaller data"
         )
-    arguments = part_arguments(config, data_dim, num_classes, condition_dim=condition_dim)
+    arguments = part_arguments(
+        config, data_dim, num_classes, condition_dim=condition_dim, channels=channels
+    )
     return MODELS.build(config.model, **arguments)

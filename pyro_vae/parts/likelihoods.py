@@ -10,6 +10,7 @@ the data loader checks before anything is built. Factories take keyword argument
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 
@@ -518,7 +519,8 @@ def dmol(
         raise ValueError(f"{data_dim} values do not make pixels of {channels} channels")
     pixels = data_dim // channels
     maps = mixture_parameters(channels, mixtures)
-    decoder = network.decoder(latent_dim, pixels, maps=maps)
+    # K maps over the pixels (not over the values): a body drawing one-channel maps
+    decoder = dataclasses.replace(network, channels=1).decoder(latent_dim, pixels, maps=maps)
     return DiscretizedMixtureLikelihood(
         decoder, pixels, channels=channels, mixtures=mixtures, bits=data_bits
     )

@@ -49,6 +49,8 @@ class MLP(nn.Sequential):
         hidden_dims: widths of the hidden layers (may be empty: one linear map).
         out_features: output width.
         activation: a name from :data:`ACTIVATIONS`.
+        channels: colour channels of image data (the convolutional bodies read them; the
+            MLP sees flat vectors).
 
     Example:
         >>> net = MLP(784, (200, 200), 100)
@@ -79,13 +81,14 @@ class MLP(nn.Sequential):
 _CHANNELS = (32, 64)
 
 
-def _image_side(data_dim: int) -> int:
-    """The side of a square single-channel image with ``data_dim`` pixels, a multiple of 4."""
-    side = math.isqrt(data_dim)
-    if side * side != data_dim or side % 4 or side < 8:
+def _image_side(data_dim: int, channels: int = 1) -> int:
+    """The side of a square image of ``channels`` with ``data_dim`` values, a multiple of 4."""
+    side = math.isqrt(data_dim // channels)
+    if side * side * channels != data_dim or side % 4 or side < 8:
+        what = f"{channels}-channel " if channels > 1 else ""
         raise InputError(
-            f"{setting('network', 'conv')} needs square images whose side is a multiple of 4 "
-            f"(28x28, 8x8, ...), but a datapoint has {data_dim} values: use "
+            f"{setting('network', 'conv')} needs square {what}images whose side is a multiple "
+            f"of 4 (8x8, 28x28, 32x32, 64x64, ...), but a datapoint has {data_dim} values: use "
             f"{setting('network', 'mlp')}"
         )
     return side
@@ -94,7 +97,8 @@ def _image_side(data_dim: int) -> int:
 class ConvEncoder(nn.Module):
     """Two stride-2 convolutions (32 and 64 channels), then an MLP head.
 
-    Reads flat square images ``[..., side * side]`` (28x28 MNIST, 8x8 digits).
+    Reads flat square images ``[..., channels * side * side]``, channel first (28x28 MNIST,
+    8x8 digits, 32x32 colour).
 
     Example:
         >>> enc = ConvEncoder(784, (200,), 100)
@@ -109,12 +113,13 @@ class ConvEncoder(nn.Module):
         out_features: int,
         *,
         activation: str = "relu",
+        channels: int = 1,
     ) -> None:
         super().__init__()
-        self.side = _image_side(data_dim)
+        self.side, self.channels = _image_side(data_dim, channels), channels
         act = ACTIVATIONS.get(activation)
         self.conv = nn.Sequential(
-            nn.Conv2d(1, _CHANNELS[0], 4, stride=2, padding=1),
+            nn.Conv2d(channels, _CHANNELS[0], 4, stride=2, padding=1),
             act(),
             nn.Conv2d(_CHANNELS[0], _CHANNELS[1], 4, stride=2, padding=1),
             act(),
@@ -125,18 +130,19 @@ class ConvEncoder(nn.Module):
         self.out_features = out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``[..., side * side]`` images to ``[..., out_features]``."""
+        """Map ``[..., channels * side * side]`` images to ``[..., out_features]``."""
         lead = x.shape[:-1]
-        h = self.conv(x.reshape(-1, 1, self.side, self.side))
+        h = self.conv(x.reshape(-1, self.channels, self.side, self.side))
         return self.head(h).reshape(*lead, self.out_features)
 
 
 class ConvDecoder(nn.Module):
     """An MLP to a 64-channel quarter-size map, then two stride-2 transposed convolutions.
 
-    Draws flat square images ``[..., side * side]`` from latents ``[..., in_features]``; with
-    ``maps`` > 1, that many maps of the image's size, flat and map first
-    (``[..., maps * side * side]``): the parameters of a likelihood with several per pixel.
+    Draws flat square images ``[..., channels * side * side]`` (channel first) from latents
+    ``[..., in_features]``; with ``maps`` > 1, that many of them, flat and map first
+    (``[..., maps * channels * side * side]``): the parameters of a likelihood with several per
+    value.
 
     Example:
         >>> dec = ConvDecoder(10, (200,), 64)
@@ -152,9 +158,10 @@ class ConvDecoder(nn.Module):
         *,
         activation: str = "relu",
         maps: int = 1,
+        channels: int = 1,
     ) -> None:
         super().__init__()
-        self.side = _image_side(data_dim)
+        self.side = _image_side(data_dim, channels)
         act = ACTIVATIONS.get(activation)
         self.quarter = self.side // 4
         self.head = nn.Sequential(
@@ -164,7 +171,7 @@ class ConvDecoder(nn.Module):
         self.deconv = nn.Sequential(
             nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
             act(),
-            nn.ConvTranspose2d(_CHANNELS[0], maps, 4, stride=2, padding=1, bias=False),
+            nn.ConvTranspose2d(_CHANNELS[0], maps * channels, 4, stride=2, padding=1, bias=False),
         )
         # One bias per output (a transposed convolution has one per channel): see output_bias.
         self.output_bias = nn.Parameter(torch.zeros(maps * data_dim))
@@ -202,8 +209,9 @@ def mlp_decoder(
 class NetworkFamily:
     """The encoder and decoder factories of one kind of network.
 
-    Both take ``(in_features, hidden_dims, out_features, *, activation)``; the decoder also
-    ``maps``, the number of outputs per data value (1: the data's own shape).
+    Both take ``(in_features, hidden_dims, out_features, *, activation)``, and ``channels``
+    (the colour channels of image data) where it is not 1; the decoder also ``maps``, the
+    number of outputs per data value, where it is not 1.
     """
 
     encoder: NetworkFactory
@@ -230,6 +238,8 @@ class NetworkSpec:
         name: a family of :data:`NETWORKS` (``"mlp"``, ``"conv"``).
         hidden_dims: the encoder's hidden widths; the decoder uses them reversed.
         activation: a name from :data:`ACTIVATIONS`.
+        channels: colour channels of image data (the convolutional bodies read them; the
+            MLP sees flat vectors).
 
     Example:
         >>> spec = NetworkSpec("mlp", (32, 16), "tanh")
@@ -242,18 +252,30 @@ class NetworkSpec:
     name: str = "mlp"
     hidden_dims: tuple[int, ...] = (200, 200)
     activation: str = "tanh"
+    channels: int = 1
 
     def encoder(self, data_dim: int, out_features: int) -> nn.Module:
         """The encoder body: data ``[..., data_dim]`` -> ``[..., out_features]``."""
         return build_encoder_network(
-            self.name, data_dim, self.hidden_dims, out_features, self.activation
+            self.name,
+            data_dim,
+            self.hidden_dims,
+            out_features,
+            self.activation,
+            channels=self.channels,
         )
 
     def decoder(self, latent_dim: int, data_dim: int, maps: int = 1) -> nn.Module:
         """The decoder body: latents ``[..., latent_dim]`` -> ``[..., maps * data_dim]``."""
         hidden = tuple(reversed(self.hidden_dims))
         return build_decoder_network(
-            self.name, latent_dim, hidden, data_dim, self.activation, maps=maps
+            self.name,
+            latent_dim,
+            hidden,
+            data_dim,
+            self.activation,
+            maps=maps,
+            channels=self.channels,
         )
 
 
@@ -278,15 +300,26 @@ def output_bias(net: nn.Module) -> torch.Tensor | None:
 
 
 def build_encoder_network(
-    name: str, data_dim: int, hidden_dims: Sequence[int], out_features: int, activation: str
+    name: str,
+    data_dim: int,
+    hidden_dims: Sequence[int],
+    out_features: int,
+    activation: str,
+    *,
+    channels: int = 1,
 ) -> nn.Module:
     """The encoder network of family ``name``: data ``[..., data_dim]`` -> ``[..., out]``.
 
     Example:
         >>> build_encoder_network("conv", 64, (32,), 4, "relu")(torch.zeros(2, 64)).shape
         torch.Size([2, 4])
+        >>> build_encoder_network("conv", 192, (32,), 4, "relu", channels=3)(
+        ...     torch.zeros(2, 192)).shape
+        torch.Size([2, 4])
     """
-    return NETWORKS.get(name).encoder(data_dim, hidden_dims, out_features, activation=activation)
+    extra = {"channels": channels} if channels != 1 and name != "mlp" else {}
+    family = NETWORKS.get(name)
+    return family.encoder(data_dim, hidden_dims, out_features, activation=activation, **extra)
 
 
 def build_decoder_network(
@@ -297,6 +330,7 @@ def build_decoder_network(
     activation: str,
     *,
     maps: int = 1,
+    channels: int = 1,
 ) -> nn.Module:
     """The decoder network of family ``name``: latents ``[..., latent_dim]`` -> data.
 
@@ -310,5 +344,7 @@ def build_decoder_network(
         torch.Size([2, 192])
     """
     family = NETWORKS.get(name)
-    extra = {"maps": maps} if maps != 1 else {}
+    extra: dict[str, int] = {"maps": maps} if maps != 1 else {}
+    if channels != 1 and name != "mlp":
+        extra["channels"] = channels
     return family.decoder(latent_dim, hidden_dims, data_dim, activation=activation, **extra)

@@ -22,7 +22,7 @@ __all__ = ["class_style_figure", "confusion_figure"]
 
 @torch.no_grad()
 def class_style_figure(
-    vae: SemiSupervisedVAE, x: torch.Tensor, image_shape: tuple[int, int]
+    vae: SemiSupervisedVAE, x: torch.Tensor, image_shape: tuple[int, ...]
 ) -> Figure:
     """Style against class: row i decodes the z inferred from image i with every class.
 

@@ -31,7 +31,7 @@ def completions_figure(
     vae: ConditionalVAE,
     rows: torch.Tensor,
     condition: Condition,
-    image_shape: tuple[int, int],
+    image_shape: tuple[int, ...],
     *,
     num: int = _COMPLETIONS,
 ) -> Figure:

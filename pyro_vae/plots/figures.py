@@ -56,24 +56,33 @@ _QUANTILE_DRAWS = 20_000
 _TILE_INCHES = 0.6
 
 
-def _tiles(images: torch.Tensor, image_shape: tuple[int, int], ncols: int) -> np.ndarray:
-    """Flat images ``[N, H*W]`` in [0, 1] as one grid array, one pixel of padding between."""
+def _tiles(images: torch.Tensor, image_shape: tuple[int, ...], ncols: int) -> np.ndarray:
+    """Flat images in [0, 1] as one grid array, one pixel of padding between.
+
+    Grey images (``image_shape`` ``(H, W)``) give a 2-D array; colour ones (``(C, H, W)``,
+    flattened channel first) an RGB array ``[rows, columns, 3]``.
+    """
     n = images.shape[0]
-    tiles = images.detach().float().cpu().clamp(0, 1).reshape(n, 1, *image_shape)
-    return make_grid(tiles, nrow=ncols, padding=1, pad_value=0.0)[0].numpy()
+    channels = image_shape[0] if len(image_shape) == 3 else 1
+    tiles = images.detach().float().cpu().clamp(0, 1).reshape(n, channels, *image_shape[-2:])
+    grid = make_grid(tiles, nrow=ncols, padding=1, pad_value=0.0)
+    return grid[0].numpy() if channels == 1 else grid.permute(1, 2, 0).numpy()
 
 
 def _show(ax: Any, grid: np.ndarray, title: str = "") -> None:
-    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    if grid.ndim == 2:  # grey levels drawn dark on light, as digits are
+        ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(grid, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)
 
 
 def image_grid(
-    images: torch.Tensor, image_shape: tuple[int, int], *, ncols: int | None = None, title: str = ""
+    images: torch.Tensor, image_shape: tuple[int, ...], *, ncols: int | None = None, title: str = ""
 ) -> Figure:
-    """Lay out flat grey-level images ``[N, H*W]`` with values in [0, 1] as one grid.
+    """Lay out flat images in [0, 1] as one grid: grey ``(H, W)`` or colour ``(C, H, W)``.
 
     Example:
         >>> fig = image_grid(torch.rand(6, 64), (8, 8), title="noise")
@@ -90,7 +99,7 @@ def image_grid(
     return fig
 
 
-def samples_figure(vae: VAE, num: int, image_shape: tuple[int, int]) -> Figure:
+def samples_figure(vae: VAE, num: int, image_shape: tuple[int, ...]) -> Figure:
     """A grid of ``num`` samples from the model: z ~ P(z), shown as E[X|z].
 
     Example:
@@ -103,7 +112,7 @@ def samples_figure(vae: VAE, num: int, image_shape: tuple[int, int]) -> Figure:
     return image_grid(images, image_shape, title=f"{num} samples: z ~ P(z), shown as E[X|z]")
 
 
-def reconstructions_figure(vae: VAE, x: torch.Tensor, image_shape: tuple[int, int]) -> Figure:
+def reconstructions_figure(vae: VAE, x: torch.Tensor, image_shape: tuple[int, ...]) -> Figure:
     """Inputs ``x`` (left) beside their reconstructions E[X | z = E_Q[z|x]] (right).
 
     The two grids have the same layout: the image in a cell on the right reconstructs the image
@@ -142,7 +151,7 @@ def _prior_quantiles(vae: VAE, probabilities: torch.Tensor) -> torch.Tensor:
         return torch.quantile(draws, probabilities.to(draws), dim=0)
 
 
-def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> Figure:
+def manifold_figure(vae: VAE, image_shape: tuple[int, ...], steps: int = 20) -> Figure:
     """The learned 2-D latent manifold: E[X|z] on a ``steps`` x ``steps`` grid of z.
 
     The grid is regular in probability: coordinate i of z runs through the quantiles 1/(2n),
@@ -171,11 +180,12 @@ def manifold_figure(vae: VAE, image_shape: tuple[int, int], steps: int = 20) -> 
     grid = torch.stack([cols, rows], dim=-1).reshape(-1, 2)
     with torch.no_grad():
         images = vae.decode(grid.to(_dtype(vae)))
-    height, width = image_shape
+    height, width = image_shape[-2:]
     pixels = _tiles(images, image_shape, steps)
     fig = Figure(figsize=(6.5, 6.5 * pixels.shape[0] / pixels.shape[1] + 0.3))
     ax = fig.add_subplot()
-    ax.imshow(pixels, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    _show(ax, pixels)
+    ax.set_axis_on()
     centres_x = 1 + (width + 1) * np.arange(steps) + width / 2 - 0.5
     centres_y = 1 + (height + 1) * np.arange(steps) + height / 2 - 0.5
     # Ticks mirror-symmetric about the centre (which is a tile only for an odd number of steps).
@@ -253,7 +263,7 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
 
 
 def interpolation_figure(
-    vae: VAE, x: torch.Tensor, image_shape: tuple[int, int], *, steps: int = 10
+    vae: VAE, x: torch.Tensor, image_shape: tuple[int, ...], *, steps: int = 10
 ) -> Figure:
     """Walks through the latent space between pairs of inputs, one row per pair.
 

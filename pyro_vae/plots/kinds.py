@@ -75,7 +75,7 @@ class FigureSource:
         return x.to(next(self.run.vae.parameters()).dtype), y
 
     @property
-    def image_shape(self) -> tuple[int, int]:
+    def image_shape(self) -> tuple[int, ...]:
         """The run's image shape; an :class:`InputError` for data that are not images."""
         shape = self.run.data.image_shape
         if shape is None:

@@ -189,7 +189,11 @@ def train(
         if vae is None:
             with target:  # built where it will train
                 vae = build_vae(
-                    config, splits.data_dim, classes, condition_dim=splits.condition_dim
+                    config,
+                    splits.data_dim,
+                    classes,
+                    condition_dim=splits.condition_dim,
+                    channels=splits.channels,
                 )
         workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
@@ -255,8 +259,7 @@ class _Trainer:
         # rule of pyro.optim.Adam, which would make an optimizer call per parameter tensor.
         self.parameters = list(vae.parameters())
         self.optimizer = make_optimizer(self.parameters, config.learning_rate)
-        # the guide draws its noise for the global batch (keyword rows=): any number of
-        # processes takes the same steps (pyro_vae.hardware.parallel)
+        # noise drawn for the global batch (rows=): any number of processes takes one path
         model, guide = (self.scale(p) for p in split_programs(vae.model, vae.guide))
         # M2 scores labelled images beside each minibatch (pyro_vae.running.semisupervised)
         objective = build_objective(config.objective, config.num_particles, jit)
@@ -268,13 +271,11 @@ class _Trainer:
         self.validation = splits.validation.to(self.device)
         self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
-        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
-        self.skipped = 0
+        self.loss_sum, self.loss_count, self.epoch_seconds, self.skipped = 0.0, 0, 0.0, 0
         self.metrics: list[dict[str, float]] = []
         self.best_elbo, self.best_epoch = -math.inf, -1
         self.best_state: dict[str, torch.Tensor] | None = None
-        self.interrupted = self.stopped_early = False
-        self.signal = 0
+        self.interrupted, self.stopped_early, self.signal = False, False, 0
 
     # -- checkpoint state -----------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -319,10 +320,7 @@ class _Trainer:
             ) from None
 
     def save(self) -> None:
-        """Checkpoint, model and metrics, each replaced atomically (the checkpoint rules).
-
-        Rank 0 alone writes.
-        """
+        """Checkpoint, model and metrics, each replaced atomically; rank 0 alone writes."""
         if not self.workers.main:
             return
         save_checkpoint(self.run_dir, self.state())
@@ -450,8 +448,7 @@ class _Trainer:
         elif cfg.early_stopping and self.epoch + 1 - self.best_epoch >= cfg.early_stopping:
             self.stopped_early = True
         self.epoch, self.step = self.epoch + 1, 0
-        self.loss_sum, self.loss_count, self.epoch_seconds = 0.0, 0, 0.0
-        self.skipped = 0
+        self.loss_sum, self.loss_count, self.epoch_seconds, self.skipped = 0.0, 0, 0.0, 0
         self.save()
         if self.verbose:
             accuracy = f"  accuracy {row['val_accuracy']:6.1%}" if "val_accuracy" in row else ""

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,22 @@ class DataInfo:
 
     Attributes:
         data_dim: values per datapoint (target and condition of a conditional model).
-        image_shape: ``(height, width)`` or ``None``.
+        image_shape: ``(height, width)`` for grey images, ``(channels, height, width)`` for
+            colour ones, or ``None``.
         num_classes: the classes of a model with a class, ``None`` for every other model.
         condition_dim: the width of the condition that ends each row of a conditional model's
             data, 0 for every other model.
     """
 
     data_dim: int
-    image_shape: tuple[int, int] | None
+    image_shape: tuple[int, ...] | None
     num_classes: int | None = None
     condition_dim: int = 0
+
+    @property
+    def channels(self) -> int:
+        """Colour channels of the images: 3 for ``(C, H, W)`` shapes, else 1."""
+        return self.image_shape[0] if self.image_shape and len(self.image_shape) == 3 else 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``num_classes``, ``condition_dim`` only where the model has them)."""
@@ -52,7 +59,7 @@ class DataInfo:
         data_dim, shape = data.get("data_dim"), data.get("image_shape")
         valid_shape = shape is None or (
             isinstance(shape, list)
-            and len(shape) == 2
+            and len(shape) in (2, 3)
             and all(isinstance(s, int) and s > 0 for s in shape)
         )
         if not (isinstance(data_dim, int) and 0 < data_dim <= 1 << 24 and valid_shape):
@@ -64,9 +71,9 @@ class DataInfo:
             raise InputError(
                 f"{path}: condition_dim {width!r} is invalid; restore the file or train again"
             )
-        image_shape = (shape[0], shape[1]) if shape else None
+        image_shape = tuple(shape) if shape else None
         # a conditional model's rows are the image and its condition, or an image cut in two
-        if image_shape and image_shape[0] * image_shape[1] not in (data_dim, data_dim - width):
+        if image_shape and math.prod(image_shape) not in (data_dim, data_dim - width):
             raise InputError(f"{path}: image_shape {shape} does not match data_dim {data_dim}")
         classes = data.get("num_classes")
         if classes is not None and not (isinstance(classes, int) and 0 < classes <= 1 << 16):

@@ -363,7 +363,11 @@ def load_run(
             raise InputError(f"{run_dir} was trained with a custom VAE ({custom}){fix}")
         with target:
             vae = build_vae(
-                config, data.data_dim, data.num_classes, condition_dim=data.condition_dim
+                config,
+                data.data_dim,
+                data.num_classes,
+                condition_dim=data.condition_dim,
+                channels=data.channels,
             )
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
     load_weights(vae, tensors, run_dir / MODEL_FILE)
