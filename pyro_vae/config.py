@@ -165,6 +165,13 @@ class Config:
         "leave out the files of --dataset folder that cannot be read as images (counted)",
         "data",
     )
+    dequantize: str = _setting(
+        "auto",
+        "uniform dequantization of 2**--data-bits-level pixels for a continuous likelihood, so "
+        "that its NLL bounds the discrete images' in bits per dimension: on, off, or auto (on "
+        "when the data lie on the levels and are not binarized)",
+        "data",
+    )
     data_bits: int = _setting(
         8,
         "depth of the pixels that --likelihood discretized-logistic and dmol model: 2**bits "
@@ -350,6 +357,11 @@ class Config:
         _positive_int("flow_layers", self.flow_layers, 2, upper=64)
         _positive_int("mixtures", self.mixtures, 10, upper=256)
         _positive_int("data_bits", self.data_bits, 8, upper=16)
+        if self.dequantize not in ("auto", "on", "off"):
+            raise InputError(
+                f"unknown dequantize mode {self.dequantize!r}: choose auto, on or off "
+                f"({where('dequantize')})"
+            )
         if self.channels not in (0, 1, 3):
             raise InputError(
                 f"channels must be 1 (grey) or 3 (RGB), got {self.channels}: pass "

@@ -214,6 +214,17 @@ CASES: list[Case] = [
     ),
     cli("zero-mixtures", "a count", "train", "--likelihood", "dmol", "--mixtures", "0"),
     cli(
+        "dequantize-off-the-levels",
+        "data for the likelihood",
+        "train",
+        "--likelihood",
+        "gaussian",
+        "--dequantize",
+        "on",
+    ),
+    cli("unknown-dequantize", "a mode name", "train", "--dequantize", "sometimes"),
+    cli("five-channels", "a count", "train", "--channels", "5"),
+    cli(
         "wrong-image-size",
         "data for the model",
         "evaluate",

@@ -170,11 +170,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         nlls.append(baseline["nll"])
     headers = ["proposal", "NLL", "MC se", "data se", "-ELBO", "mean ESS"]
     bpd = result.summary.get("bits_per_dim")
-    if bpd:  # discrete pixels: the NLL is a probability of the data, in bits per dimension too
+    if bpd:  # discrete (or dequantized) pixels: the NLL in bits per dimension too
         per_nat = 1.0 / (bpd["dims"] * math.log(2))
-        headers.insert(2, "bits/dim")
+        headers.insert(2, "bits/dim" + (" (bound)" if bpd.get("bound") else ""))
         for row, nll_nats in zip(rows, nlls, strict=True):
-            row.insert(2, _num(nll_nats * per_nat, 4))
+            row.insert(2, _num(nll_nats * per_nat + bpd.get("offset", 0.0), 4))
     condition = result.summary.get("condition")
     what = f"log P(Y|X) (condition {condition})" if condition else "log P(X)"
     print(

@@ -17,6 +17,7 @@ __all__ = [
     "EVAL_BINARIZATION_SEED",
     "batch_seed",
     "binarize_fixed",
+    "dequantize_fixed",
     "epoch_batches",
     "permutation",
 ]
@@ -47,6 +48,30 @@ def binarize_fixed(
     return torch.cat([target, x[..., columns:]], -1)
 
 
+def dequantize_fixed(
+    x: torch.Tensor, bits: int, seed: int = EVAL_BINARIZATION_SEED, *, columns: int | None = None
+) -> torch.Tensor:
+    """Uniform dequantization: level k of 2**bits becomes (k + u) / 2**bits, u ~ U[0, 1).
+
+    The values k / (2**bits - 1) of discrete pixels spread evenly over the bins of width
+    1 / 2**bits that tile [0, 1), so a density p on [0, 1]^D bounds the discrete images'
+    probability: log P(k) >= E_u[log p((k + u) / L)] - D log L, L = 2**bits. ``columns`` as in
+    :func:`binarize_fixed`.
+
+    Example:
+        >>> y = dequantize_fixed(torch.tensor([[0.0, 1.0]]), bits=1)
+        >>> bool(((0 <= y[0, 0]) & (y[0, 0] < 0.5)).item()), bool((y[0, 1] >= 0.5).item())
+        (True, True)
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    width = x.shape[-1] if columns is None else min(columns, x.shape[-1])
+    levels = 2**bits
+    target = x[..., :width]
+    noise = torch.rand(target.shape, generator=generator, dtype=target.dtype)
+    shifted = (torch.round(target * (levels - 1)) + noise) / levels
+    return torch.cat([shifted, x[..., width:]], -1)
+
+
 def batch_seed(seed: int, epoch: int, step: int = -1) -> int:
     """A 63-bit seed derived from (run seed, epoch, step), independent across its inputs."""
     entropy = [seed, epoch] if step < 0 else [seed, epoch, step]
@@ -62,10 +87,13 @@ def epoch_batches(
     binarize: bool,
     start_step: int = 0,
     columns: int | None = None,
+    dequantize: int = 0,
 ) -> Iterator[torch.Tensor]:
     """Shuffle ``x`` for ``epoch`` and yield its minibatches, binarized afresh if asked.
 
     ``columns`` limits the binarization to the first values of each row (:func:`binarize_fixed`).
+    ``dequantize`` > 0 dequantizes pixels of that many bits afresh instead
+    (:func:`dequantize_fixed`).
 
     The order and the binarization of batch ``s`` depend only on ``(seed, epoch, s)``, so an
     epoch can restart at ``start_step`` and yield exactly what it would have.
@@ -81,6 +109,9 @@ def epoch_batches(
         batch = x[order[step * batch_size : (step + 1) * batch_size]]
         if binarize:
             batch = binarize_fixed(batch, batch_seed(seed, epoch, step), columns=columns)
+        elif dequantize:
+            noise = batch_seed(seed, epoch, step)
+            batch = dequantize_fixed(batch, dequantize, noise, columns=columns)
         yield batch
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from pyro_vae.config import Condition, Config
-from pyro_vae.data.batches import binarize_fixed, permutation
+from pyro_vae.data.batches import binarize_fixed, dequantize_fixed, permutation
 from pyro_vae.data.conditions import attach_condition
 from pyro_vae.data.datasets import RawData, load_raw
 from pyro_vae.errors import InputError, setting
@@ -37,6 +37,8 @@ class DataSplits:
         y_train: training labels (one per row of ``train``) or ``None``.
         condition_dim: for a conditional model, the width of the condition X that ends each
             row (:mod:`pyro_vae.data.conditions`); 0 otherwise.
+        dequantize_bits: for dequantized data, the depth of their pixels: training batches are
+            dequantized afresh each epoch, validation and test once (0: not dequantized).
     """
 
     train: torch.Tensor
@@ -48,6 +50,7 @@ class DataSplits:
     image_shape: tuple[int, ...] | None
     y_train: torch.Tensor | None = None
     condition_dim: int = 0
+    dequantize_bits: int = 0
 
     @property
     def data_dim(self) -> int:
@@ -70,6 +73,8 @@ class DataSplits:
         Training scores it after every epoch beside the validation set: the training curves.
         """
         probe = self.train[: self.validation.shape[0]]
+        if self.dequantize_bits:
+            return dequantize_fixed(probe, self.dequantize_bits, columns=self.target_dim)
         return binarize_fixed(probe, columns=self.target_dim) if self.binarize_train else probe
 
     @property
@@ -170,6 +175,7 @@ def load_data(config: Config, support: str) -> DataSplits:
     bits = config.data_bits
     check_data(raw.x_train, support, binarize, f"{raw.name} training data", bits=bits)
     check_data(raw.x_test, support, binarize, f"{raw.name} test data", bits=bits)
+    dequantize = _dequantized(config, raw, support, binarize)
     x_train, x_test, width = _with_condition(config, raw)
     n = x_train.shape[0]
     n_val = max(1, round(config.validation_fraction * n))
@@ -181,9 +187,11 @@ def load_data(config: Config, support: str) -> DataSplits:
     order = permutation(n, config.seed)
     train_idx, val_idx = order[n_val:], order[:n_val]
     validation, test = x_train[val_idx], x_test
+    columns = x_train.shape[1] - width
     if binarize:
-        columns = x_train.shape[1] - width
         validation, test = (binarize_fixed(v, columns=columns) for v in (validation, test))
+    elif dequantize:
+        validation, test = (dequantize_fixed(v, bits, columns=columns) for v in (validation, test))
     return DataSplits(
         train=x_train[train_idx],
         validation=validation,
@@ -194,7 +202,40 @@ def load_data(config: Config, support: str) -> DataSplits:
         image_shape=raw.image_shape,
         y_train=None if raw.y_train is None else raw.y_train[train_idx],
         condition_dim=width,
+        dequantize_bits=bits if dequantize else 0,
     )
+
+
+def _on_levels(x: torch.Tensor, bits: int) -> bool:
+    """Whether every value of ``x`` is one of the levels k / (2**bits - 1)."""
+    levels = 2**bits - 1
+    scaled = x * levels
+    return (
+        bool(x.numel())
+        and bool(((scaled - torch.round(scaled)).abs() <= 1e-3).all())
+        and (float(x.min()) >= 0 and float(x.max()) <= 1)
+    )
+
+
+def _dequantized(config: Config, raw: RawData, support: str, binarize: bool) -> bool:
+    """Whether a run dequantizes its data: ``on``, or ``auto`` for a density on pixel levels."""
+    if config.dequantize == "off" or binarize or support not in ("real", "unit"):
+        if config.dequantize == "on":
+            raise InputError(
+                f"{setting('dequantize', 'on')} is for a continuous likelihood on pixels that "
+                f"are not binarized: use {setting('likelihood', 'gaussian')} with "
+                f"{setting('binarize', 'none')}, or drop {setting('dequantize')}"
+            )
+        return False
+    bits = config.data_bits
+    on_levels = _on_levels(raw.x_train, bits) and _on_levels(raw.x_test, bits)
+    if config.dequantize == "on" and not on_levels:
+        raise InputError(
+            f"{setting('dequantize', 'on')} needs pixels on the {2**bits} levels of "
+            f"{setting('data_bits', bits)}, and {raw.name} has others: pass its depth, or drop "
+            f"{setting('dequantize')}"
+        )
+    return on_levels
 
 
 def _with_condition(config: Config, raw: RawData) -> tuple[torch.Tensor, torch.Tensor, int]:

@@ -121,6 +121,7 @@ def fit_baseline(
             epoch=epoch,
             binarize=splits.binarize_train,
             columns=target,
+            dequantize=splits.dequantize_bits,
         ):
             batch = batch.to(device)
             loss = -baseline.log_likelihood(batch[:, :target], batch[:, target:]).mean()

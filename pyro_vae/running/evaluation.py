@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pyro_vae.data.batches import dequantize_fixed
 from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.ais import AISLikelihood
@@ -153,6 +154,9 @@ def _points(
             f"the run's model takes {run.data.data_dim} values per datapoint but x has "
             f"{x.shape[-1]}: pass data of the run's width"
         )
+    elif run.data.dequantize_bits:  # given as pixel levels, scored as the run's data were
+        width = run.data.data_dim - run.data.condition_dim
+        x = dequantize_fixed(x, run.data.dequantize_bits, columns=width)
     if limit is not None:
         x, labels = x[:limit], None if labels is None else labels[:limit]
     return x, labels
@@ -216,29 +220,41 @@ def _baseline_score(run: Run, points: torch.Tensor) -> dict[str, float]:
     return {"nll": float(nll.mean()), "data_standard_error": se}
 
 
-def _bits_per_nat(run: Run) -> float | None:
-    """1 / (D ln 2) for a run whose likelihood models discrete pixels; else ``None``."""
-    if support_of(run.vae.likelihood) != "discrete":
+def _bits(run: Run) -> tuple[float, float] | None:
+    """How a run's NLL in nats becomes bits per dimension: ``bpd = nll * a + b``.
+
+    a = 1 / (D ln 2) for D values per datapoint (the target's, for a conditional model); b is 0
+    for a likelihood of discrete pixels and the bits per pixel for a dequantized density (its
+    NLL plus D ln 2**bits bounds the discrete images' NLL). ``None`` for any other run: a
+    density's NLL on grey levels is no probability of the data.
+    """
+    dequantized = run.data.dequantize_bits
+    if support_of(run.vae.likelihood) != "discrete" and not dequantized:
         return None
-    return 1.0 / ((run.data.data_dim - run.data.condition_dim) * math.log(2))
+    return 1.0 / ((run.data.data_dim - run.data.condition_dim) * math.log(2)), float(dequantized)
 
 
 def bits_per_dim(run: Run, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """Bits per dimension beside the nats of an evaluation, for a likelihood of discrete pixels.
+    """Bits per dimension beside the nats of an evaluation (:func:`_bits`); else empty.
 
-    bpd = NLL / (D ln 2), D the values per datapoint (the target's, for a conditional model).
-    Empty for other likelihoods: a density's NLL on grey levels is no probability of the data.
+    For a dequantized run they bound the discrete images' bits per dimension from above
+    (``"bound": True``); for a likelihood of discrete pixels they are its own.
     """
-    per_nat = _bits_per_nat(run)
-    if per_nat is None:
+    bits = _bits(run)
+    if bits is None:
         return {}
+    per_nat, offset = bits
     out: dict[str, Any] = {
         "dims": run.data.data_dim - run.data.condition_dim,
-        "proposals": {name: s["nll"] * per_nat for name, s in summary["proposals"].items()},
-        "elbo": -summary["test_elbo"] * per_nat,
+        "bound": offset > 0,
+        "offset": offset,
+        "proposals": {
+            name: s["nll"] * per_nat + offset for name, s in summary["proposals"].items()
+        },
+        "elbo": -summary["test_elbo"] * per_nat + offset,
     }
     if "exact_nll" in summary:
-        out["exact"] = summary["exact_nll"] * per_nat
+        out["exact"] = summary["exact_nll"] * per_nat + offset
     return out
 
 
@@ -391,9 +407,10 @@ def compare_run(
             ais=ais,
             workers=workers,
         )
-    per_nat = _bits_per_nat(run)
-    if per_nat is not None:  # discrete pixels: each row in bits per dimension too
-        rows = [{**row, "bits_per_dim": -row["log_likelihood"] * per_nat} for row in rows]
+    bits = _bits(run)
+    if bits is not None:  # discrete or dequantized pixels: each row in bits per dimension too
+        per_nat, offset = bits
+        rows = [{**row, "bits_per_dim": -row["log_likelihood"] * per_nat + offset} for row in rows]
     path = write_comparison(target, rows) if workers.main else target  # rank 0 alone writes
     return RunComparison(run, rows, path, int(points.shape[0]))
 

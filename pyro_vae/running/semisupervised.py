@@ -25,6 +25,7 @@ import torch
 from pyro.infer import TraceEnum_ELBO
 
 from pyro_vae.config import Config
+from pyro_vae.data.batches import dequantize_fixed
 from pyro_vae.data.splits import DataSplits
 from pyro_vae.errors import InputError, setting
 from pyro_vae.hardware.parallel import Workers, noise_seed
@@ -86,6 +87,7 @@ def labelled_gradients(
         batch_size=config.batch_size,
         weight=config.classification_weight,
         binarize=splits.binarize_train,
+        dequantize=splits.dequantize_bits,
         parameters=parameters,
         workers=workers,
     )
@@ -170,6 +172,7 @@ class LabelledGradients:
         batch_size: rows of the labelled minibatch (at most ``N_l``).
         weight: the classification weight a (``classification_weight``).
         binarize: whether labelled images are binarized afresh at every step.
+        dequantize: the bits of pixels dequantized afresh at every step (0: not dequantized).
         parameters: the parameters whose gradients are set.
         workers: this process's place among the processes.
     """
@@ -185,12 +188,14 @@ class LabelledGradients:
         batch_size: int,
         weight: float,
         binarize: bool,
+        dequantize: int = 0,
         parameters: list[torch.Tensor],
         workers: Workers,
     ) -> None:
         self.vae, self.model, self.guide = vae, model, guide
         self.x_labelled, self.y_labelled = labelled
         self.num_train, self.weight, self.binarize = num_train, weight, binarize
+        self.dequantize = dequantize
         self.batch_size = min(batch_size, self.x_labelled.shape[0])
         self.parameters, self.workers = parameters, workers
         self.device = parameters[0].device if parameters else torch.device("cpu")
@@ -236,6 +241,8 @@ class LabelledGradients:
         x = self.x_labelled[rows]
         if self.binarize:
             x = torch.bernoulli(x, generator=generator)
+        elif self.dequantize:
+            x = dequantize_fixed(x, self.dequantize, noise_seed(seed, 3))
         return x, self.y_labelled[rows]
 
 

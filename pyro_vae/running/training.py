@@ -215,7 +215,7 @@ def train(
         trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
         if state is not None:
             trainer.restore(state)
-        data = DataInfo(splits.data_dim, splits.image_shape, classes, splits.condition_dim)
+        data = DataInfo.of(splits, classes)
         if state is None and workers.main:  # model and checkpoint first: a run with a
             trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
@@ -356,6 +356,7 @@ class _Trainer:
                     binarize=self.splits.binarize_train,
                     start_step=self.step,
                     columns=self.splits.target_dim,
+                    dequantize=self.splits.dequantize_bits,
                 )
                 for batch in batches:
                     progress = self.epoch + self.step / self.steps_per_epoch

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyro_vae.data.splits import DataSplits
 from pyro_vae.errors import InputError
 
 __all__ = ["DataInfo"]
@@ -29,12 +30,25 @@ class DataInfo:
         num_classes: the classes of a model with a class, ``None`` for every other model.
         condition_dim: the width of the condition that ends each row of a conditional model's
             data, 0 for every other model.
+        dequantize_bits: the depth of the pixels the run dequantized, 0 when it did not.
     """
 
     data_dim: int
     image_shape: tuple[int, ...] | None
     num_classes: int | None = None
     condition_dim: int = 0
+    dequantize_bits: int = 0
+
+    @classmethod
+    def of(cls, splits: DataSplits, num_classes: int | None = None) -> DataInfo:
+        """What a run records of the data it trains on."""
+        return cls(
+            splits.data_dim,
+            splits.image_shape,
+            num_classes,
+            splits.condition_dim,
+            splits.dequantize_bits,
+        )
 
     @property
     def channels(self) -> int:
@@ -51,6 +65,8 @@ class DataInfo:
             out["num_classes"] = self.num_classes
         if self.condition_dim:
             out["condition_dim"] = self.condition_dim
+        if self.dequantize_bits:
+            out["dequantize_bits"] = self.dequantize_bits
         return out
 
     @classmethod
@@ -80,4 +96,9 @@ class DataInfo:
             raise InputError(
                 f"{path}: num_classes {classes!r} is invalid; restore the file or train again"
             )
-        return cls(data_dim, image_shape, classes, width)
+        bits = data.get("dequantize_bits", 0)
+        if not (isinstance(bits, int) and 0 <= bits <= 16):
+            raise InputError(
+                f"{path}: dequantize_bits {bits!r} is invalid; restore the file or train again"
+            )
+        return cls(data_dim, image_shape, classes, width, bits)

@@ -263,6 +263,8 @@ def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
     if not isinstance(settings, dict) or not isinstance(data, dict):
         raise InputError(f"{path} lacks its settings or data sections: restore it or train again")
     try:
+        # runs written before dequantization existed trained on the levels themselves
+        settings = {"dequantize": "off", **settings}
         config = Config.from_dict(_without_unread_data_settings(settings))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
@@ -608,6 +610,10 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
         )
     if requested is None:
         return stored
+    legacy = "dequantize" not in _read_document(run_dir).get("settings", {})
+    if legacy and requested.dequantize == "auto":
+        # a run from before dequantization trained on the levels: "auto" asks nothing else
+        requested = requested.replace(dequantize=stored.dequantize)
     before = stored.to_dict()
     changed = sorted(
         k for k, v in requested.to_dict().items() if k not in RESUMABLE and v != before[k]
