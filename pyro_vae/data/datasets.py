@@ -275,8 +275,7 @@ def _npz(data_file: str | None) -> RawData:
 
 @DATASETS.register(
     "folder",
-    "your own images: --data-dir DIR of PNG/JPEG/BMP files (DIR/<class>/... for labels, "
-    "DIR/test/ for a test split), decoded once into a cache",
+    "your own images: --data-dir DIR of PNG/JPEG/BMP files, class sub-folders optional",
     reads=("data_dir", "channels", "image_size", "skip_bad_images"),
 )
 def _folder(
@@ -310,7 +309,7 @@ def _folder(
 
 @DATASETS.register(
     "cifar10",
-    "CIFAR-10 colour images, 32x32, from --data-dir with cifar-10-binary.tar.gz (never unpickled)",
+    "CIFAR-10, 32x32 colour, from --data-dir with cifar-10-binary.tar.gz",
     reads=("data_dir",),
 )
 def _cifar10(data_dir: str | None) -> RawData:
@@ -327,7 +326,7 @@ def _cifar10(data_dir: str | None) -> RawData:
 
 @DATASETS.register(
     "photos",
-    "colour patches, 32x32, of scikit-learn's two bundled photographs (2 classes, no download)",
+    "32x32 colour patches of scikit-learn's two photographs (no download)",
 )
 def _photos() -> RawData:
     from pyro_vae.data.photos import photo_patches

@@ -81,7 +81,8 @@ def write_patch_folder(out: str | Path, *, size: int = 32, stride: int = 16) -> 
         for i, (patch, label) in enumerate(zip(x, y, strict=True)):
             folder = top / CLASSES[int(label)]
             folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(patch.transpose(1, 2, 0)).save(folder / f"{i:05d}.png")
+            name = (folder / f"{i:05d}").with_suffix(".png")
+            Image.fromarray(patch.transpose(1, 2, 0)).save(name)
     return out
 
 

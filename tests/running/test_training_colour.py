@@ -32,6 +32,6 @@ def test_a_colour_run_trains_evaluates_in_bits_and_draws(tmp_path, likelihood):
     nll = summary["proposals"]["guide"]["nll"]
     assert bpd["dims"] == 3072
     assert bpd["proposals"]["guide"] == pytest.approx(nll / (3072 * math.log(2)))
-    assert 0 < bpd["proposals"]["guide"] < 8  # a probability of 8-bit data: at most 8 bits
+    assert bpd["proposals"]["guide"] > 0  # the -log of a probability of the data
     written = write_training_figures(run, run_test_data(run))
     assert any(path.name.startswith("samples") for path in written)
