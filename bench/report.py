@@ -939,12 +939,13 @@ def _cvae_cells(row: dict[str, Any]) -> list[str]:
         str(row["quadrants"]),
         str(row["epochs"]),
         f"{row['training_seconds']:.0f}",
-        f"**{_nll_cell(row, 'guide')}**",
-        _nll_cell(row, "prior"),
+        f"**{row['nll']['guide']:.2f} ± {row['mc_se']['guide']:.3f}**",
+        f"{row['nll']['prior']:.2f} ± {row['mc_se']['prior']:.3f}",
         f"{gap:.2f}",
         f"{row['negative_elbo']:.2f}",
         "-" if kl is None else f"{kl:.2f}",
         f"{row['mean_ess']['guide']:.0f} / {row['mean_ess']['prior']:.1f}",
+        f"{_pct(row['bad_khat_share']['guide'])} / {_pct(row['bad_khat_share']['prior'])}",
         f"{baseline['nll']:.2f}",
         f"{tutorial['cvae']:.1f}",
         f"{tutorial['baseline']:.1f}",
@@ -987,7 +988,7 @@ def _cvae(r: dict[str, Any]) -> str:
     rows = [_cvae_cells(row) for row in r["rows"]]
     headers = ["given quadrants", "epochs", "training s", "-log P(Y\\|X), importance sampling"]
     headers += ["-log P(Y\\|X), naive MC", "naive - IS", "-ELBO", "KL term"]
-    headers += ["mean ESS, IS / naive", "baseline network (exact)"]
+    headers += ["mean ESS, IS / naive", "% k-hat > 0.7, IS / naive", "baseline network (exact)"]
     headers += ["tutorial's CVAE (a -ELBO)", "tutorial's baseline"]
     arch = r["architecture"]
     return (
@@ -997,10 +998,11 @@ def _cvae(r: dict[str, Any]) -> str:
         f"{arch['learning_rate']:g}, at most {r['time_budget']:.0f} s of training per row; "
         f"nats per image on the first {r['limit']} of the 10,000 test images (the target pixels "
         f"binarized once, with a fixed seed), K = {r['num_samples']} for both estimators, ± "
-        "Monte Carlo standard error. The -ELBO and its KL term are single-sample estimates on "
-        "the same images. The baseline network (`pyro_vae.models.baseline`: the given pixels "
-        f"to the missing pixels' probabilities, {r['baseline_budget']:.0f} s, best validation "
-        "epoch) has no latent, so its -log P(Y\\|X) is exact. The tutorial's columns quote the "
+        "Monte Carlo standard error (trustworthy only where k-hat is below 0.7). The -ELBO and "
+        "its KL term are single-sample estimates on the same images. The baseline network "
+        "(`pyro_vae.models.baseline`: the given pixels to the missing pixels' probabilities, "
+        f"{r['baseline_budget']:.0f} s, best validation epoch) has no latent, so its "
+        "-log P(Y\\|X) is exact. The tutorial's columns quote the "
         "table of Pyro's CVAE example: its CVAE column is a negative ELBO (an upper bound on "
         "-log P(Y\\|X), though titled a log-likelihood), and both of its columns score "
         "grey-level images as if binary, so they are beside ours, not comparable number for "
