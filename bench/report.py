@@ -974,6 +974,17 @@ def _cvae_reading(r: dict[str, Any]) -> str:
         + ", ".join(f"{k:.2f}" for k in kls)
         + " nats here"
     )
+    heavy = [row for row in rows if row["bad_khat_share"]["guide"] > 0.5]
+    if heavy:
+        shares = ", ".join(
+            f"{_pct(row['bad_khat_share']['guide'])} % ({row['quadrants']})" for row in heavy
+        )
+        text += (
+            f". Importance sampling's own weights are heavy-tailed on {shares} of the images "
+            "(k-hat above 0.7): its estimate is the lowest of the three and, like the others, "
+            "an upper bound on -log P(Y\\|X) in expectation, but there it may lie further above "
+            "the truth than its standard error says"
+        )
     if shrinks and follows:
         text += (
             ". With more of the digit given, the condition already says most of what the "
