@@ -979,11 +979,15 @@ def _cvae_reading(r: dict[str, Any]) -> str:
         shares = ", ".join(
             f"{_pct(row['bad_khat_share']['guide'])} % ({row['quadrants']})" for row in heavy
         )
+        lowest = all(
+            row["nll"]["guide"] <= min(row["nll"]["prior"], row["negative_elbo"]) for row in heavy
+        )
         text += (
             f". Importance sampling's own weights are heavy-tailed on {shares} of the images "
-            "(k-hat above 0.7): its estimate is the lowest of the three and, like the others, "
-            "an upper bound on -log P(Y\\|X) in expectation, but there it may lie further above "
-            "the truth than its standard error says"
+            "(k-hat above 0.7): its estimate is "
+            + ("the lowest of the three and, like the others, " if lowest else "")
+            + "an upper bound on -log P(Y\\|X) in expectation, but there it may lie further "
+            "above the truth than its standard error says"
         )
     if shrinks and follows:
         text += (
