@@ -45,6 +45,7 @@ def test_without_transitions_ais_is_importance_sampling_with_its_start():
     np.testing.assert_allclose(res.ess, 5.0)
 
 
+@pytest.mark.slow
 def test_ais_from_the_prior_reaches_the_exact_value_in_ten_dimensions():
     # the target of the issue: T = 1,000 from the prior within 0.05 nats per point on average
     vae = make_linear_gaussian(data_dim=12, latent_dim=10, sigma=0.7, seed=2)
@@ -209,6 +210,7 @@ def test_ais_sums_an_enumerated_class_out_of_its_target(start):
     assert np.all(res.acceptance > 0.5)
 
 
+@pytest.mark.slow
 def test_bdmc_brackets_the_exact_value_of_a_model_with_a_discrete_latent():
     from conftest import loose_mixture_guide, make_mixture
 

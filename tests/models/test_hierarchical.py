@@ -146,6 +146,7 @@ def test_ais_from_the_guide_reaches_the_closed_form_through_the_pyro_programs():
     assert abs(mean) < 4 * se
 
 
+@pytest.mark.slow
 def test_bdmc_brackets_the_closed_form_with_both_layers_simulated():
     vae, marginal = _linear_gaussian_two_layers()
     x, latents = simulate(vae.model, 20)
