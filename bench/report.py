@@ -1091,7 +1091,9 @@ def _folder_speed(r: dict[str, Any]) -> str:
         "## Reading an image folder (`bench/folder_speed.py`)\n\n"
         f"{r['images']} generated {r['side']}x{r['side']} colour PNG files in class "
         f"sub-folders, served as float minibatches of {r['batch']}; `--dataset folder` decodes "
-        "them once into its cache (the first epoch includes that) and maps the cache after; "
+        "them once into its cache (the first epoch includes that: reading each file's header, "
+        "decoding, writing the cache, converting to float32) and serves later epochs from "
+        "memory; "
         "torchvision's `ImageFolder` decodes every file every epoch.\n\n"
         f"{_table(headers, rows)}\n\n{_machine(r)}\n"
     )
