@@ -145,7 +145,7 @@ def _check_levels(x: torch.Tensor, bits: int, what: str) -> None:
             f"pixels in [0, 1]: rescale the data to k / {levels}, or use "
             f"{setting('likelihood', 'gaussian')}"
         )
-    off = (x * levels - torch.round(x * levels)).abs()
+    off = _level_offsets(x, bits)
     if bool((off > 1e-3).any()):
         example = float(x.flatten()[int(off.flatten().argmax())])
         raise InputError(
@@ -206,15 +206,17 @@ def load_data(config: Config, support: str) -> DataSplits:
     )
 
 
+def _level_offsets(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """How far each value of ``x`` lies from the nearest level k / (2**bits - 1), in levels."""
+    scaled = x * (2**bits - 1)
+    return (scaled - torch.round(scaled)).abs()
+
+
 def _on_levels(x: torch.Tensor, bits: int) -> bool:
-    """Whether every value of ``x`` is one of the levels k / (2**bits - 1)."""
-    levels = 2**bits - 1
-    scaled = x * levels
-    return (
-        bool(x.numel())
-        and bool(((scaled - torch.round(scaled)).abs() <= 1e-3).all())
-        and (float(x.min()) >= 0 and float(x.max()) <= 1)
-    )
+    """Whether every value of ``x`` is one of the levels k / (2**bits - 1) of [0, 1]."""
+    if not x.numel() or float(x.min()) < 0 or float(x.max()) > 1:
+        return False
+    return bool((_level_offsets(x, bits) <= 1e-3).all())
 
 
 def _dequantized(config: Config, raw: RawData, support: str, binarize: bool) -> bool:
