@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from pyro_vae.data.pixels import RowSource
+
 __all__ = [
     "EVAL_BINARIZATION_SEED",
     "batch_seed",
@@ -79,7 +81,7 @@ def batch_seed(seed: int, epoch: int, step: int = -1) -> int:
 
 
 def epoch_batches(
-    x: torch.Tensor,
+    x: RowSource,
     batch_size: int,
     *,
     seed: int,
@@ -90,6 +92,9 @@ def epoch_batches(
     dequantize: int = 0,
 ) -> Iterator[torch.Tensor]:
     """Shuffle ``x`` for ``epoch`` and yield its minibatches, binarized afresh if asked.
+
+    ``x`` may be a tensor or uint8 pixels (:class:`pyro_vae.data.pixels.PixelRows`), which
+    are converted a batch at a time.
 
     ``columns`` limits the binarization to the first values of each row (:func:`binarize_fixed`).
     ``dequantize`` > 0 dequantizes pixels of that many bits afresh instead

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from pyro_vae.config import Config
+from pyro_vae.data.pixels import PixelRows, RowSource
 from pyro_vae.errors import InputError, setting
 from pyro_vae.registry import Registry
 
@@ -40,7 +41,8 @@ class RawData:
 
     Attributes:
         name: the data set's name.
-        x_train: training vectors ``[N, D]`` (validation is split off later).
+        x_train: training vectors ``[N, D]`` (validation is split off later): a tensor, or for
+            uint8 images :class:`PixelRows` that convert a batch at a time.
         x_test: test vectors ``[M, D]``.
         y_train: training labels ``[N]`` or ``None``.
         y_test: test labels ``[M]`` or ``None``.
@@ -52,7 +54,7 @@ class RawData:
     """
 
     name: str
-    x_train: torch.Tensor
+    x_train: RowSource
     x_test: torch.Tensor
     y_train: torch.Tensor | None
     y_test: torch.Tensor | None
@@ -302,8 +304,13 @@ def _folder(
             f"(e.g. {images.skipped[0]})",
             file=sys.stderr,
         )
+    pixels = images.pixels
     return _from_uint8(
-        Path(data_dir).name, images.x_train, images.x_test, images.y_train, images.y_test
+        Path(data_dir).name,
+        PixelRows(pixels, images.train_rows),
+        PixelRows(pixels, images.test_rows),
+        images.y_train,
+        images.y_test,
     )
 
 
@@ -321,7 +328,7 @@ def _cifar10(data_dir: str | None) -> RawData:
             f"{setting('data_dir', 'DIR')} with {ARCHIVE} (the binary version) in it"
         )
     x_train, y_train, x_test, y_test = read_cifar10(data_dir)
-    return _from_uint8("cifar10", x_train, x_test, y_train, y_test)
+    return _from_uint8("cifar10", PixelRows(x_train), PixelRows(x_test), y_train, y_test)
 
 
 @DATASETS.register(
@@ -332,31 +339,29 @@ def _photos() -> RawData:
     from pyro_vae.data.photos import photo_patches
 
     x_train, y_train, x_test, y_test = photo_patches()
-    return _from_uint8("photos", x_train, x_test, y_train, y_test)
+    return _from_uint8("photos", PixelRows(x_train), PixelRows(x_test), y_train, y_test)
 
 
 def _from_uint8(
     name: str,
-    x_train: np.ndarray,
-    x_test: np.ndarray,
+    x_train: PixelRows,
+    x_test: PixelRows,
     y_train: np.ndarray | None,
     y_test: np.ndarray | None,
 ) -> RawData:
-    """A data set of uint8 images ``[N, C, H, W]``: flat float32 rows k / 255, and their shape.
+    """A data set of uint8 images ``[N, C, H, W]``: rows k / 255, and the images' shape.
 
+    The training rows stay uint8 pixels read a batch at a time (:class:`PixelRows`; a folder's
+    are memory-mapped, so it may be larger than memory); the test rows are read into memory.
     One-channel images keep the shape ``(H, W)`` every grey data set has; colour ones
     ``(C, H, W)``.
     """
-    c, h, w = (int(d) for d in x_train.shape[1:])
+    c, h, w = (int(d) for d in x_train.pixels.shape[1:])
     shape: tuple[int, ...] = (h, w) if c == 1 else (c, h, w)
-
-    def rows(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(x, dtype=np.float32).reshape(len(x), -1) / 255.0)
-
     return RawData(
         name,
-        rows(x_train),
-        rows(x_test),
+        x_train,
+        x_test.to_tensor(),
         None if y_train is None else torch.from_numpy(np.asarray(y_train, dtype=np.int64)),
         None if y_test is None else torch.from_numpy(np.asarray(y_test, dtype=np.int64)),
         shape,

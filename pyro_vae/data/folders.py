@@ -10,7 +10,8 @@ and the centre cropped square (by default the files' own size, when they all sha
 decoded uint8 images go to a cache, ``<cache>/folders/<key>/``, where ``<cache>`` is
 ``$PYRO_VAE_CACHE`` or ``~/.cache/pyro_vae``; the key hashes every file's path, size and
 modification time with the settings, so a changed folder is decoded afresh and an unchanged one
-never twice. The cache is read memory-mapped.
+never twice. The cache is read memory-mapped, so a folder larger than memory streams from
+it (:class:`pyro_vae.data.pixels.PixelRows`).
 
 Example:
     >>> from PIL import Image
@@ -56,27 +57,39 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True)
 class FolderImages:
-    """A folder's images as decoded: uint8 arrays ``[N, C, S, S]`` and labels.
+    """A folder's images as decoded: uint8 pixels ``[N, C, S, S]``, the splits and labels.
 
     Attributes:
-        x_train: the training images (memory-mapped from the cache).
-        x_test: the test images.
-        y_train: their labels, or ``None`` for a folder without class sub-folders.
+        pixels: every file's pixels, memory-mapped from the cache (an unreadable file's are 0).
+        train_rows: the positions in ``pixels`` of the training images.
+        test_rows: those of the test images.
+        y_train: the training labels, or ``None`` for a folder without class sub-folders.
         y_test: the test labels, or ``None``.
         classes: the class names, in label order (empty without labels).
         image_shape: ``(channels, size, size)``.
         skipped: the files left out as unreadable (with ``skip_bad=True``).
-        cache: the cache folder the arrays live in.
+        cache: the cache folder the pixels live in.
     """
 
-    x_train: np.ndarray
-    x_test: np.ndarray
+    pixels: np.ndarray
+    train_rows: np.ndarray
+    test_rows: np.ndarray
     y_train: np.ndarray | None
     y_test: np.ndarray | None
     classes: tuple[str, ...]
     image_shape: tuple[int, int, int]
     skipped: tuple[str, ...]
     cache: Path
+
+    @property
+    def x_train(self) -> np.ndarray:
+        """The training images, ``[N, C, S, S]`` (read into memory)."""
+        return self.pixels[self.train_rows]
+
+    @property
+    def x_test(self) -> np.ndarray:
+        """The test images (read into memory)."""
+        return self.pixels[self.test_rows]
 
 
 def _is_image(path: Path) -> bool:
@@ -266,9 +279,11 @@ def read_folder(
     root = Path(root)
     train, test, classes = list_images(root)
     files = train + test
-    modes, sizes = _probe(root, files)
-    c = _channels_of(modes, channels)
-    s = _size_of(sizes, image_size)
+    if channels is not None and image_size is not None:  # nothing to learn from the headers
+        c, s = _channels_of((), channels), _size_of((), image_size)
+    else:
+        modes, sizes = _probe(root, files)
+        c, s = _channels_of(modes, channels), _size_of(sizes, image_size)
     images, bad, cache = _decoded(root, files, c, s, progress)
     if bad and not skip_bad:
         raise InputError(
@@ -293,8 +308,9 @@ def read_folder(
             "images (at least two that can be read)"
         )
     return FolderImages(
-        x_train=images[train_rows],
-        x_test=images[test_rows],
+        pixels=images,
+        train_rows=train_rows,
+        test_rows=test_rows,
         y_train=None if labels is None else labels[train_rows],
         y_test=None if labels is None else labels[test_rows],
         classes=classes,

@@ -8,6 +8,7 @@ validation set is a seeded share of the training part.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -16,9 +17,13 @@ from pyro_vae.config import Condition, Config
 from pyro_vae.data.batches import binarize_fixed, dequantize_fixed, permutation
 from pyro_vae.data.conditions import attach_condition
 from pyro_vae.data.datasets import RawData, load_raw
+from pyro_vae.data.pixels import PixelRows, RowSource, in_memory, parts, take
 from pyro_vae.errors import InputError, setting
 
 __all__ = ["DataSplits", "check_data", "load_data"]
+
+#: How many rows of streamed pixels :meth:`DataSplits.marginal_rows` reads.
+_MARGINAL_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,8 @@ class DataSplits:
     """Training, validation and test sets ready for a run.
 
     Attributes:
-        train: training vectors (grey levels when ``binarize_train`` is set).
+        train: training vectors (grey levels when ``binarize_train`` is set): a tensor, or
+            uint8 images' :class:`PixelRows` read a batch at a time.
         validation: validation vectors, binarized once if the run binarizes.
         test: test vectors, binarized once if the run binarizes.
         y_validation: validation labels or ``None``.
@@ -41,7 +47,7 @@ class DataSplits:
             dequantized afresh each epoch, validation and test once (0: not dequantized).
     """
 
-    train: torch.Tensor
+    train: RowSource
     validation: torch.Tensor
     test: torch.Tensor
     y_validation: torch.Tensor | None
@@ -77,6 +83,16 @@ class DataSplits:
             return dequantize_fixed(probe, self.dequantize_bits, columns=self.target_dim)
         return binarize_fixed(probe, columns=self.target_dim) if self.binarize_train else probe
 
+    def marginal_rows(self) -> torch.Tensor:
+        """The training rows that start the likelihood at the data's marginals.
+
+        All of them; of streamed pixels (:class:`PixelRows`) the first 20,000, a random sample
+        since the training rows are in the seeded order of the split.
+        """
+        if isinstance(self.train, PixelRows):
+            return self.train[:_MARGINAL_ROWS]
+        return self.train
+
     @property
     def num_classes(self) -> int | None:
         """How many classes the labels name (largest label + 1); ``None`` without labels."""
@@ -86,11 +102,11 @@ class DataSplits:
         return int(max(int(y.max()) for y in labelled if y.numel())) + 1
 
 
-def check_data(x: torch.Tensor, support: str, binarize: bool, what: str, *, bits: int = 8) -> None:
+def check_data(x: RowSource, support: str, binarize: bool, what: str, *, bits: int = 8) -> None:
     """Check that data fit the likelihood; raise :class:`InputError` saying what to do if not.
 
     Args:
-        x: the data, ``[N, D]``.
+        x: the data, ``[N, D]`` (a tensor, or :class:`PixelRows` checked chunk by chunk).
         support: the likelihood's ``support`` (``"binary"``, ``"unit"``, ``"discrete"`` or
             ``"real"``).
         binarize: whether the data will be binarized (then values must lie in [0, 1]).
@@ -104,7 +120,7 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str, *, bits
         ...
         pyro_vae.errors.InputError: x has values other than 0 and 1, ...
     """
-    bad = int((~torch.isfinite(x)).sum())
+    bad = sum(int((~torch.isfinite(p)).sum()) for p in parts(x))
     if bad:
         raise InputError(f"{what} contains {bad} NaN or infinite values: remove or impute them")
     if binarize and support == "discrete" and bits != 1:
@@ -112,47 +128,57 @@ def check_data(x: torch.Tensor, support: str, binarize: bool, what: str, *, bits
             f"binarized data have two levels, but the likelihood models {2**bits}: pass "
             f"{setting('binarize', 'none')} (or {setting('data_bits', 1)} for binary data)"
         )
+    lo, hi = _extent(x)
     if binarize:
-        lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
             raise InputError(
                 f"{what} has values in [{lo:g}, {hi:g}] but binarization needs [0, 1]: rescale "
                 f"the data, or use {setting('likelihood', 'gaussian')} "
                 f"{setting('binarize', 'none')}"
             )
-    elif support == "unit" and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+    elif support == "unit" and (lo < 0.0 or hi > 1.0):
         raise InputError(
-            f"{what} has values in [{float(x.min()):g}, {float(x.max()):g}] but the continuous "
+            f"{what} has values in [{lo:g}, {hi:g}] but the continuous "
             "Bernoulli likelihood needs [0, 1]: rescale the data, or use "
             f"{setting('likelihood', 'gaussian')}"
         )
     elif support == "discrete":
-        _check_levels(x, bits, what)
-    elif support == "binary" and bool(((x != 0) & (x != 1)).any()):
+        _check_levels(x, bits, what, (lo, hi))
+    elif support == "binary" and any(bool(((p != 0) & (p != 1)).any()) for p in parts(x)):
         raise InputError(
             f"{what} has values other than 0 and 1, which a Bernoulli likelihood cannot model: "
             f"use {setting('binarize', 'dynamic')}, or {setting('likelihood', 'gaussian')}"
         )
 
 
-def _check_levels(x: torch.Tensor, bits: int, what: str) -> None:
+def _extent(x: RowSource) -> tuple[float, float]:
+    """The smallest and the largest value of ``x`` (``inf, -inf`` when it has none)."""
+    lo, hi = math.inf, -math.inf
+    for p in parts(x):
+        if p.numel():
+            lo, hi = min(lo, float(p.min())), max(hi, float(p.max()))
+    return lo, hi
+
+
+def _check_levels(x: RowSource, bits: int, what: str, extent: tuple[float, float]) -> None:
     """Refuse values that are not on the levels k / (2**bits - 1) of [0, 1]."""
     levels = 2**bits - 1
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = extent
     if lo < 0.0 or hi > 1.0:
         raise InputError(
             f"{what} has values in [{lo:g}, {hi:g}] but a discretized likelihood models "
             f"pixels in [0, 1]: rescale the data to k / {levels}, or use "
             f"{setting('likelihood', 'gaussian')}"
         )
-    off = _level_offsets(x, bits)
-    if bool((off > 1e-3).any()):
-        example = float(x.flatten()[int(off.flatten().argmax())])
-        raise InputError(
-            f"{what} has values off the {levels + 1} levels k / {levels} of {bits}-bit pixels "
-            f"(e.g. {example:.6g}): pass the data's depth with {setting('data_bits')}, or use "
-            f"{setting('likelihood', 'gaussian')}"
-        )
+    for p in parts(x):
+        off = _level_offsets(p, bits)
+        if bool((off > 1e-3).any()):
+            example = float(p.flatten()[int(off.flatten().argmax())])
+            raise InputError(
+                f"{what} has values off the {levels + 1} levels k / {levels} of {bits}-bit "
+                f"pixels (e.g. {example:.6g}): pass the data's depth with "
+                f"{setting('data_bits')}, or use {setting('likelihood', 'gaussian')}"
+            )
 
 
 def load_data(config: Config, support: str) -> DataSplits:
@@ -193,7 +219,7 @@ def load_data(config: Config, support: str) -> DataSplits:
     elif dequantize:
         validation, test = (dequantize_fixed(v, bits, columns=columns) for v in (validation, test))
     return DataSplits(
-        train=x_train[train_idx],
+        train=take(x_train, train_idx),
         validation=validation,
         test=test,
         y_validation=None if raw.y_train is None else raw.y_train[val_idx],
@@ -212,11 +238,12 @@ def _level_offsets(x: torch.Tensor, bits: int) -> torch.Tensor:
     return (scaled - torch.round(scaled)).abs()
 
 
-def _on_levels(x: torch.Tensor, bits: int) -> bool:
+def _on_levels(x: RowSource, bits: int) -> bool:
     """Whether every value of ``x`` is one of the levels k / (2**bits - 1) of [0, 1]."""
-    if not x.numel() or float(x.min()) < 0 or float(x.max()) > 1:
+    lo, hi = _extent(x)
+    if math.isinf(lo) or lo < 0 or hi > 1:
         return False
-    return bool((_level_offsets(x, bits) <= 1e-3).all())
+    return all(bool((_level_offsets(p, bits) <= 1e-3).all()) for p in parts(x))
 
 
 def _dequantized(config: Config, raw: RawData, support: str, binarize: bool) -> bool:
@@ -240,7 +267,7 @@ def _dequantized(config: Config, raw: RawData, support: str, binarize: bool) -> 
     return on_levels
 
 
-def _with_condition(config: Config, raw: RawData) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _with_condition(config: Config, raw: RawData) -> tuple[RowSource, torch.Tensor, int]:
     """Training and test rows with the run's condition attached, and its width (0: none)."""
     condition = Condition.parse(config.condition)
     if condition.kind == "none":
@@ -248,8 +275,8 @@ def _with_condition(config: Config, raw: RawData) -> tuple[torch.Tensor, torch.T
     labelled = [y for y in (raw.y_train, raw.y_test) if y is not None and y.numel()]
     num_classes = max(int(y.max()) for y in labelled) + 1 if labelled else None
     rows = []
-    for x, y, c, part in (
-        (raw.x_train, raw.y_train, raw.c_train, "training"),
+    for x, y, c, part in (  # the condition is attached in memory: streamed pixels are read
+        (in_memory(raw.x_train), raw.y_train, raw.c_train, "training"),
         (raw.x_test, raw.y_test, raw.c_test, "test"),
     ):
         what = f"the {part} data of {raw.name}"

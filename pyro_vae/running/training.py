@@ -197,7 +197,7 @@ def train(
                 )
         workers.barrier()  # every process has checked its input before rank 0 writes
         if state is None:
-            vae.init_from_data(splits.train)
+            vae.init_from_data(splits.marginal_rows())
             fit_run_baseline(vae, config, splits, verbose=verbose and workers.main)
             if workers.main:
                 make_run_dir(run_dir)

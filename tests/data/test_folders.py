@@ -118,6 +118,19 @@ def test_a_folder_is_decoded_once_and_again_when_it_changes(tmp_path, monkeypatc
     assert changed.cache != first.cache
 
 
+def test_headers_are_not_read_when_channels_and_size_are_given(tmp_path, monkeypatch):
+    for i, picture in enumerate(_grey(6)):
+        _save(tmp_path / f"{i}.png", picture)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    probed = read_folder(tmp_path, skip_bad=True)
+    monkeypatch.setattr(folders, "_probe", lambda *a: pytest.fail("headers were read"))
+    given = read_folder(tmp_path, channels=1, image_size=8, skip_bad=True)
+    assert given.cache == probed.cache and given.skipped == probed.skipped == ("broken.png",)
+    assert np.array_equal(given.x_train, probed.x_train)
+    with pytest.raises(InputError, match="1 of the 7 files"):  # still found when decoded
+        read_folder(tmp_path, channels=1, image_size=8)
+
+
 def test_the_folder_data_set_serves_eight_bit_rows_with_its_shape_and_labels(tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
@@ -126,7 +139,8 @@ def test_the_folder_data_set_serves_eight_bit_rows_with_its_shape_and_labels(tmp
     config = Config(dataset="folder", data_dir=str(tmp_path), likelihood="dmol")
     splits = load_data(config, "discrete")
     assert splits.image_shape == (3, 8, 8) and splits.train.shape[1] == 192
-    assert torch.equal(splits.train * 255, (splits.train * 255).round())
+    train = splits.train[:]
+    assert torch.equal(train * 255, (train * 255).round())
     assert splits.num_classes == 2 and not splits.binarize_train
 
 
