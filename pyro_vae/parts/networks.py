@@ -9,6 +9,7 @@ family can read images on one side and draw them on the other.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = [
     "ConvEncoder",
     "NetworkFamily",
     "NetworkSpec",
+    "ResidualBlock",
     "build_decoder_network",
     "build_encoder_network",
     "mlp_decoder",
@@ -94,11 +96,42 @@ def _image_side(data_dim: int, channels: int = 1) -> int:
     return side
 
 
+class ResidualBlock(nn.Module):
+    """``x + conv(act(conv(act(x))))``: two 3x3 convolutions that keep the map's shape.
+
+    The convolutional networks put one after each of their stride-2 layers with
+    ``residual=True`` (the ``resconv`` family): more depth at each resolution, while the skip
+    keeps the path from input to output as short as without it.
+
+    Example:
+        >>> ResidualBlock(8, nn.ReLU)(torch.zeros(2, 8, 4, 4)).shape
+        torch.Size([2, 8, 4, 4])
+    """
+
+    def __init__(self, channels: int, activation: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            activation(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            activation(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Add the body's output to its input."""
+        return x + self.body(x)
+
+
+def _residual(channels: int, act: Callable[[], nn.Module], on: bool) -> list[nn.Module]:
+    return [ResidualBlock(channels, act)] if on else []
+
+
 class ConvEncoder(nn.Module):
     """Two stride-2 convolutions (32 and 64 channels), then an MLP head.
 
     Reads flat square images ``[..., channels * side * side]``, channel first (28x28 MNIST,
-    8x8 digits, 32x32 colour).
+    8x8 digits, 32x32 and 64x64 colour). With ``residual``, a :class:`ResidualBlock` follows
+    each convolution.
 
     Example:
         >>> enc = ConvEncoder(784, (200,), 100)
@@ -114,14 +147,17 @@ class ConvEncoder(nn.Module):
         *,
         activation: str = "relu",
         channels: int = 1,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         self.side, self.channels = _image_side(data_dim, channels), channels
         act = ACTIVATIONS.get(activation)
         self.conv = nn.Sequential(
             nn.Conv2d(channels, _CHANNELS[0], 4, stride=2, padding=1),
+            *_residual(_CHANNELS[0], act, residual),
             act(),
             nn.Conv2d(_CHANNELS[0], _CHANNELS[1], 4, stride=2, padding=1),
+            *_residual(_CHANNELS[1], act, residual),
             act(),
             nn.Flatten(),
         )
@@ -142,7 +178,7 @@ class ConvDecoder(nn.Module):
     Draws flat square images ``[..., channels * side * side]`` (channel first) from latents
     ``[..., in_features]``; with ``maps`` > 1, that many of them, flat and map first
     (``[..., maps * channels * side * side]``): the parameters of a likelihood with several per
-    value.
+    value. With ``residual``, a :class:`ResidualBlock` comes before each transposed convolution.
 
     Example:
         >>> dec = ConvDecoder(10, (200,), 64)
@@ -159,6 +195,7 @@ class ConvDecoder(nn.Module):
         activation: str = "relu",
         maps: int = 1,
         channels: int = 1,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         self.side = _image_side(data_dim, channels)
@@ -169,7 +206,9 @@ class ConvDecoder(nn.Module):
             act(),
         )
         self.deconv = nn.Sequential(
+            *_residual(_CHANNELS[1], act, residual),
             nn.ConvTranspose2d(_CHANNELS[1], _CHANNELS[0], 4, stride=2, padding=1),
+            *_residual(_CHANNELS[0], act, residual),
             act(),
             nn.ConvTranspose2d(_CHANNELS[0], maps * channels, 4, stride=2, padding=1, bias=False),
         )
@@ -225,6 +264,14 @@ NETWORKS.register("mlp", "fully connected layers with a chosen activation", jit=
 NETWORKS.register(
     "conv", "convolutional encoder and decoder for square images (28x28, 8x8)", jit=True
 )(NetworkFamily(encoder=ConvEncoder, decoder=ConvDecoder))
+NETWORKS.register(
+    "resconv", "the convolutional networks with a residual block at each resolution", jit=True
+)(
+    NetworkFamily(
+        encoder=functools.partial(ConvEncoder, residual=True),
+        decoder=functools.partial(ConvDecoder, residual=True),
+    )
+)
 
 
 @dataclass(frozen=True)
