@@ -114,6 +114,7 @@ def main() -> None:
                     "network": network,
                     "parameters": _parameters(run_dir),
                     "epochs": len(metrics),
+                    "training_seconds": seconds,
                     "seconds_per_epoch": seconds / len(metrics),
                     "best_val_elbo_bits_per_dim": -max(r["val_elbo"] for r in metrics)
                     / (dims * math.log(2)),
