@@ -35,6 +35,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "COMPILE_MODES",
     "CONDITION_KINDS",
     "MAX_WEIGHTS",
     "RESUMABLE",
@@ -57,9 +58,14 @@ _DATASET_SETTINGS = {
     "skip_bad_images": False,
 }
 
+#: How the training step may be compiled (``Config.compile``).
+COMPILE_MODES = ("auto", "torch", "jit", "off")
+#: The values of the ``jit`` setting of runs saved before ``compile`` replaced it.
+_LEGACY_JIT = {"on": "jit", "true": "jit", "off": "off", "false": "off", "auto": "auto"}
+
 #: The settings a resumed run may change: when and how it stops, not what it trains.
-RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "jit")
-#: The same as command-line options, for messages: ``--epochs, ... and --jit``.
+RESUMABLE = ("epochs", "early_stopping", "time_budget", "on_nonfinite", "compile")
+#: The same as command-line options, for messages: ``--epochs, ... and --compile``.
 RESUMABLE_OPTIONS = (
     ", ".join(f"--{name.replace('_', '-')}" for name in RESUMABLE[:-1])
     + f" and --{RESUMABLE[-1].replace('_', '-')}"
@@ -203,10 +209,11 @@ class Config:
     warmup_epochs: float = _setting(
         0.0, "epochs of linear KL warm-up from 0 to beta (0: off)", "objective"
     )
-    jit: str = _setting(
+    compile: str = _setting(
         "auto",
-        "compile the objective with Pyro's JIT: on, off, or auto (on where the objective and "
-        "every part allow it and there is no KL warm-up)",
+        "how the training step is compiled: torch (torch.compile), jit (Pyro's JIT, which torch "
+        "deprecates), off, or auto (torch for runs of 10,000 steps or more, which repay its "
+        "compile time; else jit where Pyro can; else off)",
         "objective",
     )
     # optimisation
@@ -253,14 +260,14 @@ class Config:
         kwargs: dict[str, Any] = {}
         for raw_name, value in values.items():
             name = str(raw_name).replace("-", "_")
-            if name not in known:
+            if name not in known and name != "jit":
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise InputError(
                     f"unknown setting {raw_name!r}{hint}: valid settings are {', '.join(known)}"
                 )
-            if name == "jit" and str(value).lower() in ("true", "false"):  # the old boolean
-                value = "on" if str(value).lower() == "true" else "off"
+            if name == "jit":  # the setting of runs saved before compile replaced it
+                name, value = "compile", _LEGACY_JIT.get(str(value).lower(), value)
             kwargs[name] = _coerce(name, value, hints[name])
         model = kwargs.get("model", known["model"].default)
         if model in family("model"):  # a model that fixes some parts implies them
@@ -361,9 +368,10 @@ class Config:
                 f"({where('binarize')})"
             )
         self._check_names()
-        if self.jit not in ("auto", "on", "off"):
+        if self.compile not in COMPILE_MODES:
             raise InputError(
-                f"unknown jit mode {self.jit!r}: choose auto, on or off ({where('jit')})"
+                f"unknown compile mode {self.compile!r}: choose {', '.join(COMPILE_MODES)} "
+                f"({where('compile')})"
             )
         if self.model == "hierarchical" and self.objective == "analytic-kl":
             raise InputError(
@@ -373,10 +381,10 @@ class Config:
             )
         self._check_m2()
         self._check_cvae()
-        if self.jit == "on" and self.warmup_epochs > 0:
+        if self.compile == "jit" and self.warmup_epochs > 0:
             raise InputError(
-                f"{setting('jit', 'on')} cannot follow a changing KL weight: pass "
-                f"{setting('jit', 'auto')} or {setting('warmup_epochs', 0)}"
+                f"{setting('compile', 'jit')} cannot follow a changing KL weight: pass "
+                f"{setting('compile', 'torch')} or {setting('warmup_epochs', 0)}"
             )
 
     def _check_cvae(self) -> None:
@@ -445,11 +453,11 @@ class Config:
                 f"{setting('model', 'm2')} feeds the class to its networks as extra inputs, "
                 f"which a convolutional body cannot take: pass {setting('network', 'mlp')}"
             )
-        if self.objective != "elbo" or self.jit == "on":
+        if self.objective != "elbo" or self.compile in ("jit", "torch"):
             raise InputError(
                 f"{setting('model', 'm2')} trains with TraceEnum_ELBO, summing the class of "
                 f"unlabelled images: pass {setting('objective', 'elbo')} and "
-                f"{setting('jit', 'auto')}"
+                f"{setting('compile', 'auto')}"
             )
         if self.prior == "vamp":
             raise InputError(
@@ -459,21 +467,15 @@ class Config:
             )
 
     @property
-    def use_jit(self) -> bool:
-        """Whether training compiles its objective (``jit`` on, or auto and allowed).
-
-        With ``jit="auto"`` the objective is compiled whenever Pyro can: the objective and every
-        part declare it (trait ``jit`` of their registry entries) and the KL weight is fixed. It
-        then follows the plain objective's path up to float rounding (same noise), faster.
+    def jit_allowed(self) -> bool:
+        """Whether Pyro's JIT can compile this run (parts' trait ``jit``, fixed KL weight).
 
         Example:
-            >>> Config().use_jit, Config(prior="vamp").use_jit, Config(jit="off").use_jit
-            (True, False, False)
+            >>> Config().jit_allowed, Config(prior="vamp").jit_allowed
+            (True, False)
         """
         import torch
 
-        if self.jit != "auto":
-            return self.jit == "on"
         return (
             family("objective").trait(self.objective, "jit")
             and self.warmup_epochs == 0
@@ -524,15 +526,15 @@ class Config:
                 f"({mixtures}), not {self.prior}: drop it or choose one of those priors"
             )
         unsupported = self._parts_without_jit()
-        if self.jit == "on" and unsupported:
+        if self.compile == "jit" and unsupported:
             raise InputError(
-                f"{setting('jit', 'on')} traces fixed tensor shapes and cannot compile "
-                f"{unsupported[0]}: pass {setting('jit', 'auto')}"
+                f"Pyro's JIT cannot compile {unsupported[0]}: pass "
+                f"{setting('compile', 'torch')} or {setting('compile', 'auto')}"
             )
-        if self.jit == "on" and not family("objective").trait(self.objective, "jit"):
+        if self.compile == "jit" and not family("objective").trait(self.objective, "jit"):
             raise InputError(
                 f"Pyro has no JIT version of the {self.objective} objective: pass "
-                f"{setting('jit', 'auto')}"
+                f"{setting('compile', 'torch')} or {setting('compile', 'auto')}"
             )
 
 

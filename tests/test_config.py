@@ -16,9 +16,24 @@ def test_defaults_are_the_burda_architecture():
 
 def test_strings_from_the_command_line_are_coerced():
     cfg = Config.from_dict(
-        {"epochs": "3", "learning-rate": "0.01", "hidden_dims": "8,4", "jit": "false"}
+        {"epochs": "3", "learning-rate": "0.01", "hidden_dims": "8,4", "compile": "off"}
     )
-    assert (cfg.epochs, cfg.learning_rate, cfg.hidden_dims, cfg.jit) == (3, 0.01, (8, 4), "off")
+    assert (cfg.epochs, cfg.learning_rate, cfg.hidden_dims, cfg.compile) == (3, 0.01, (8, 4), "off")
+
+
+@pytest.mark.parametrize(
+    ("jit", "mode"),
+    [
+        ("on", "jit"),
+        (True, "jit"),
+        ("false", "off"),
+        (False, "off"),
+        ("off", "off"),
+        ("auto", "auto"),
+    ],
+)
+def test_the_jit_setting_of_older_runs_becomes_a_compile_mode(jit, mode):
+    assert Config.from_dict({"jit": jit}).compile == mode
 
 
 def test_round_trip_through_plain_values():
@@ -41,7 +56,11 @@ def test_round_trip_through_plain_values():
         ({"beta": 0}, "beta must be > 0"),
         ({"sigma": float("nan")}, "finite"),
         ({"binarize": "sometimes"}, "choose one of auto, dynamic, none"),
-        ({"jit": True, "warmup_epochs": 5}, "jit='on'"),
+        ({"compile": "jit", "warmup_epochs": 5}, "compile='jit'"),
+        ({"compile": "yes"}, "choose auto, torch, jit, off"),
+        ({"compile": "jit", "prior": "vamp"}, "Pyro's JIT cannot compile prior='vamp'"),
+        ({"compile": "jit", "objective": "iwae"}, "no JIT version of the iwae objective"),
+        ({"compile": "torch", "model": "m2", "labels": 100}, "summing the class"),
         ({"epoch": 3}, "unknown setting 'epoch' (did you mean epochs?)"),
     ],
     ids=lambda v: str(v)[:40],
@@ -79,11 +98,9 @@ def test_broken_and_missing_config_files(tmp_path):
         ({"prior": "vamp"}, False),
         ({"prior": "flow"}, False),
         ({"guide": "iaf"}, False),
-        ({"jit": "off"}, False),
-        ({"jit": "on", "prior": "mixture"}, True),
-        ({"jit": True}, True),  # a config.json from before the modes: true -> on
-        ({"jit": False}, False),
+        ({"prior": "mixture"}, True),
+        ({"model": "m2", "labels": 100}, False),
     ],
 )
-def test_jit_auto_compiles_where_pyro_can(values, expected):
-    assert Config.from_dict(values).use_jit is expected
+def test_pyros_jit_is_allowed_where_pyro_can_compile(values, expected):
+    assert Config.from_dict(values).jit_allowed is expected

@@ -65,7 +65,7 @@ def laplace():
 
 def test_a_prior_registered_from_outside_trains_saves_reloads_and_evaluates(laplace, tmp_path):
     config = Config(prior=laplace, epochs=2, latent_dim=2, hidden_dims=(16,))
-    assert config.use_jit  # its entry says the JIT can compile it
+    assert config.jit_allowed  # its entry says the JIT can compile it
     result = train(config, tmp_path / "run")
     run = load_run(tmp_path / "run")
     assert isinstance(run.vae.prior, _LaplacePrior)

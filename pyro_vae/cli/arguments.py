@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-samples", metavar="K", default="5000", help="samples per datapoint (default: 5000)"
     )
     p_eval.add_argument(
+        "--compile",
+        default="auto",
+        help="compute the importance weights with torch.compile: torch, off, or auto (torch "
+        "from 5,000,000 weights, points x K, which repay its compile time) (default: auto)",
+    )
+    p_eval.add_argument(
         "--proposal",
         default="guide",
         help="guide (importance sampling), prior (naive Monte Carlo), ais (annealed importance "

@@ -137,7 +137,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     num_samples = positive(args.num_samples, "--num-samples")
     ais = {"num_steps": positive(args.ais_steps, "--ais-steps"), **chain_options(args)}
     options = _estimator_options(args)
-    result = evaluate_run(num_samples=num_samples, ais=ais, **options)
+    result = evaluate_run(num_samples=num_samples, ais=ais, compile=args.compile, **options)
     if not _reports():
         return 0
     evaluation, elbo = result.evaluation, result.elbo

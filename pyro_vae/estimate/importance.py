@@ -487,6 +487,7 @@ def log_likelihood(
     discrete: Discrete = "sum",
     chunk_size: int | None = None,
     dtype: torch.dtype = torch.float32,
+    compiled: Callable[..., torch.Tensor] | None = None,
 ) -> LogLikelihood:
     """Estimate log P(x) for every datapoint of the batch ``x`` by importance sampling.
 
@@ -505,6 +506,9 @@ def log_likelihood(
             (times the number of values of the enumerated sites).
         dtype: dtype of ``x``. The running sums are kept in float64 whatever the model's dtype;
             for a float64 evaluation of a :class:`pyro_vae.VAE`, also call ``vae.double()``.
+        compiled: a :class:`~pyro_vae.estimate.compiled_weights.CompiledWeights` of ``model`` and
+            ``guide``, to compute the weights with ``torch.compile`` (the same numbers to float
+            rounding; keep one for all the batches of an evaluation).
 
     Returns:
         A :class:`LogLikelihood` with per-datapoint estimates and diagnostics.
@@ -532,10 +536,13 @@ def log_likelihood(
     tail = torch.empty(0, batch, **sums)
     for start in range(0, num_samples, chunk_size):
         num = min(chunk_size, num_samples - start)
+        options = {"args": args, "proposal": proposal, "discrete": discrete}
         with default_dtype(dtype):
-            lw = log_weights(
-                model, guide, x, num, args=args, proposal=proposal, discrete=discrete
-            ).to(torch.float64)
+            if compiled is None:
+                lw = log_weights(model, guide, x, num, **options)
+            else:
+                lw = compiled(log_weights, x, num, **options)
+        lw = lw.to(torch.float64)
         lse_w = torch.logaddexp(lse_w, torch.logsumexp(lw, 0))
         lse_w2 = torch.logaddexp(lse_w2, torch.logsumexp(2.0 * lw, 0))
         sum_lw += lw.sum(0)

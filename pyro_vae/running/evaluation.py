@@ -26,6 +26,7 @@ from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.ais import AISLikelihood
 from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
+from pyro_vae.estimate.compiled_weights import use_compile
 from pyro_vae.estimate.dataset import (
     BATCH_SIZE,
     CLASS_STREAM,
@@ -274,6 +275,7 @@ def evaluate_run(
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
     device: torch.device | str | None = "auto",
+    compile: str = "auto",
 ) -> RunEvaluation:
     """Estimate log P(X) of a run's test points and write the results into its directory.
 
@@ -305,6 +307,9 @@ def evaluate_run(
         ais: options of :func:`pyro_vae.estimate.ais.annealed_importance_sampling` for ``"ais"``.
         device: where to evaluate (:func:`pyro_vae.hardware.devices.resolve_device`); the
             run's model is moved there.
+        compile: compute the importance weights with ``torch.compile``: ``torch``, ``off``
+            or ``auto`` (:func:`pyro_vae.estimate.compiled_weights.use_compile`); the same
+            estimates to float rounding.
 
     Returns:
         A :class:`RunEvaluation`.
@@ -315,6 +320,7 @@ def evaluate_run(
         21.7
     """
     target = resolve_device(device)  # a bad device is refused before anything is read
+    use_compile(compile, 0)  # a bad mode too
     run = as_run(run)
     points, labels = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
@@ -332,6 +338,7 @@ def evaluate_run(
             progress=progress,
             ais=ais,
             workers=workers,
+            compile=use_compile(compile, points.shape[0] * num_samples),
         )
         elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, ELBO_STREAM), workers=workers)
         classes = _class_scores(run, points, labels, num_samples, seed, batch_size, dtype, workers)

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pyro
@@ -32,19 +35,28 @@ from pyro.infer import (
     TraceMeanField_ELBO,
 )
 from pyro.poutine.scale_messenger import ScaleMessenger
+from tqdm import tqdm
 
+from pyro_vae.config import Config
 from pyro_vae.errors import InputError
+from pyro_vae.hardware.compiler import CaptureError, compile_failure
 from pyro_vae.hardware.parallel import Workers
 from pyro_vae.registry import Registry
+from pyro_vae.running.compiled import CompiledLoss
+from pyro_vae.storage.rundir import record_compile
 
 __all__ = [
     "OBJECTIVES",
+    "TORCH_COMPILE_MIN_STEPS",
     "Gradients",
     "LatentScale",
+    "announce_compile",
     "build_objective",
+    "choose_compile",
     "compile_objective",
     "kl_weight",
     "load_optimizer_state",
+    "make_gradients",
     "make_optimizer",
     "nonfinite_problem",
     "optimizer_state",
@@ -88,7 +100,7 @@ def _mean_field_elbo(num_particles: int, jit: bool) -> ELBO:
 @OBJECTIVES.register("iwae", "RenyiELBO(alpha=0): the importance weighted bound with k particles")
 def _iwae(num_particles: int, jit: bool) -> ELBO:
     if jit:
-        raise InputError("Pyro has no JIT version of the IWAE objective: drop --jit")
+        raise InputError("Pyro has no JIT version of the IWAE objective: pass --compile torch")
     return _vectorized(RenyiELBO, num_particles, alpha=0.0)
 
 
@@ -297,16 +309,23 @@ class Gradients:
     This process computes its rows (:class:`pyro_vae.hardware.parallel.Workers`). The guide draws
     its noise for the whole global batch from a stream seeded for the step
     (:func:`pyro_vae.hardware.parallel.split_programs`), so the gradient is the one a single process
-    computes on the batch, up to float rounding. With ``jit=True`` the objective is compiled on
-    a first batch (:func:`compile_objective`).
+    computes on the batch, up to float rounding.
+
+    The step is computed one of three ways (``mode``): ``off``, Pyro's objective as it is;
+    ``jit``, Pyro's JIT objective compiled on a first batch (:func:`compile_objective`);
+    ``torch``, the objective captured and compiled with ``torch.compile``
+    (:class:`~pyro_vae.running.compiled.CompiledLoss`, given as ``compiled``). A ``torch`` or
+    ``jit`` step that fails to compile falls back to ``fallback`` (see :meth:`compile`).
 
     Args:
-        objective: a Pyro ELBO (:func:`build_objective`).
+        objective: a Pyro ELBO (:func:`build_objective`; the JIT one for ``mode="jit"``).
         model: the model, as the ELBO sees it (scaled, e.g. :class:`LatentScale`).
         guide: the guide, likewise.
         parameters: the parameters whose gradients are summed.
         workers: this process's place among the processes.
-        jit: whether ``objective`` is a JIT objective.
+        mode: ``torch``, ``jit`` or ``off``.
+        compiled: the compiled loss, for ``mode="torch"``.
+        fallback: the uncompiled objective to use if compiling fails (default: ``objective``).
     """
 
     def __init__(
@@ -316,27 +335,66 @@ class Gradients:
         guide: Callable[..., Any],
         parameters: list[torch.Tensor],
         workers: Workers,
-        jit: bool,
+        mode: str = "off",
+        *,
+        compiled: Any = None,
+        fallback: ELBO | None = None,
     ) -> None:
+        if mode == "torch" and compiled is None:
+            raise ValueError("mode='torch' needs the compiled loss (compiled=)")
         self.objective, self.model, self.guide = objective, model, guide
-        self.parameters, self.workers, self.jit = parameters, workers, jit
+        self.parameters, self.workers, self.mode = parameters, workers, mode
+        self.compiled, self.fallback = compiled, fallback or objective
         self.device = parameters[0].device if parameters else torch.device("cpu")
+        self.compile_seconds = 0.0
+        #: why the step is compiled as it is (set by :func:`make_gradients`)
+        self.reason = ""
+        #: why the step is not compiled as asked ('' when it is)
+        self.fallback_reason = ""
 
     def compile(self, batch: torch.Tensor, sizes: Iterable[int]) -> None:
-        """Compile a JIT objective on rows of ``batch`` for each global batch size in ``sizes``.
+        """Compile the step on rows of ``batch`` for each global batch size in ``sizes``.
 
-        Nothing happens for a plain objective. The JIT compiles one version per global batch
-        size (the keyword ``rows``); compiled here, none is compiled inside a step, where it
-        would draw noise of its own.
+        Nothing happens for an uncompiled step. One graph is compiled per global batch size
+        (the keyword ``rows``); compiled here, none is compiled inside a step, where Pyro's JIT
+        would draw noise of its own. When compiling fails, the step falls back to the
+        uncompiled objective and :attr:`fallback_reason` says why.
         """
-        if not self.jit:
+        if self.mode == "off":
             return
-        for size in sorted(set(sizes)):
-            start, end = self.workers.bounds(size)
-            if end > start:
-                local = batch[start:end].to(self.device)
-                rows = (size, start)
-                compile_objective(self.objective, self.model, self.guide, local, rows=rows)
+        started = time.perf_counter()
+        try:
+            for size in sorted(set(sizes)):
+                start, end = self.workers.bounds(size)
+                if end > start:
+                    local = batch[start:end].to(self.device)
+                    rows = (size, start)
+                    if self.mode == "torch":
+                        self.compiled.prepare(local, rows=rows)
+                    else:
+                        compile_objective(self.objective, self.model, self.guide, local, rows=rows)
+        except Exception as exc:  # any failure of a compiler: train uncompiled, and say why
+            capture = isinstance(exc, CaptureError)
+            self.fallback_reason = str(exc) if capture else compile_failure(exc)
+            self.mode, self.objective = "off", self.fallback
+            for param in self.parameters:
+                param.grad = None
+        self.compile_seconds = time.perf_counter() - started
+
+    def record(self) -> dict[str, Any]:
+        """How the step is compiled, as ``config.json`` records it (after :meth:`compile`).
+
+        Example:
+            >>> from pyro_vae.hardware.parallel import Workers
+            >>> Gradients(Trace_ELBO(), print, print, [], Workers()).record()["mode"]
+            'off'
+        """
+        return {
+            "mode": self.mode,
+            "reason": self.fallback_reason or self.reason,
+            "fell_back": bool(self.fallback_reason),
+            "seconds": round(self.compile_seconds, 3),
+        }
 
     def __call__(self, batch: torch.Tensor, seed: int) -> float:
         """Set this process's gradients of the loss on its rows of ``batch``; return its loss.
@@ -350,8 +408,118 @@ class Gradients:
         torch.manual_seed(seed)
         if end == start:
             return 0.0
-        quiet = quiet_jit_warnings() if self.jit else contextlib.nullcontext()
+        local = batch[start:end].to(self.device, non_blocking=True)
+        rows = (batch.shape[0], start)
+        if self.mode == "torch":
+            loss = self.compiled(local, rows=rows)
+            loss.backward()
+            return float(loss.detach())
+        quiet = quiet_jit_warnings() if self.mode == "jit" else contextlib.nullcontext()
         with quiet:  # the JIT's deprecation and tracer chatter come every step
-            local = batch[start:end].to(self.device, non_blocking=True)
-            rows = (batch.shape[0], start)
             return float(self.objective.loss_and_grads(self.model, self.guide, local, rows=rows))
+
+
+#: ``compile="auto"`` compiles with torch.compile for runs of at least this many steps. Its
+#: compile time (tens of seconds on 2 CPU cores, once per run and batch shape) is repaid by a
+#: step faster than Pyro's JIT step after about this many steps (``bench/train_speed.py``
+#: measures both); shorter runs take the JIT, which compiles in about a second.
+TORCH_COMPILE_MIN_STEPS = 10_000
+
+
+def choose_compile(config: Config, steps: int, *, custom: bool = False) -> tuple[str, str]:
+    """How a run of ``steps`` training steps compiles its step, and why (for the log).
+
+    ``config.compile`` other than ``auto`` is taken as it is. ``auto`` picks ``torch`` for the
+    registered models with at least :data:`TORCH_COMPILE_MIN_STEPS` steps, else ``jit``
+    where Pyro's JIT can compile the run (:attr:`Config.jit_allowed`), else ``off``. A custom
+    model is compiled only when asked: its Python may not be static, which a capture assumes.
+
+    Example:
+        >>> choose_compile(Config(), 30_000)[0], choose_compile(Config(), 500)[0]
+        ('torch', 'jit')
+        >>> choose_compile(Config(compile="off"), 30_000)
+        ('off', 'asked for')
+    """
+    if config.compile != "auto":
+        return config.compile, "asked for"
+    if custom:
+        return "off", "a custom model is compiled only when asked: pass --compile torch"
+    if config.model == "m2":
+        return "off", "the semi-supervised model sums its classes out with TraceEnum_ELBO"
+    if steps >= TORCH_COMPILE_MIN_STEPS:
+        return "torch", f"auto: {steps:,} steps repay torch.compile's compile time"
+    if config.jit_allowed:
+        return "jit", f"auto: {steps:,} steps, fewer than {TORCH_COMPILE_MIN_STEPS:,}"
+    return "off", (
+        f"auto: {steps:,} steps, fewer than {TORCH_COMPILE_MIN_STEPS:,}, and Pyro's JIT cannot "
+        "compile this run"
+    )
+
+
+def make_gradients(
+    config: Config,
+    vae: torch.nn.Module,
+    programs: tuple[Callable[..., Any], Callable[..., Any]],
+    parameters: list[torch.Tensor],
+    workers: Workers,
+    *,
+    steps: int,
+    custom: bool = False,
+    scale: LatentScale | None = None,
+) -> Gradients:
+    """The training step's :class:`Gradients`, compiled as :func:`choose_compile` says.
+
+    Its ``reason`` attribute says why it is compiled so.
+
+    Args:
+        config: the run's settings (objective, particles, ``compile``).
+        vae: the model whose parameters ``model`` and ``guide`` register (``pyro.module``).
+        programs: the model and the guide, as the objective sees them.
+        parameters: the parameters whose gradients are summed.
+        workers: this process's place among the processes.
+        steps: the run's planned number of steps.
+        custom: whether the model is the user's own.
+        scale: the KL-weight messenger wrapping the programs (a graph input under ``torch``).
+
+    Example:
+        >>> from pyro_vae import build_vae
+        >>> from pyro_vae.hardware.parallel import Workers
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> g = make_gradients(Config(), vae, (vae.model, vae.guide), list(vae.parameters()),
+        ...                    Workers(), steps=100)
+        >>> g.mode, g.reason
+        ('jit', 'auto: 100 steps, fewer than 10,000')
+    """
+    model, guide = programs
+    mode, reason = choose_compile(config, steps, custom=custom)
+    plain = build_objective(config.objective, config.num_particles)
+    if mode == "jit":
+        objective = build_objective(config.objective, config.num_particles, jit=True)
+        gradients = Gradients(objective, model, guide, parameters, workers, "jit", fallback=plain)
+    elif mode == "torch":
+        compiled = CompiledLoss(
+            config.objective, config.num_particles, model, guide, vae, vae.name, scale=scale
+        )
+        gradients = Gradients(plain, model, guide, parameters, workers, "torch", compiled=compiled)
+    else:
+        gradients = Gradients(plain, model, guide, parameters, workers, "off")
+    gradients.reason = reason
+    return gradients
+
+
+def announce_compile(gradients: Any, run_dir: Path, verbose: bool) -> None:
+    """Record in ``config.json`` how the step is compiled; say it (a fallback always).
+
+    Example:
+        >>> announce_compile(gradients, Path("runs/example"), True)  # doctest: +SKIP
+        compile: torch in 21.3s (auto: 30,000 steps repay torch.compile's compile time)
+    """
+    if not hasattr(gradients, "record"):
+        return  # M2's step, never compiled
+    done = gradients.record()
+    record_compile(run_dir, done)
+    if done["fell_back"]:
+        print(f"training uncompiled: {done['reason']}", file=sys.stderr)
+    elif verbose:
+        took = f" in {done['seconds']:.1f}s" if done["mode"] != "off" else ""
+        tqdm.write(f"compile: {done['mode']}{took} ({done['reason']})")

@@ -47,11 +47,11 @@ from pyro_vae.parts.likelihoods import likelihood_support
 from pyro_vae.running.baseline import fit_run_baseline
 from pyro_vae.running.interrupts import interrupt_flag, stopped_message
 from pyro_vae.running.objectives import (
-    Gradients,
     LatentScale,
-    build_objective,
+    announce_compile,
     kl_weight,
     load_optimizer_state,
+    make_gradients,
     make_optimizer,
     nonfinite_problem,
     optimizer_state,
@@ -130,12 +130,12 @@ def train(
     Args:
         config: the run's settings. When resuming, ``None`` takes the stored settings; a config
             may differ from them only in ``epochs``, ``early_stopping``, ``time_budget``,
-            ``on_nonfinite`` and ``jit``.
+            ``on_nonfinite`` and ``compile``.
         run_dir: where the run directory goes.
         vae: your own model (e.g. ``VAE(MyPrior(), encoder, likelihood)``) in place of the
             config's parts; the config still sets data, objective and training. The run
             directory records that the model is custom: resume it or load it with a model built
-            the same way (``vae=``). Pyro's JIT compiles it only with ``jit="on"``.
+            the same way (``vae=``). It is compiled only when ``compile`` asks (not ``auto``).
         resume: continue the run stored in ``run_dir``.
         overwrite: replace the run files in an existing ``run_dir``.
         progress: show a progress bar (default: when stderr is a terminal).
@@ -210,9 +210,8 @@ def train(
             )
 
         vae.to(target)  # before the optimizer is made: it holds the parameters where they are
-        jit = config.jit == "on" if custom else config.use_jit
         workers.broadcast(vae.state_dict().values())  # the same start on every rank
-        trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, jit, workers)
+        trainer = _Trainer(config, vae, splits, run_dir, verbose and workers.main, custom, workers)
         if state is not None:
             trainer.restore(state)
         data = DataInfo.of(splits, classes)
@@ -232,7 +231,7 @@ def train(
 
 
 def _figure_kinds() -> tuple[str, ...]:
-    from pyro_vae.plots.kinds import PLOT_KINDS
+    from pyro_vae.plots.kinds import PLOT_KINDS  # (plots import matplotlib: only when needed)
 
     return PLOT_KINDS.names()
 
@@ -247,7 +246,7 @@ class _Trainer:
         splits: DataSplits,
         run_dir: Path,
         verbose: bool,
-        jit: bool,
+        custom: bool,
         workers: Workers,
     ) -> None:
         self.config, self.vae, self.splits, self.run_dir = config, vae, splits, run_dir
@@ -261,15 +260,15 @@ class _Trainer:
         self.optimizer = make_optimizer(self.parameters, config.learning_rate)
         # noise drawn for the global batch (rows=): any number of processes takes one path
         model, guide = (self.scale(p) for p in split_programs(vae.model, vae.guide))
+        self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         # M2 scores labelled images beside each minibatch (pyro_vae.running.semisupervised)
-        objective = build_objective(config.objective, config.num_particles, jit)
-        self.gradients = labelled_gradients(
-            vae, (model, guide), config, splits, self.parameters, workers
-        ) or Gradients(objective, model, guide, self.parameters, workers, jit)
+        labelled = labelled_gradients(vae, (model, guide), config, splits, self.parameters, workers)
+        self.gradients = labelled or make_gradients(
+            config, vae, (model, guide), self.parameters, workers, custom=custom,
+            steps=config.epochs * self.steps_per_epoch, scale=self.scale)  # fmt: skip
         self.device = device_of(vae)  # the data stay on the CPU; batches go to the model
         self.train_probe = splits.probe().to(self.device)  # the training curves of metrics.csv
         self.validation = splits.validation.to(self.device)
-        self.steps_per_epoch = math.ceil(splits.train.shape[0] / config.batch_size)
         self.epoch, self.step = 0, 0
         self.loss_sum, self.loss_count, self.epoch_seconds, self.skipped = 0.0, 0, 0.0, 0
         self.metrics: list[dict[str, float]] = []
@@ -345,6 +344,8 @@ class _Trainer:
             first = (first > 0.5).to(first.dtype)
         sizes = (first.shape[0], self.splits.train.shape[0] % cfg.batch_size or first.shape[0])
         self.gradients.compile(first, sizes)
+        if self.workers.main:  # how the step is compiled: in config.json, and said if verbose
+            announce_compile(self.gradients, self.run_dir, self.verbose)
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
                 started = time.perf_counter()

@@ -89,6 +89,7 @@ __all__ = [
     "read_estimates",
     "read_evaluation",
     "read_metrics",
+    "record_compile",
     "refuse_existing_run",
     "resumed_config",
     "save_checkpoint",
@@ -181,6 +182,14 @@ def write_config(
     atomic_write_text(run_dir / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
 
 
+def record_compile(run_dir: Path, done: dict[str, Any]) -> None:
+    """Add to ``config.json`` how training compiled its step (mode, reason, seconds)."""
+    path = run_dir / CONFIG_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["compile"] = done
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
 def describe_model(vae: VAE) -> str:
     """The classes a model is made of, as ``config.json`` records a custom one.
 
@@ -220,7 +229,7 @@ def _read_document(run_dir: Path) -> dict[str, Any]:
     return doc
 
 
-_DOCUMENT_KEYS = frozenset({"format", "version", "settings", "data", "custom_model"})
+_DOCUMENT_KEYS = frozenset({"format", "version", "settings", "data", "custom_model", "compile"})
 
 
 def _without_unread_data_settings(settings: dict[str, Any]) -> dict[str, Any]:

@@ -44,8 +44,8 @@ def test_every_estimator_command_takes_ais():
 
 
 def test_only_the_settings_given_are_overridden():
-    args = build_parser().parse_args(["train", "--latent-dim", "4", "--jit", "off"])
-    assert config_overrides(args) == {"latent_dim": "4", "jit": "off"}
+    args = build_parser().parse_args(["train", "--latent-dim", "4", "--compile", "off"])
+    assert config_overrides(args) == {"latent_dim": "4", "compile": "off"}
 
 
 def test_an_unknown_option_is_one_line_with_a_close_match(capsys):

@@ -140,7 +140,7 @@ def test_help_documents_every_option_with_its_default(capsys):
         "--binarize",
         "--warmup-epochs",
         "--early-stopping",
-        "--jit",
+        "--compile",
     ):
         assert option in text
     flat = " ".join(text.split())  # argparse wraps to the terminal's width

@@ -64,7 +64,7 @@ def meta_default():
 def test_every_tensor_the_library_creates_follows_the_model(tmp_path, meta_default):
     # the JIT is off: torch.jit.trace turns Python numbers into tensors on the default device,
     # which here is one that cannot compute (on a real device it compiles as usual)
-    config = Config(latent_dim=2, hidden_dims=(16,), epochs=1, jit="off")
+    config = Config(latent_dim=2, hidden_dims=(16,), epochs=1, compile="off")
     result = train(config, tmp_path / "run", device="cpu", figures=True)
     assert device_of(result.vae) == torch.device("cpu") and result.figures
     ais = {"num_steps": 4, "num_chains": 2, "tuning_chains": 1}

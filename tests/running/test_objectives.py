@@ -40,7 +40,7 @@ def test_jit_objectives_match_the_plain_ones(vae_and_x, name):
 
 
 def test_iwae_has_no_jit():
-    with pytest.raises(InputError, match="drop --jit"):
+    with pytest.raises(InputError, match="pass --compile torch"):
         build_objective("iwae", 5, jit=True)
 
 

@@ -124,8 +124,8 @@ def test_learning_rate_decay_and_warmup_are_recorded(tmp_path, tiny):
 @pytest.mark.parametrize("objective", ["elbo", "analytic-kl"])
 def test_jit_training_follows_the_plain_run_up_to_rounding(tmp_path, tiny, objective):
     cfg = tiny.replace(epochs=2, objective=objective)
-    plain = train(cfg.replace(jit="off"), tmp_path / "plain")
-    jitted = train(cfg.replace(jit="on"), tmp_path / "jit")
+    plain = train(cfg.replace(compile="off"), tmp_path / "plain")
+    jitted = train(cfg.replace(compile="jit"), tmp_path / "jit")
     # the same noise is drawn (compiled under a forked random state): only float rounding of
     # the compiled graph separates the two runs
     for a, b in zip(plain.metrics, jitted.metrics, strict=True):
@@ -141,11 +141,11 @@ def test_gaussian_likelihood_trains(tmp_path, tiny):
 
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path, tiny, monkeypatch):
-    train(tiny.replace(epochs=1, jit="off"), tmp_path / "r")
+    train(tiny.replace(epochs=1, compile="off"), tmp_path / "r")
     before = (tmp_path / "r/checkpoint.safetensors").read_bytes()
     monkeypatch.setattr(pyro.infer.Trace_ELBO, "loss_and_grads", lambda *a, **k: float("nan"))
     with pytest.raises(FloatingPointError, match="epoch 2, step 1"):
-        train(tiny.replace(epochs=2, jit="off"), tmp_path / "r", resume=True)
+        train(tiny.replace(epochs=2, compile="off"), tmp_path / "r", resume=True)
     assert (tmp_path / "r/checkpoint.safetensors").read_bytes() == before
 
 
