@@ -8,15 +8,24 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
   IWAE): the objective from ``build_objective`` computes loss and gradients of model and guide
   (wrapped in the KL-weight messenger) with ``loss_and_grads``, the gradients are checked for
   non-finite values, and one fused ``torch.optim.Adam`` over all parameters steps;
-* **ours, compiled**: the same with Pyro's JIT objective compiled once
-  (``objectives.compile_objective``), what ``pyro_vae.train`` runs by default (``--jit auto``)
-  for Trace_ELBO and TraceMeanField_ELBO;
+* **ours, JIT**: the same with Pyro's JIT objective compiled once
+  (``objectives.compile_objective``), what ``pyro_vae.train`` runs with ``--compile jit`` (and
+  ``auto`` for short runs) for Trace_ELBO and TraceMeanField_ELBO;
+* **ours, torch.compile**: the same with the loss captured and compiled by ``torch.compile``
+  (``pyro_vae.running.compiled.CompiledLoss``), what ``pyro_vae.train`` runs with ``--compile
+  torch`` (and ``auto`` for runs of 10,000 steps or more), for every objective;
 * **SVI**: the textbook Pyro step, ``SVI(model, guide, pyro.optim.Adam, objective).step``, which
   keeps one Adam per parameter tensor;
 * **bare**: a hand-written PyTorch step with copies of the same networks computing the same
   objective (reparameterized z, Bernoulli log-likelihood as x.l - softplus(l), Gaussian
-  log-densities or the closed-form KL, logsumexp over the k samples for IWAE) and
-  the same fused ``torch.optim.Adam``.
+  log-densities or the closed-form KL, logsumexp over the k samples for IWAE, the VampPrior's
+  mixture over the encoded pseudo-inputs) and the same fused ``torch.optim.Adam``;
+* **bare, torch.compile**: that step's loss compiled by ``torch.compile`` the same way
+  (inductor, torch's own random kernels), the second peer.
+
+The rows are Trace_ELBO, TraceMeanField_ELBO, IWAE with k = 5 and Trace_ELBO with the
+VampPrior (``--prior vamp``, 500 pseudo-inputs). Compile times are those of a fresh inductor
+cache (the script points inductor at an empty temporary folder).
 
 It also times torch's default Adam against the fused one on the model's parameters (the
 trainer's choice, ``objectives.make_optimizer``).
@@ -35,11 +44,16 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+# a fresh inductor cache: the compile times reported are what a first run pays
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="inductor-"))
 
 import pyro
 import torch
@@ -47,6 +61,7 @@ from pyro.infer import SVI
 from torch.nn import functional as F
 
 from pyro_vae import Config, build_vae, load_data
+from pyro_vae.running.compiled import CompiledLoss
 from pyro_vae.running.objectives import (
     LatentScale,
     build_objective,
@@ -58,7 +73,13 @@ from pyro_vae.running.objectives import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save_result
 
-OBJECTIVES = [("elbo", 1), ("analytic-kl", 1), ("iwae", 5)]
+#: (objective, k, prior): the rows
+OBJECTIVES = [
+    ("elbo", 1, "standard-normal"),
+    ("analytic-kl", 1, "standard-normal"),
+    ("iwae", 5, "standard-normal"),
+    ("elbo", 1, "vamp"),
+]
 #: The objectives Pyro has a JIT version of (the ``--jit`` side is timed for these).
 JIT_OBJECTIVES = ("elbo", "analytic-kl")
 _LOG_2PI = math.log(2 * math.pi)
@@ -94,6 +115,30 @@ def ours(
     return step
 
 
+def ours_torch(
+    vae: torch.nn.Module, objective: str, particles: int, batch: torch.Tensor
+) -> tuple[Callable[[torch.Tensor], float], float]:
+    """The ``--compile torch`` step (compiled on ``batch``) and its compile seconds."""
+    scale = LatentScale(1.0)
+    model, guide = scale(vae.model), scale(vae.guide)
+    loss = CompiledLoss(objective, particles, model, guide, vae, vae.name, scale=scale)
+    loss.prepare(batch)
+    parameters = list(vae.parameters())
+    optimizer = make_optimizer(parameters, 1e-3)
+
+    def step(x: torch.Tensor) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        value = loss(x)
+        value.backward()
+        result = float(value.detach())
+        if nonfinite_problem(result, parameters):  # the trainer's check before Adam
+            raise FloatingPointError(result)
+        optimizer.step()
+        return result
+
+    return step, loss.compile_seconds
+
+
 def svi(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
     """The textbook Pyro step on a copy of the model."""
     vae = copy.deepcopy(vae)
@@ -102,16 +147,21 @@ def svi(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch
     return SVI(vae.model, vae.guide, optim, build_objective(objective, particles)).step
 
 
+def _gaussian(encoder: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    loc, raw_scale = encoder(x).chunk(2, dim=-1)
+    return loc, F.softplus(raw_scale) + 1e-5
+
+
 def bare_loss(
     encoder: torch.nn.Module,
     decoder: torch.nn.Module,
     x: torch.Tensor,
     objective: str,
     particles: int,
+    pseudo_inputs: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The negative objective summed over the batch, by hand."""
-    loc, raw_scale = encoder(x).chunk(2, dim=-1)
-    scale = F.softplus(raw_scale) + 1e-5
+    """The negative objective summed over the batch, by hand (VampPrior with ``pseudo_inputs``)."""
+    loc, scale = _gaussian(encoder, x)
     eps = torch.randn((particles, *loc.shape))
     z = loc + scale * eps  # [k, B, d]
     logits = decoder(z)
@@ -120,27 +170,59 @@ def bare_loss(
         kl = 0.5 * (scale**2 + loc**2 - 1.0).sum(-1) - scale.log().sum(-1)
         return -(log_lik - kl).mean(0).sum()
     log_q = (-0.5 * eps**2 - scale.log() - 0.5 * _LOG_2PI).sum(-1)
-    log_p = (-0.5 * z**2 - 0.5 * _LOG_2PI).sum(-1)
+    if pseudo_inputs is None:
+        log_p = (-0.5 * z**2 - 0.5 * _LOG_2PI).sum(-1)
+    else:  # (1/K) sum_k Q(z | u_k), the pseudo-inputs encoded
+        p_loc, p_scale = _gaussian(encoder, torch.sigmoid(pseudo_inputs))
+        u = (z.unsqueeze(-2) - p_loc) / p_scale  # [k, B, K, d]
+        each = (-0.5 * u**2 - p_scale.log() - 0.5 * _LOG_2PI).sum(-1)
+        log_p = torch.logsumexp(each, -1) - math.log(pseudo_inputs.shape[0])
     log_w = log_lik + log_p - log_q
     if objective == "iwae":
         return -(torch.logsumexp(log_w, 0) - math.log(particles)).sum()
     return -log_w.mean(0).sum()
 
 
-def bare(vae: torch.nn.Module, objective: str, particles: int) -> Callable[[torch.Tensor], float]:
-    """A hand-written step on copies of the same networks."""
+def _pseudo_inputs(vae: torch.nn.Module) -> torch.Tensor | None:
+    return getattr(vae.prior, "pseudo_inputs", None)
+
+
+def bare(
+    vae: torch.nn.Module, objective: str, particles: int, batch: torch.Tensor | None = None
+) -> tuple[Callable[[torch.Tensor], float], float]:
+    """A hand-written step on copies of the same networks; with ``batch``, compiled on it.
+
+    Returns the step and its compile seconds (0 uncompiled).
+    """
     encoder = copy.deepcopy(vae.encoder.net)
     decoder = copy.deepcopy(vae.likelihood.decoder)
-    optim = make_optimizer([*encoder.parameters(), *decoder.parameters()], 1e-3)  # fused Adam
+    pseudo = _pseudo_inputs(vae)
+    pseudo = None if pseudo is None else torch.nn.Parameter(pseudo.detach().clone())
+    parameters = [*encoder.parameters(), *decoder.parameters(), *([pseudo] if pseudo else [])]
+    optim = make_optimizer(parameters, 1e-3)  # fused Adam
+
+    def loss_of(x: torch.Tensor) -> torch.Tensor:
+        return bare_loss(encoder, decoder, x, objective, particles, pseudo)
+
+    if batch is not None:
+        options = {"fallback_random": True}  # torch's own random kernels, as ours
+        loss_of = torch.compile(loss_of, options=options, dynamic=False, fullgraph=True)
 
     def step(x: torch.Tensor) -> float:
-        loss = bare_loss(encoder, decoder, x, objective, particles)
+        loss = loss_of(x)
         optim.zero_grad()
         loss.backward()
         optim.step()
         return loss.item()
 
-    return step
+    seconds = 0.0
+    if batch is not None:
+        started = time.perf_counter()
+        with torch.random.fork_rng():
+            loss_of(batch).backward()  # compiles forward and backward
+        optim.zero_grad()
+        seconds = time.perf_counter() - started
+    return step, seconds
 
 
 def same_value(vae: torch.nn.Module, x: torch.Tensor, objective: str, particles: int) -> float:
@@ -150,7 +232,16 @@ def same_value(vae: torch.nn.Module, x: torch.Tensor, objective: str, particles:
     mine = elbo.loss(vae.model, vae.guide, x)
     torch.manual_seed(1)
     with torch.no_grad():
-        theirs = float(bare_loss(vae.encoder.net, vae.likelihood.decoder, x, objective, particles))
+        theirs = float(
+            bare_loss(
+                vae.encoder.net,
+                vae.likelihood.decoder,
+                x,
+                objective,
+                particles,
+                _pseudo_inputs(vae),
+            )
+        )
     return abs(mine - theirs) / abs(theirs)
 
 
@@ -283,65 +374,79 @@ def main() -> None:
     batches = list(x.split(100))
 
     rows = []
-    for objective, particles in OBJECTIVES:
-        vae = build_vae(Config(), data_dim=784)
+    for objective, particles, prior in OBJECTIVES:
+        pyro.clear_param_store()
+        vae = build_vae(Config(prior=prior), data_dim=784)
         vae.init_from_data(x)
         gap = same_value(vae, batches[0], objective, particles)
         pyro.clear_param_store()
-        plain, theirs = svi(vae, objective, particles), bare(vae, objective, particles)
-        mine = ours(vae, objective, particles)
-        steps = [mine, plain, theirs]
-        if objective in JIT_OBJECTIVES:
+        sides = {
+            "ours": ours(vae, objective, particles),
+            "svi": svi(vae, objective, particles),
+            "bare": bare(vae, objective, particles)[0],
+        }
+        compiled_bare, bare_seconds = bare(vae, objective, particles, batches[0])
+        torch_vae = copy.deepcopy(vae)
+        torch_vae.name = "torch"  # its own entries in Pyro's param store
+        sides["torch"], torch_seconds = ours_torch(torch_vae, objective, particles, batches[0])
+        sides["bare_compiled"] = compiled_bare
+        if objective in JIT_OBJECTIVES and prior == "standard-normal":
             for name, check in (("jit", True), ("jit_unchecked", False)):
                 compiled = copy.deepcopy(vae)
                 compiled.name = name  # its own entries in Pyro's param store
-                steps.append(ours(compiled, objective, particles, batches[0], check))
-        for step in steps:  # warm-up
+                sides[name] = ours(compiled, objective, particles, batches[0], check)
+        for step in sides.values():  # warm-up
             timed(step, batches[:5])
-        ratios, svi_ratios, jit_ratios, t_ours, t_svi, t_bare, t_jit = [], [], [], [], [], [], []
-        unchecked_ratios = []
+        times: dict[str, list[float]] = {name: [] for name in sides}
         for _ in range(args.rounds):
-            a, c, b = timed(mine, batches), timed(plain, batches), timed(theirs, batches)
-            t_ours.append(a / len(batches))
-            t_svi.append(c / len(batches))
-            t_bare.append(b / len(batches))
-            ratios.append(a / b)
-            svi_ratios.append(c / b)
-            if len(steps) == 5:
-                j, u = timed(steps[3], batches), timed(steps[4], batches)
-                t_jit.append(j / len(batches))
-                jit_ratios.append(j / b)
-                unchecked_ratios.append(u / b)
+            for name, step in sides.items():
+                times[name].append(timed(step, batches) / len(batches))
+
+        def ratios(a: str, b: str, times: dict[str, list[float]] = times) -> list[float]:
+            return [p / q for p, q in zip(times[a], times[b], strict=True)]
+
         row = {
             "objective": objective,
             "num_particles": particles,
+            "prior": prior,
             "relative_difference_of_objective": gap,
-            "ms_per_step_ours": 1e3 * statistics.median(t_ours),
-            "ms_per_step_svi": 1e3 * statistics.median(t_svi),
-            "ms_per_step_bare": 1e3 * statistics.median(t_bare),
-            "ratio": statistics.median(ratios),
-            "ratio_svi": statistics.median(svi_ratios),
-            "ratio_min": min(ratios),
-            "ratio_max": max(ratios),
+            "ms_per_step_ours": 1e3 * statistics.median(times["ours"]),
+            "ms_per_step_svi": 1e3 * statistics.median(times["svi"]),
+            "ms_per_step_bare": 1e3 * statistics.median(times["bare"]),
+            "ms_per_step_torch": 1e3 * statistics.median(times["torch"]),
+            "ms_per_step_bare_compiled": 1e3 * statistics.median(times["bare_compiled"]),
+            "ratio": statistics.median(ratios("ours", "bare")),
+            "ratio_svi": statistics.median(ratios("svi", "bare")),
+            "ratio_min": min(ratios("ours", "bare")),
+            "ratio_max": max(ratios("ours", "bare")),
+            "ratio_torch": statistics.median(ratios("torch", "bare")),
+            "ratio_torch_min": min(ratios("torch", "bare")),
+            "ratio_torch_max": max(ratios("torch", "bare")),
+            "ratio_torch_to_compiled_bare": statistics.median(ratios("torch", "bare_compiled")),
+            "ratio_compiled_bare": statistics.median(ratios("bare_compiled", "bare")),
+            "compile_seconds_torch": torch_seconds,
+            "compile_seconds_bare": bare_seconds,
         }
-        if jit_ratios:
-            row["ms_per_step_jit"] = 1e3 * statistics.median(t_jit)
-            row["ratio_jit"] = statistics.median(jit_ratios)
-            row["ratio_jit_min"], row["ratio_jit_max"] = min(jit_ratios), max(jit_ratios)
-            row["ratio_jit_unchecked"] = statistics.median(unchecked_ratios)
+        if "jit" in sides:
+            row["ms_per_step_jit"] = 1e3 * statistics.median(times["jit"])
+            row["ratio_jit"] = statistics.median(ratios("jit", "bare"))
+            row["ratio_jit_min"] = min(ratios("jit", "bare"))
+            row["ratio_jit_max"] = max(ratios("jit", "bare"))
+            row["ratio_jit_unchecked"] = statistics.median(ratios("jit_unchecked", "bare"))
         if args.profile:
-            row["python_profile_ours"] = python_profile(mine, batches)
-            if len(steps) == 5:
-                parts = step_parts({"jit": steps[3], "bare": theirs}, batches, 9)
+            row["python_profile_ours"] = python_profile(sides["ours"], batches)
+            if "jit" in sides:
+                parts = step_parts({"jit": sides["jit"], "bare": sides["bare"]}, batches, 9)
                 row["parts_jit"], row["parts_bare"] = parts["jit"], parts["bare"]
-            row["profile_ours"] = profile(mine, batches)
-            row["profile_bare"] = profile(theirs, batches)
+            row["profile_ours"] = profile(sides["ours"], batches)
+            row["profile_bare"] = profile(sides["bare"], batches)
         rows.append(row)
         print(
-            f"{objective:>12} k={particles}: ours {row['ms_per_step_ours']:.2f} ms, bare "
-            f"{row['ms_per_step_bare']:.2f} ms per step, ratio {row['ratio']:.3f} "
-            f"(plain SVI {row['ratio_svi']:.3f}, --jit {row.get('ratio_jit', math.nan):.3f}) "
-            f"(objective values differ by {gap:.1e})",
+            f"{objective:>12} k={particles} {prior}: torch.compile {row['ratio_torch']:.3f}x bare "
+            f"eager, {row['ratio_torch_to_compiled_bare']:.3f}x bare compiled; traced "
+            f"{row['ratio']:.3f}, --compile jit {row.get('ratio_jit', math.nan):.3f}; compile "
+            f"{torch_seconds:.1f} s (bare {bare_seconds:.1f} s); objective values differ by "
+            f"{gap:.1e}",
             flush=True,
         )
     adam = adam_times(build_vae(Config(), data_dim=784), args.rounds, args.steps)
@@ -357,9 +462,9 @@ def main() -> None:
     )
     default = rows[0]
     print(
-        f"train_speed: Trace_ELBO step {default['ratio']:.3f}x bare PyTorch, "
-        f"{default['ratio_jit']:.3f}x with --jit ({default['ms_per_step_ours']:.2f} / "
-        f"{default['ms_per_step_jit']:.2f} vs {default['ms_per_step_bare']:.2f} ms, target 1.05)"
+        f"train_speed: Trace_ELBO step with torch.compile {default['ratio_torch']:.3f}x bare "
+        f"eager PyTorch (target 0.85), {default['ratio_torch_to_compiled_bare']:.3f}x bare "
+        f"compiled (target 1.05)"
     )
 
 

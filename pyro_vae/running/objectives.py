@@ -335,8 +335,8 @@ class Gradients:
         guide: Callable[..., Any],
         parameters: list[torch.Tensor],
         workers: Workers,
-        mode: str = "off",
         *,
+        mode: str = "off",
         compiled: Any = None,
         fallback: ELBO | None = None,
     ) -> None:
@@ -495,14 +495,18 @@ def make_gradients(
     plain = build_objective(config.objective, config.num_particles)
     if mode == "jit":
         objective = build_objective(config.objective, config.num_particles, jit=True)
-        gradients = Gradients(objective, model, guide, parameters, workers, "jit", fallback=plain)
+        gradients = Gradients(
+            objective, model, guide, parameters, workers, mode="jit", fallback=plain
+        )
     elif mode == "torch":
         compiled = CompiledLoss(
             config.objective, config.num_particles, model, guide, vae, vae.name, scale=scale
         )
-        gradients = Gradients(plain, model, guide, parameters, workers, "torch", compiled=compiled)
+        gradients = Gradients(
+            plain, model, guide, parameters, workers, mode="torch", compiled=compiled
+        )
     else:
-        gradients = Gradients(plain, model, guide, parameters, workers, "off")
+        gradients = Gradients(plain, model, guide, parameters, workers)
     gradients.reason = reason
     return gradients
 

@@ -270,7 +270,7 @@ def test_nonfinite_problem_finds_any_bad_gradient_element(first, second, problem
 
 def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
     """Make the objective's loss (or one gradient) non-finite at the given 1-based steps."""
-    real_build, real_compile = training.build_objective, objectives.compile_objective
+    real_build, real_compile = objectives.build_objective, objectives.compile_objective
     calls = {"n": 0, "compiling": False}
 
     def compile_objective(*args, **kwargs):  # the JIT's compile run is not a training step
@@ -299,7 +299,7 @@ def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
         objective.loss_and_grads = loss_and_grads
         return objective
 
-    monkeypatch.setattr(training, "build_objective", build)
+    monkeypatch.setattr(objectives, "build_objective", build)
     monkeypatch.setattr(objectives, "compile_objective", compile_objective)
 
 
