@@ -198,7 +198,7 @@ def bare(
     decoder = copy.deepcopy(vae.likelihood.decoder)
     pseudo = _pseudo_inputs(vae)
     pseudo = None if pseudo is None else torch.nn.Parameter(pseudo.detach().clone())
-    parameters = [*encoder.parameters(), *decoder.parameters(), *([pseudo] if pseudo else [])]
+    parameters = [*encoder.parameters(), *decoder.parameters(), *([pseudo] if pseudo is not None else [])]
     optim = make_optimizer(parameters, 1e-3)  # fused Adam
 
     def loss_of(x: torch.Tensor) -> torch.Tensor:
