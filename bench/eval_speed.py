@@ -96,14 +96,28 @@ def speed(args: argparse.Namespace) -> dict:
     flops = decoder_flops_per_sample(decoder) * x.shape[0] * args.num_samples
     latent_dim = vae.prior().event_shape[0]
     # warm up both paths once
-    estimate_dataset(vae.model, vae.guide, x[: args.batch_size], 200, "guide", args.batch_size)
+    estimate_dataset(
+        vae.model,
+        vae.guide,
+        x[: args.batch_size],
+        200,
+        proposal="guide",
+        batch_size=args.batch_size,
+    )
     bare_decoder(decoder, x[: args.batch_size], 200, args.batch_size, latent_dim)
     times: dict[str, list[float]] = {"bare": [], "guide": [], "prior": []}
     for _ in range(args.rounds):
         for proposal in ("guide", "prior"):
             torch.manual_seed(0)
             start = time.perf_counter()
-            estimate_dataset(vae.model, vae.guide, x, args.num_samples, proposal, args.batch_size)
+            estimate_dataset(
+                vae.model,
+                vae.guide,
+                x,
+                args.num_samples,
+                proposal=proposal,
+                batch_size=args.batch_size,
+            )
             times[proposal].append(time.perf_counter() - start)
             times["bare"].append(
                 bare_decoder(decoder, x, args.num_samples, args.batch_size, latent_dim)
@@ -211,9 +225,11 @@ def profile(args: argparse.Namespace, top: int = 8) -> list[dict]:
 
     vae, x = setup(args)
     batch = x[: args.batch_size]
-    estimate_dataset(vae.model, vae.guide, batch, 200, "guide", args.batch_size)
+    estimate_dataset(vae.model, vae.guide, batch, 200, proposal="guide", batch_size=args.batch_size)
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
-        estimate_dataset(vae.model, vae.guide, batch, 1000, "guide", args.batch_size)
+        estimate_dataset(
+            vae.model, vae.guide, batch, 1000, proposal="guide", batch_size=args.batch_size
+        )
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events)
     return [
@@ -231,12 +247,16 @@ def memory_probe(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     vae = build_vae(Config(), data_dim=784).eval()
     x = torch.bernoulli(torch.full((args.num_points, 784), 0.13))
-    estimate_dataset(vae.model, vae.guide, x[:2], 30, "guide", args.batch_size)  # load everything
+    estimate_dataset(
+        vae.model, vae.guide, x[:2], 30, proposal="guide", batch_size=args.batch_size
+    )  # load everything
     if not _reset_peak_rss():
         print(json.dumps({"before_mib": peak_rss_mib(), "peak_mib": float("nan")}))
         return
     before = _rss_mib("VmRSS")
-    estimate_dataset(vae.model, vae.guide, x, args.num_samples, "guide", args.batch_size)
+    estimate_dataset(
+        vae.model, vae.guide, x, args.num_samples, proposal="guide", batch_size=args.batch_size
+    )
     print(json.dumps({"before_mib": before, "peak_mib": _rss_mib("VmHWM")}))
 
 

@@ -13,7 +13,7 @@ and each objective -- ``Trace_ELBO``, ``TraceMeanField_ELBO`` (analytic KL) and 
   ``auto`` for short runs) for Trace_ELBO and TraceMeanField_ELBO;
 * **ours, torch.compile**: the same with the loss captured and compiled by ``torch.compile``
   (``pyro_vae.running.compiled.CompiledLoss``), what ``pyro_vae.train`` runs with ``--compile
-  torch`` (and ``auto`` for runs of 10,000 steps or more), for every objective;
+  torch`` (and ``auto`` for runs long enough to repay its compile time), for every objective;
 * **SVI**: the textbook Pyro step, ``SVI(model, guide, pyro.optim.Adam, objective).step``, which
   keeps one Adam per parameter tensor;
 * **bare**: a hand-written PyTorch step with copies of the same networks computing the same
@@ -198,7 +198,8 @@ def bare(
     decoder = copy.deepcopy(vae.likelihood.decoder)
     pseudo = _pseudo_inputs(vae)
     pseudo = None if pseudo is None else torch.nn.Parameter(pseudo.detach().clone())
-    parameters = [*encoder.parameters(), *decoder.parameters(), *([pseudo] if pseudo is not None else [])]
+    extra = [] if pseudo is None else [pseudo]
+    parameters = [*encoder.parameters(), *decoder.parameters(), *extra]
     optim = make_optimizer(parameters, 1e-3)  # fused Adam
 
     def loss_of(x: torch.Tensor) -> torch.Tensor:

@@ -212,8 +212,8 @@ class Config:
     compile: str = _setting(
         "auto",
         "how the training step is compiled: torch (torch.compile), jit (Pyro's JIT, which torch "
-        "deprecates), off, or auto (torch for runs of 10,000 steps or more, which repay its "
-        "compile time; else jit where Pyro can; else off)",
+        "deprecates), off, or auto (torch for runs long enough to repay its compile time: "
+        "20,000 steps, 5,000 where Pyro's JIT cannot compile the run; else jit; else off)",
         "objective",
     )
     # optimisation

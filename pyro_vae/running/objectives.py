@@ -421,24 +421,28 @@ class Gradients:
             return float(self.objective.loss_and_grads(self.model, self.guide, local, rows=rows))
 
 
-#: ``compile="auto"`` compiles with torch.compile for runs of at least this many steps. Its
-#: compile time (tens of seconds on 2 CPU cores, once per run and batch shape) is repaid by a
-#: step faster than Pyro's JIT step after about this many steps (``bench/train_speed.py``
-#: measures both); shorter runs take the JIT, which compiles in about a second.
-TORCH_COMPILE_MIN_STEPS = 10_000
+#: ``compile="auto"`` compiles with torch.compile runs of at least this many steps where Pyro's
+#: JIT could compile them, and of at least ``TORCH_COMPILE_MIN_STEPS[1]`` where the alternative
+#: is the traced step. Compiling the two graphs of a run takes 10-30 s on 2 CPU cores; the
+#: compiled step is about a tenth of a bare step faster than the JIT step and about half a bare
+#: step faster than the traced one (``bench/train_speed.py``): the break-even points, rounded up.
+TORCH_COMPILE_MIN_STEPS = (20_000, 5_000)
 
 
 def choose_compile(config: Config, steps: int, *, custom: bool = False) -> tuple[str, str]:
     """How a run of ``steps`` training steps compiles its step, and why (for the log).
 
     ``config.compile`` other than ``auto`` is taken as it is. ``auto`` picks ``torch`` for the
-    registered models with at least :data:`TORCH_COMPILE_MIN_STEPS` steps, else ``jit``
-    where Pyro's JIT can compile the run (:attr:`Config.jit_allowed`), else ``off``. A custom
-    model is compiled only when asked: its Python may not be static, which a capture assumes.
+    registered models when the run is long enough to repay the compile time
+    (:data:`TORCH_COMPILE_MIN_STEPS`), else ``jit`` where Pyro's JIT can compile the run
+    (:attr:`Config.jit_allowed`), else ``off``. A custom model is compiled only when asked: its
+    Python may not be static, which a capture assumes.
 
     Example:
-        >>> choose_compile(Config(), 30_000)[0], choose_compile(Config(), 500)[0]
+        >>> choose_compile(Config(), 25_000)[0], choose_compile(Config(), 10_000)[0]
         ('torch', 'jit')
+        >>> choose_compile(Config(prior="vamp"), 10_000)[0]
+        'torch'
         >>> choose_compile(Config(compile="off"), 30_000)
         ('off', 'asked for')
     """
@@ -448,13 +452,15 @@ def choose_compile(config: Config, steps: int, *, custom: bool = False) -> tuple
         return "off", "a custom model is compiled only when asked: pass --compile torch"
     if config.model == "m2":
         return "off", "the semi-supervised model sums its classes out with TraceEnum_ELBO"
-    if steps >= TORCH_COMPILE_MIN_STEPS:
+    jit = config.jit_allowed
+    least = TORCH_COMPILE_MIN_STEPS[0 if jit else 1]
+    if steps >= least:
         return "torch", f"auto: {steps:,} steps repay torch.compile's compile time"
-    if config.jit_allowed:
-        return "jit", f"auto: {steps:,} steps, fewer than {TORCH_COMPILE_MIN_STEPS:,}"
+    if jit:
+        return "jit", f"auto: {steps:,} steps, fewer than the {least:,} that repay torch.compile"
     return "off", (
-        f"auto: {steps:,} steps, fewer than {TORCH_COMPILE_MIN_STEPS:,}, and Pyro's JIT cannot "
-        "compile this run"
+        f"auto: {steps:,} steps, fewer than the {least:,} that repay torch.compile, and Pyro's "
+        "JIT cannot compile this run"
     )
 
 
@@ -490,7 +496,7 @@ def make_gradients(
         >>> g = make_gradients(Config(), vae, (vae.model, vae.guide), list(vae.parameters()),
         ...                    Workers(), steps=100)
         >>> g.mode, g.reason
-        ('jit', 'auto: 100 steps, fewer than 10,000')
+        ('jit', 'auto: 100 steps, fewer than the 20,000 that repay torch.compile')
     """
     model, guide = programs
     mode, reason = choose_compile(config, steps, custom=custom)
