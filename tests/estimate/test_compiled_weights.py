@@ -18,6 +18,7 @@ def _vae(**values):
     return build_vae(Config(latent_dim=3, hidden_dims=(16,), **values), data_dim=12)
 
 
+@pytest.mark.slow  # (inductor's first compile on a new machine takes tens of seconds)
 def test_compiled_weights_give_the_same_estimates():
     # inductor itself, with torch's own random kernels: the same draws as the uncompiled path
     vae = _vae()

@@ -2,7 +2,7 @@
 
 Most tests compile with the ``aot_eager`` backend: they check what this project does (the
 capture of model and guide, the loss formulas, the graph inputs, when graphs are made), which
-does not depend on the kernel generator. One test per kind runs inductor itself.
+does not depend on the kernel generator. One test runs inductor itself (in the slow step).
 """
 
 import json
@@ -77,6 +77,7 @@ def test_the_compiled_loss_is_pyros_objective(aot_eager, objective, particles, p
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # (inductor's first compile on a new machine takes tens of seconds)
 def test_inductor_compiles_the_default_loss_to_the_same_values():
     # inductor's kernels with torch's own random draws: the uncompiled step's noise
     pyro.clear_param_store()
