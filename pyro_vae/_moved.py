@@ -178,6 +178,9 @@ def forward(package: str, name: str) -> Any:
         path, value = _lookup(old, name)
     except AttributeError:
         raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+    if isinstance(value, ModuleType):  # a module the new one imports (torch, np): not an old
+        # name; pickle's search of every module for an object asks for such names (inductor)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
     warnings.warn(
         f"{package}.{name} moved to {path}.{name}; the old path goes in the next release",
         FutureWarning,

@@ -118,3 +118,12 @@ def test_the_new_paths_and_the_command_line_import_without_a_warning():
         check=False,
     )
     assert "FutureWarning" not in done.stderr, done.stderr
+
+
+def test_a_folder_does_not_forward_the_modules_its_new_modules_import():
+    # pickle's whichmodule asks every module for names such as "torch" (inductor's cache does)
+    import pyro_vae.data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not hasattr(pyro_vae.data, "torch")

@@ -20,7 +20,13 @@ from typing import Any
 import torch
 
 from pyro_vae.errors import InputError
-from pyro_vae.hardware.compiler import CaptureError, capture, compile_failure, compile_graph
+from pyro_vae.hardware.compiler import (
+    CaptureError,
+    capture,
+    compile_failure,
+    compile_graph,
+    quiet_compiler,
+)
 
 __all__ = ["ESTIMATOR_COMPILE_MODES", "TORCH_COMPILE_MIN_WEIGHTS", "CompiledWeights", "use_compile"]
 
@@ -101,7 +107,8 @@ class CompiledWeights:
             started = time.perf_counter()
             try:
                 graph = compile_graph(capture(call, x, *args))
-                result = graph(x, *args)  # compiles now
+                with quiet_compiler():
+                    result = graph(x, *args)  # compiles now
             except Exception as exc:  # any failure: estimate uncompiled, and say why once
                 reason = str(exc) if isinstance(exc, CaptureError) else compile_failure(exc)
                 self.failure = reason

@@ -16,13 +16,22 @@ which raises :class:`CaptureError`. Random draws stay torch's own kernels
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyro
 import torch
 
-__all__ = ["BACKEND", "CaptureError", "capture", "compile_failure", "compile_graph"]
+__all__ = [
+    "BACKEND",
+    "CaptureError",
+    "capture",
+    "compile_failure",
+    "compile_graph",
+    "quiet_compiler",
+]
 
 #: The ``torch.compile`` backend: inductor (fused C++ or Triton kernels). The tests use
 #: ``aot_eager`` where they check the capture rather than the compiler (it compiles in a second).
@@ -69,6 +78,26 @@ def compile_graph(graph: torch.fx.GraphModule) -> Callable[..., Any]:
     # fallback_random: torch's own random kernels, the noise of the uncompiled computation
     options = {"fallback_random": True} if BACKEND == "inductor" else None
     return torch.compile(graph, backend=BACKEND, options=options, dynamic=False, fullgraph=True)
+
+
+@contextlib.contextmanager
+def quiet_compiler() -> Iterator[None]:
+    """Keep the compiler's chatter off the console while it compiles (errors still show).
+
+    On a CPU-only machine with CUDA's headers installed, inductor's first compile logs "No CUDA
+    runtime is found" once per process: nothing a user needs to act on.
+
+    Example:
+        >>> with quiet_compiler():
+        ...     pass
+    """
+    chatty = logging.getLogger("torch.utils.cpp_extension")
+    level = chatty.level
+    chatty.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        chatty.setLevel(level)
 
 
 def compile_failure(exc: BaseException) -> str:

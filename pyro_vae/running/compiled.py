@@ -44,7 +44,13 @@ from pyro.infer.util import get_dependent_plate_dims, torch_sum
 from pyro.poutine.messenger import Messenger
 from torch import nn
 
-from pyro_vae.hardware.compiler import CaptureError, capture, compile_failure, compile_graph
+from pyro_vae.hardware.compiler import (
+    CaptureError,
+    capture,
+    compile_failure,
+    compile_graph,
+    quiet_compiler,
+)
 
 __all__ = ["CaptureError", "CompiledLoss"]
 
@@ -267,7 +273,7 @@ class CompiledLoss:
             graph = capture(loss_of, params, x, self._kl_weight(x))
             compiled = compile_graph(graph)
             devices = [x.device] if x.device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):  # builds the forward and backward kernels
+            with torch.random.fork_rng(devices=devices), quiet_compiler():  # builds the kernels
                 compiled(self.parameters, x, self._kl_weight(x)).backward()
         except CaptureError:
             raise
