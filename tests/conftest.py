@@ -126,6 +126,18 @@ def metrics_without_time(rows):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
+def assert_runs_agree(a, b):
+    """Two runs' metrics and weights agree up to float rounding (a compiled and a plain run)."""
+    import pytest
+    import torch
+
+    for row_a, row_b in zip(a.metrics, b.metrics, strict=True):
+        for key in ("train_objective", "val_elbo", "val_kl", "train_elbo"):
+            assert row_a[key] == pytest.approx(row_b[key], rel=1e-5, abs=1e-4), key
+    for name, value in a.vae.state_dict().items():
+        torch.testing.assert_close(b.vae.state_dict()[name], value, rtol=1e-4, atol=1e-5)
+
+
 def sigint_at(batches, epoch, step):
     """``epoch_batches`` that sends this process SIGINT at one step of one epoch."""
 

@@ -10,6 +10,7 @@ import json
 import pyro
 import pytest
 import torch
+from conftest import assert_runs_agree
 
 import pyro_vae.hardware.compiler as compiler
 from pyro_vae import Config, build_vae, train
@@ -186,11 +187,7 @@ def test_training_with_torch_compile_follows_the_uncompiled_run(tmp_path, tiny, 
     cfg = tiny.replace(epochs=2, warmup_epochs=1, batch_size=160)  # a short last batch
     plain = train(cfg.replace(compile="off"), tmp_path / "plain")
     compiled = train(cfg.replace(compile="torch"), tmp_path / "torch")
-    for a, b in zip(plain.metrics, compiled.metrics, strict=True):
-        for key in ("train_objective", "val_elbo", "val_kl", "train_elbo"):
-            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-4), key
-    for name, value in plain.vae.state_dict().items():
-        torch.testing.assert_close(compiled.vae.state_dict()[name], value, rtol=1e-4, atol=1e-5)
+    assert_runs_agree(plain, compiled)
     done = json.loads((tmp_path / "torch/config.json").read_text())["compile"]
     assert done["mode"] == "torch" and not done["fell_back"] and done["seconds"] > 0
 

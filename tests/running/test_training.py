@@ -4,7 +4,7 @@ import signal
 import pyro
 import pytest
 import torch
-from conftest import metrics_without_time, sigint_at
+from conftest import assert_runs_agree, metrics_without_time, sigint_at
 
 import pyro_vae.running.training as train_module
 from pyro_vae import InputError, build_vae, evaluate_elbo, load_run, train
@@ -128,11 +128,7 @@ def test_jit_training_follows_the_plain_run_up_to_rounding(tmp_path, tiny, objec
     jitted = train(cfg.replace(compile="jit"), tmp_path / "jit")
     # the same noise is drawn (compiled under a forked random state): only float rounding of
     # the compiled graph separates the two runs
-    for a, b in zip(plain.metrics, jitted.metrics, strict=True):
-        for key in ("train_objective", "val_elbo", "val_kl", "train_elbo"):
-            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-4), key
-    for name, value in plain.vae.state_dict().items():
-        torch.testing.assert_close(jitted.vae.state_dict()[name], value, rtol=1e-4, atol=1e-5)
+    assert_runs_agree(plain, jitted)
 
 
 def test_gaussian_likelihood_trains(tmp_path, tiny):
