@@ -156,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--compile",
         default="auto",
-        help="compute the importance weights with torch.compile: torch, off, or auto (torch "
-        "from 5,000,000 weights, points x K, which repay its compile time) (default: auto)",
+        help="compute the importance weights and AIS's leapfrog steps with torch.compile: "
+        "torch, off, or auto (torch where the work repays its compile time: from 5,000,000 "
+        "weights, points x K, or 15,000,000 AIS gradients, points x chains x steps x "
+        "(leapfrog + 1)) (default: auto)",
     )
     p_eval.add_argument(
         "--proposal",

@@ -38,6 +38,7 @@ acceptance, as reference implementations do, ties its kernels to its past states
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,14 +49,16 @@ import torch
 from pyro.distributions.util import sum_rightmost
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
+from pyro_vae.estimate.compiled_potential import CompiledPotential
 from pyro_vae.estimate.diagnostics import ess_from_sums, pareto_khat, standard_error_from_ess
 from pyro_vae.estimate.importance import LogLikelihood, default_dtype
-from pyro_vae.estimate.targets import Start, Target, in_data_plate, target_for
+from pyro_vae.estimate.targets import Start, Target, in_data_plate, target_for, tempered
 
 __all__ = [
     "AISLikelihood",
     "Start",
     "annealed_importance_sampling",
+    "gradient_evaluations",
     "in_data_plate",
     "linear_schedule",
     "sigmoid_schedule",
@@ -155,8 +158,16 @@ _BASE_FIELDS = (
 class _State:
     """Unconstrained latents of every chain and what the targets need at them."""
 
-    def __init__(self, target: Target, sites: dict[str, Any], chains: int, start: Start) -> None:
+    def __init__(
+        self,
+        target: Target,
+        sites: dict[str, Any],
+        chains: int,
+        start: Start,
+        compiled: CompiledPotential | None,
+    ) -> None:
         self.target, self.transforms, self.chains, self.start = target, {}, chains, start
+        self.compiled = compiled
         self.u: dict[str, torch.Tensor] = {}
         for name, (value, transform) in sites.items():
             self.transforms[name] = transform
@@ -166,21 +177,10 @@ class _State:
         self, u: Mapping[str, torch.Tensor], beta: float, grad: bool
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Log f_beta(u) [C, B], log P(x,z) - log q0(z) [C, B], and the gradient of log f."""
-        leaves = {k: v.detach().requires_grad_(grad) for k, v in u.items()}
-        with torch.set_grad_enabled(grad):
-            zs, ladj = {}, 0.0
-            for name, value in leaves.items():
-                transform = self.transforms[name]
-                zs[name] = transform(value)
-                jac = transform.log_abs_det_jacobian(value, zs[name])
-                ladj = ladj + sum_rightmost(jac, jac.dim() - 2)
-            log_joint, log_q = self.target.evaluate(zs, self.chains, self.start)
-            log_f = (1.0 - beta) * log_q + beta * log_joint + ladj
-            gradient = {}
-            if grad:
-                values = torch.autograd.grad(log_f.sum(), list(leaves.values()))
-                gradient = dict(zip(leaves, values, strict=True))
-        return log_f.detach(), (log_joint - log_q).detach(), gradient
+        options = {"chains": self.chains, "start": self.start, "beta": beta}
+        if grad and self.compiled is not None:
+            return self.compiled(self.target, self.transforms, u, **options)
+        return tempered(self.target, self.transforms, u, rest=1.0 - beta, grad=grad, **options)
 
 
 def _hmc(
@@ -287,6 +287,7 @@ def annealed_importance_sampling(
     reverse: bool = False,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    compiled: CompiledPotential | None = None,
 ) -> AISLikelihood:
     """Estimate log P(x) of every datapoint of ``x`` by annealed importance sampling.
 
@@ -314,6 +315,9 @@ def annealed_importance_sampling(
             upper bound -log mean(w) of log P(x) (``mean_log_weight`` is -mean log w).
         dtype: dtype of ``x`` and of the model's evaluation.
         progress: show a progress bar over the steps.
+        compiled: a :class:`~pyro_vae.estimate.compiled_potential.CompiledPotential` of
+            ``model`` and ``guide``, to run the leapfrog steps' potential and gradient with
+            ``torch.compile`` (share one among the batches of an evaluation).
 
     Returns:
         An :class:`AISLikelihood`.
@@ -349,7 +353,7 @@ def annealed_importance_sampling(
                 name: (initial[name].to(dtype).expand_as(value).clone(), transform)
                 for name, (value, transform) in sites.items()
             }
-        state = _State(target, sites, total, start)
+        state = _State(target, sites, total, start, compiled)
         noise = _Noise(keys, x.device)
         batch = x.shape[0]
         step = torch.full((batch,), step_size, dtype=dtype, device=x.device)
@@ -378,6 +382,25 @@ def annealed_importance_sampling(
             log_w = log_ratio.to(torch.float64)
     acceptance = accepted / max(1, num_steps)
     return _result(log_w[:num_chains], acceptance, step, num_steps, start, reverse)
+
+
+def gradient_evaluations(points: int, options: Mapping[str, Any]) -> int:
+    """How many potential-and-gradient evaluations AIS of ``points`` points makes.
+
+    ``options`` are keyword arguments of :func:`annealed_importance_sampling` (its defaults
+    for the others): points x (chains + tuning chains) x steps x (leapfrog steps + 1).
+
+    Example:
+        >>> gradient_evaluations(10, {"num_steps": 100})
+        220000
+    """
+    defaults = inspect.signature(annealed_importance_sampling).parameters
+    value = {k: options.get(k, defaults[k].default) for k in _COUNTED}
+    chains = value["num_chains"] + value["tuning_chains"]
+    return points * chains * value["num_steps"] * (value["leapfrog_steps"] + 1)
+
+
+_COUNTED = ("num_chains", "tuning_chains", "num_steps", "leapfrog_steps")
 
 
 def _start(target: Target, chains: int, start: Start, keys: Sequence[int] | None) -> dict[str, Any]:

@@ -12,21 +12,13 @@ captured is estimated uncompiled, with one warning.
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from pyro_vae.errors import InputError
-from pyro_vae.hardware.compiler import (
-    CaptureError,
-    capture,
-    compile_failure,
-    compile_graph,
-    quiet_compiler,
-)
+from pyro_vae.hardware.compiler import PerShape
 
 __all__ = ["ESTIMATOR_COMPILE_MODES", "TORCH_COMPILE_MIN_WEIGHTS", "CompiledWeights", "use_compile"]
 
@@ -37,8 +29,11 @@ ESTIMATOR_COMPILE_MODES = ("auto", "torch", "off")
 TORCH_COMPILE_MIN_WEIGHTS = 5_000_000
 
 
-def use_compile(mode: str, weights: int) -> bool:
-    """Whether an evaluation of ``weights`` importance weights compiles them (``mode`` as asked).
+def use_compile(mode: str, work: int, *, minimum: int = TORCH_COMPILE_MIN_WEIGHTS) -> bool:
+    """Whether an evaluation of ``work`` units compiles (``mode`` as asked; auto from ``minimum``).
+
+    The unit is an importance weight (points x K) by default; AIS counts gradient evaluations
+    against :data:`pyro_vae.estimate.compiled_potential.TORCH_COMPILE_MIN_GRADIENTS`.
 
     Raises:
         InputError: for a mode other than auto, torch and off.
@@ -52,10 +47,10 @@ def use_compile(mode: str, weights: int) -> bool:
             f"unknown compile mode {mode!r} for an evaluation: choose "
             f"{', '.join(ESTIMATOR_COMPILE_MODES)} (--compile)"
         )
-    return mode == "torch" or (mode == "auto" and weights >= TORCH_COMPILE_MIN_WEIGHTS)
+    return mode == "torch" or (mode == "auto" and work >= minimum)
 
 
-class CompiledWeights:
+class CompiledWeights(PerShape):
     """``log_weights(model, guide, ...)`` compiled once per input shape and option.
 
     Pass one to :func:`~pyro_vae.estimate.importance.log_likelihood` (``compiled=``) for every
@@ -78,9 +73,8 @@ class CompiledWeights:
     """
 
     def __init__(self, model: Callable[..., Any], guide: Callable[..., Any] | None) -> None:
+        super().__init__("estimating")
         self.model, self.guide = model, guide
-        self.compilations, self.compile_seconds, self.failure = 0, 0.0, ""
-        self._graphs: dict[tuple[Any, ...], Callable[..., torch.Tensor]] = {}
 
     def __call__(
         self,
@@ -99,23 +93,6 @@ class CompiledWeights:
                 self.model, self.guide, x, num, args=args, proposal=proposal, discrete=discrete
             )
 
-        if self.failure:
-            return call(x, *args)
         shapes = tuple(None if a is None else (tuple(a.shape), a.dtype) for a in args)
         key = (tuple(x.shape), x.dtype, x.device, num, proposal, discrete, shapes)
-        if key not in self._graphs:
-            started = time.perf_counter()
-            try:
-                graph = compile_graph(capture(call, x, *args))
-                with quiet_compiler():
-                    result = graph(x, *args)  # compiles now
-            except Exception as exc:  # any failure: estimate uncompiled, and say why once
-                reason = str(exc) if isinstance(exc, CaptureError) else compile_failure(exc)
-                self.failure = reason
-                warnings.warn(f"estimating uncompiled: {reason}", RuntimeWarning, stacklevel=2)
-                return call(x, *args)
-            self._graphs[key] = graph
-            self.compilations += 1
-            self.compile_seconds += time.perf_counter() - started
-            return result
-        return self._graphs[key](x, *args)
+        return self.run(key, call, x, *args)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimate.ais import AISLikelihood, annealed_importance_sampling
+from pyro_vae.estimate.compiled_potential import CompiledPotential
 from pyro_vae.estimate.compiled_weights import CompiledWeights
 from pyro_vae.estimate.importance import (
     Discrete,
@@ -111,9 +112,10 @@ def estimate_dataset(
             where it is).
         seed: key of the datapoints' own random streams (see above).
         first: the index of ``x``'s first row in the data set.
-        compile: compute the importance weights with ``torch.compile`` (not AIS;
-            :class:`~pyro_vae.estimate.compiled_weights.CompiledWeights`): the same estimates
-            to float rounding, faster for large K once compiled.
+        compile: compute the importance weights
+            (:class:`~pyro_vae.estimate.compiled_weights.CompiledWeights`), or AIS's
+            leapfrog potential (:class:`~pyro_vae.estimate.compiled_potential.CompiledPotential`),
+            with ``torch.compile``: the same estimates to float rounding, faster once compiled.
 
     Returns:
         The results of all batches joined (:meth:`LogLikelihood.concat`).
@@ -140,6 +142,7 @@ def estimate_dataset(
 
     keys = None if seed is None else [noise_seed(seed, first + i) for i in range(x.shape[0])]
     if proposal == "ais":
+        potential = CompiledPotential(model, guide) if compile else None
         chunks = [
             annealed_importance_sampling(
                 model,
@@ -148,6 +151,7 @@ def estimate_dataset(
                 args=arg_rows(s),
                 dtype=dtype,
                 keys=None if keys is None else keys[s : s + batch_size],
+                compiled=potential,
                 **ais or {},
             )
             for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
@@ -315,7 +319,7 @@ def evaluate_log_likelihood(
     progress: bool = False,
     ais: Mapping[str, Any] | None = None,
     workers: Workers | None = None,
-    compile: bool = False,
+    compile: bool | Collection[str] = False,
 ) -> Evaluation:
     """Estimate log P(x) for every datapoint with each proposal; add the exact value if known.
 
@@ -327,8 +331,8 @@ def evaluate_log_likelihood(
     (a copy; the caller's model is left as it was). ``"ais"`` among the proposals runs
     annealed importance sampling with the options ``ais`` (see :func:`estimate_dataset`).
     ``args`` (labels, conditions: ``[N, ...]`` each) are split between processes with ``x``.
-    ``compile=True`` computes the importance weights with ``torch.compile``
-    (:func:`estimate_dataset`).
+    ``compile=True`` computes every proposal's weights (AIS: its leapfrog potential) with
+    ``torch.compile`` (:func:`estimate_dataset`); a collection of proposals compiles those.
 
     Example:
         >>> from pyro_vae import Config, build_vae
@@ -362,7 +366,7 @@ def evaluate_log_likelihood(
                 device=device_of(vae),
                 seed=noise_seed(seed, STREAMS[proposal]),
                 first=first,
-                compile=compile,
+                compile=compile is True or (compile is not False and proposal in compile),
             )
         parts = [p for p in workers.gather(part) if p is not None]
         results[proposal] = type(parts[0]).concat(parts)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pyro
 import torch
 from pyro import poutine
+from pyro.distributions.util import sum_rightmost
 from pyro.poutine.util import site_is_subsample
 from torch.distributions import biject_to
 
@@ -36,6 +37,7 @@ __all__ = [
     "VAETarget",
     "in_data_plate",
     "target_for",
+    "tempered",
     "with_chains",
 ]
 
@@ -222,6 +224,51 @@ def target_for(
     if own_model and own_guide and not args:
         return VAETarget(vae, guide, x)
     return Target(model, guide, x, args=args)
+
+
+def tempered(
+    target: Target,
+    transforms: Mapping[str, Any],
+    u: Mapping[str, torch.Tensor],
+    *,
+    chains: int,
+    start: Start,
+    beta: float | torch.Tensor,
+    rest: float | torch.Tensor,
+    grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """Log f_beta(u) [C, B], log P(x,z) - log q0(z) [C, B], and the gradient of log f.
+
+    f_beta = q0^rest P(x, z)^beta (``rest`` is 1 - beta: given apart so that a compiled
+    graph, which takes both as inputs, multiplies by the very numbers the uncompiled step
+    does), at the unconstrained latents ``u``, whose constrained values are
+    ``transforms[name](u[name])``; the Jacobian of the transforms is included.
+
+    Example:
+        >>> from pyro_vae.models.exact import LinearGaussianVAE
+        >>> vae = LinearGaussianVAE(data_dim=4, latent_dim=2)
+        >>> target = target_for(vae.model, None, torch.zeros(3, 4))
+        >>> u = {"z": torch.zeros(5, 3, 2)}
+        >>> log_f, _, g = tempered(target, {"z": biject_to(vae.prior().support)}, u, chains=5,
+        ...                        start="prior", beta=0.5, rest=0.5, grad=True)
+        >>> log_f.shape, g["z"].shape
+        (torch.Size([5, 3]), torch.Size([5, 3, 2]))
+    """
+    leaves = {k: v.detach().requires_grad_(grad) for k, v in u.items()}
+    with torch.set_grad_enabled(grad):
+        zs, ladj = {}, 0.0
+        for name, value in leaves.items():
+            transform = transforms[name]
+            zs[name] = transform(value)
+            jac = transform.log_abs_det_jacobian(value, zs[name])
+            ladj = ladj + sum_rightmost(jac, jac.dim() - 2)
+        log_joint, log_q = target.evaluate(zs, chains, start)
+        log_f = rest * log_q + beta * log_joint + ladj
+        gradient = {}
+        if grad:
+            values = torch.autograd.grad(log_f.sum(), list(leaves.values()))
+            gradient = dict(zip(leaves, values, strict=True))
+    return log_f.detach(), (log_joint - log_q).detach(), gradient
 
 
 def in_data_plate(site: Mapping[str, Any]) -> bool:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import time
+import warnings
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import pyro
@@ -27,6 +29,7 @@ import torch
 __all__ = [
     "BACKEND",
     "CaptureError",
+    "PerShape",
     "capture",
     "compile_failure",
     "compile_graph",
@@ -111,3 +114,49 @@ def compile_failure(exc: BaseException) -> str:
     first = message.splitlines()[0] if message else ""
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+class PerShape:
+    """One computation captured and compiled once per key (its input shapes and options).
+
+    The first call with a key captures ``fn`` on its inputs, compiles the graph and runs it;
+    later calls with the key run the graph. If capturing or compiling fails, ``failure`` says
+    why (one line), a :class:`RuntimeWarning` says it once, and every call from then on runs
+    ``fn`` itself: a computation that cannot be compiled still runs, uncompiled.
+    ``compilations`` counts the graphs made and ``compile_seconds`` adds up their time.
+
+    Args:
+        what: the computation, for the warning: "estimating" gives "estimating uncompiled: ...".
+
+    Example:
+        >>> graphs = PerShape("adding")
+        >>> x = torch.ones(3)
+        >>> float(graphs.run(("x", 3), lambda t: (t + 1).sum(), x))  # doctest: +SKIP
+        6.0
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.compilations, self.compile_seconds, self.failure = 0, 0.0, ""
+        self._graphs: dict[Hashable, Callable[..., Any]] = {}
+
+    def run(self, key: Hashable, fn: Callable[..., Any], *inputs: Any) -> Any:
+        """``fn(*inputs)``, by the graph compiled for ``key`` (made now on first use)."""
+        if self.failure:
+            return fn(*inputs)
+        graph = self._graphs.get(key)
+        if graph is not None:
+            return graph(*inputs)
+        started = time.perf_counter()
+        try:
+            graph = compile_graph(capture(fn, *inputs))
+            with quiet_compiler():
+                result = graph(*inputs)  # compiles now
+        except Exception as exc:  # any failure: run uncompiled, and say why once
+            self.failure = str(exc) if isinstance(exc, CaptureError) else compile_failure(exc)
+            warnings.warn(f"{self.what} uncompiled: {self.failure}", RuntimeWarning, stacklevel=3)
+            return fn(*inputs)
+        self._graphs[key] = graph
+        self.compilations += 1
+        self.compile_seconds += time.perf_counter() - started
+        return result

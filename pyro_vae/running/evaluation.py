@@ -24,8 +24,9 @@ import torch
 from pyro_vae.data.batches import dequantize_fixed
 from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError, setting
-from pyro_vae.estimate.ais import AISLikelihood
+from pyro_vae.estimate.ais import AISLikelihood, gradient_evaluations
 from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
+from pyro_vae.estimate.compiled_potential import TORCH_COMPILE_MIN_GRADIENTS
 from pyro_vae.estimate.compiled_weights import use_compile
 from pyro_vae.estimate.dataset import (
     BATCH_SIZE,
@@ -307,8 +308,9 @@ def evaluate_run(
         ais: options of :func:`pyro_vae.estimate.ais.annealed_importance_sampling` for ``"ais"``.
         device: where to evaluate (:func:`pyro_vae.hardware.devices.resolve_device`); the
             run's model is moved there.
-        compile: compute the importance weights with ``torch.compile``: ``torch``, ``off``
-            or ``auto`` (:func:`pyro_vae.estimate.compiled_weights.use_compile`); the same
+        compile: compute the importance weights and AIS's leapfrog potential with
+            ``torch.compile``: ``torch``, ``off`` or ``auto`` (each proposal whose work repays
+            the compile: :func:`pyro_vae.estimate.compiled_weights.use_compile`); the same
             estimates to float rounding.
 
     Returns:
@@ -338,7 +340,7 @@ def evaluate_run(
             progress=progress,
             ais=ais,
             workers=workers,
-            compile=use_compile(compile, points.shape[0] * num_samples),
+            compile=_compiled(compile, proposals, points.shape[0], num_samples, ais or {}),
         )
         elbo = evaluate_elbo(run.vae, points, seed=noise_seed(seed, ELBO_STREAM), workers=workers)
         classes = _class_scores(run, points, labels, num_samples, seed, batch_size, dtype, workers)
@@ -360,6 +362,23 @@ def evaluate_run(
     write = write and workers.main  # rank 0 alone writes
     path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
     return RunEvaluation(run, evaluation, elbo, summary, path)
+
+
+def _compiled(
+    mode: str, proposals: Sequence[str], points: int, num_samples: int, ais: Mapping[str, Any]
+) -> set[str]:
+    """The proposals whose evaluation is compiled, ``mode`` as asked."""
+    return {
+        p
+        for p in proposals
+        if (
+            use_compile(
+                mode, gradient_evaluations(points, ais), minimum=TORCH_COMPILE_MIN_GRADIENTS
+            )
+            if p == "ais"
+            else use_compile(mode, points * num_samples)
+        )
+    }
 
 
 def compare_run(

@@ -2,6 +2,7 @@ import itertools
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +318,33 @@ def test_ctrl_c_during_start_up_says_to_start_again(tmp_path, monkeypatch, capsy
     assert "nothing to resume; start it again" in err and "--resume" not in err
     monkeypatch.setattr(training, "load_data", real)
     assert main(["train", "--out", str(run), *TINY]) == 0  # the same command works
+
+
+def test_evaluate_compiled_gives_the_estimates_of_evaluate_uncompiled(trained, monkeypatch):
+    import pyro_vae.hardware.compiler as compiler
+    from pyro_vae.storage.rundir import read_estimates
+
+    monkeypatch.setattr(compiler, "BACKEND", "aot_eager")  # inductor's own test is slow
+    ran, original = set(), compiler.PerShape.run
+
+    def run(self, *args):
+        ran.add(type(self).__name__)
+        return original(self, *args)
+
+    monkeypatch.setattr(compiler.PerShape, "run", run)
+    argv = ["evaluate", str(trained), "--proposal", "all", "--num-samples", "50", "--limit", "6"]
+    argv += ["--ais-steps", "5", "--ais-chains", "3", "--overwrite", "--compile"]
+    rows = {}
+    for mode in ("off", "torch"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no fallback to uncompiled
+            assert main([*argv, mode]) == 0
+        rows[mode] = read_estimates(trained)
+        assert ran == (set() if mode == "off" else {"CompiledWeights", "CompiledPotential"})
+    assert {r["proposal"] for r in rows["off"]} == {"guide", "prior", "ais"}
+    for a, b in zip(rows["off"], rows["torch"], strict=True):
+        assert (a["index"], a["proposal"]) == (b["index"], b["proposal"])
+        assert b["estimate"] == pytest.approx(a["estimate"], rel=1e-5)
 
 
 def test_ais_in_evaluate_and_compare_estimators_and_the_bdmc_command(tmp_path, capsys):

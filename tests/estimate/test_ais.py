@@ -134,8 +134,7 @@ def test_bdmc_brackets_the_exact_value_and_the_gap_shrinks():
 @pytest.mark.parametrize("start", ["guide", "prior"])
 def test_the_fast_path_of_a_vae_computes_what_its_pyro_programs_do(start):
     from pyro_vae import Config, build_vae
-    from pyro_vae.estimate.ais import _State
-    from pyro_vae.estimate.targets import Target, VAETarget, target_for
+    from pyro_vae.estimate.targets import Target, VAETarget, target_for, tempered
 
     vae = build_vae(Config(latent_dim=3, hidden_dims=(8,)), data_dim=6)
     x = torch.bernoulli(torch.full((5, 6), 0.4))
@@ -143,8 +142,14 @@ def test_the_fast_path_of_a_vae_computes_what_its_pyro_programs_do(start):
     assert isinstance(fast, VAETarget)
     generic = Target(vae.model, vae.guide, x)
     sites = fast.latents(4, start)
-    one, two = _State(fast, sites, 4, start), _State(generic, sites, 4, start)
-    for a, b in zip(one.potential(one.u, 0.3, True), two.potential(two.u, 0.3, True), strict=True):
+    transforms = {name: transform for name, (_, transform) in sites.items()}
+    u = {name: transform.inv(value) for name, (value, transform) in sites.items()}
+    options = {"chains": 4, "start": start, "beta": 0.3, "rest": 0.7, "grad": True}
+    for a, b in zip(
+        tempered(fast, transforms, u, **options),
+        tempered(generic, transforms, u, **options),
+        strict=True,
+    ):
         if isinstance(a, dict):
             a, b = a["z"], b["z"]
         torch.testing.assert_close(a, b)

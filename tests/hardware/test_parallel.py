@@ -8,6 +8,7 @@ hundred steps to about 1e-6; ``ATOL`` leaves a margin of ten.
 """
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -164,6 +165,21 @@ def test_two_gloo_processes_train_the_weights_of_one(tmp_path):
     done = _run_torchrun("train", "--out", str(tmp_path / "two"), "--quiet", *settings)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("test ELBO") == 1  # rank 0 alone reports
+    _assert_same_run(tmp_path / "one", tmp_path / "two")
+
+
+@pytest.mark.slow  # inductor compiles in every process: tens of seconds
+def test_two_processes_compiled_with_torch_compile_train_the_weights_of_one(tmp_path):
+    from pyro_vae.cli.commands import main
+
+    settings = ["--epochs", "1", "--batch-size", "50", "--compile", "torch", "--quiet", *TINY]
+    assert main(["train", "--out", str(tmp_path / "one"), *settings]) == 0
+    done = _run_torchrun("train", "--out", str(tmp_path / "two"), *settings)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("one", "two"):
+        config = json.loads((tmp_path / name / "config.json").read_text())
+        assert config["compile"]["mode"] == "torch", config["compile"]
+        assert not config["compile"]["fell_back"]
     _assert_same_run(tmp_path / "one", tmp_path / "two")
 
 
