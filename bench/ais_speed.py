@@ -104,6 +104,7 @@ def main() -> None:
             tuning_chains=args.tuning,
             num_steps=args.steps,
             leapfrog_steps=args.leapfrog,
+            warmup_steps=0,  # the hand-written loop has none: the same transitions in both
             compiled=compiled,
         ).estimate
 

@@ -85,6 +85,9 @@ CASES: list[Case] = [
     cli("zero-eval-batch", "a batch size", "evaluate", RUN, "--batch-size", "0"),
     cli("zero-limit", "a count", "evaluate", RUN, "--limit", "0"),
     cli("unknown-evaluate-compile-mode", "a mode", "evaluate", RUN, "--compile", "jit"),
+    cli(
+        "negative-ais-warmup", "a count", "evaluate", RUN, "--proposal", "ais", "--ais-warmup", "-1"
+    ),
     cli("plot-text-seed", "a seed", "plot", RUN, "--kind", "samples", "--seed", "x"),
     cli("huge-hidden-stack", "a size", "train", "--hidden-dims", "65536,65536,65536"),
     api("zero-epochs-api", "a count", 'Config.from_dict({"epochs": 0})'),

@@ -25,6 +25,7 @@ __all__ = [
     "build_parser",
     "chain_options",
     "config_overrides",
+    "count",
     "integer",
     "integers",
     "positive",
@@ -259,6 +260,12 @@ def _add_chain_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     parser.add_argument(
         "--ais-start", default="guide", help="start the chains from the guide or the prior"
     )
+    parser.add_argument(
+        "--ais-warmup",
+        default="20",
+        help="HMC transitions before the path in which the step size adapts fast; 0 skips them "
+        "(default: 20)",
+    )
 
 
 def _add_ais_options(parser: argparse.ArgumentParser, metavar: str, steps_help: str) -> None:
@@ -305,6 +312,25 @@ def positive(value: str, name: str) -> int:
         number = 0
     if number < 1:
         raise InputError(f"{name} must be a positive integer, got {value!r}: pass e.g. {name} 64")
+    return number
+
+
+def count(value: str, name: str) -> int:
+    """The integer >= 0 an option's text spells.
+
+    Raises:
+        InputError: naming the option ``name`` and an example, if it is not one.
+
+    Example:
+        >>> count("0", "--ais-warmup")
+        0
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise InputError(f"{name} must be an integer >= 0, got {value!r}: pass e.g. {name} 20")
     return number
 
 
@@ -374,12 +400,14 @@ def proposals(value: str) -> tuple[str, ...]:
 
 
 def chain_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The AIS chain options (``--ais-chains``, ``--leapfrog-steps``, ``--ais-start``), checked.
+    """The AIS chain options, checked: chains, leapfrog steps, start and warm-up.
 
     Example:
-        >>> args = argparse.Namespace(ais_chains="8", leapfrog_steps="10", ais_start="prior")
+        >>> args = argparse.Namespace(
+        ...     ais_chains="8", leapfrog_steps="10", ais_start="prior", ais_warmup="0"
+        ... )
         >>> chain_options(args)
-        {'num_chains': 8, 'leapfrog_steps': 10, 'start': 'prior'}
+        {'num_chains': 8, 'leapfrog_steps': 10, 'start': 'prior', 'warmup_steps': 0}
     """
     if args.ais_start not in ("guide", "prior"):
         raise InputError(
@@ -389,6 +417,7 @@ def chain_options(args: argparse.Namespace) -> dict[str, Any]:
         "num_chains": positive(args.ais_chains, "--ais-chains"),
         "leapfrog_steps": positive(args.leapfrog_steps, "--leapfrog-steps"),
         "start": args.ais_start,
+        "warmup_steps": count(args.ais_warmup, "--ais-warmup"),
     }
 
 

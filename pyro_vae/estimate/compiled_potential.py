@@ -32,8 +32,8 @@ __all__ = ["TORCH_COMPILE_MIN_GRADIENTS", "CompiledPotential"]
 
 #: ``compile="auto"`` compiles the AIS of evaluations of at least this many gradient evaluations
 #: (points x chains, tuning chains included, x steps x (leapfrog steps + 1)): about twice what
-#: repays a compile of ~17 s at the 1.16x speed-up measured on 2 CPU cores
-#: (``bench/ais_speed.py``); with the default options, about 70 points.
+#: repays a compile of 8-17 s (the less with inductor's cache warm) at the 1.16-1.33x speed-up
+#: measured on 2 CPU cores in two runs (``bench/ais_speed.py``); at the defaults, ~70 points.
 TORCH_COMPILE_MIN_GRADIENTS = 15_000_000
 
 

@@ -35,12 +35,24 @@ def test_every_estimator_command_takes_ais():
     assert proposals("ais") == ("ais",)
     with pytest.raises(InputError, match="choose one of guide, guide-drawn, prior, ais, both, all"):
         proposals("naive")
-    for command in ("evaluate", "compare-estimators"):
+    for command in ("evaluate", "compare-estimators", "bdmc"):
         args = build_parser().parse_args([command, "run", "--ais-chains", "8"])
-        assert chain_options(args) == {"num_chains": 8, "leapfrog_steps": 10, "start": "guide"}
-    bad = argparse.Namespace(ais_chains="8", leapfrog_steps="10", ais_start="posterior")
+        assert chain_options(args) == {
+            "num_chains": 8,
+            "leapfrog_steps": 10,
+            "start": "guide",
+            "warmup_steps": 20,
+        }
+    bad = argparse.Namespace(
+        ais_chains="8", leapfrog_steps="10", ais_start="posterior", ais_warmup="20"
+    )
     with pytest.raises(InputError, match="choose guide or prior"):
         chain_options(bad)
+    bad.ais_start = "prior"
+    for text in ("-1", "ten"):
+        bad.ais_warmup = text
+        with pytest.raises(InputError, match="--ais-warmup must be an integer >= 0"):
+            chain_options(bad)
 
 
 def test_only_the_settings_given_are_overridden():

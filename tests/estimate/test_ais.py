@@ -34,6 +34,71 @@ def test_a_uniform_draw_of_zero_does_not_accept_a_diverged_proposal():
     assert _metropolis(log_ratio, almost_one).tolist() == [False, False, False, True, False]
 
 
+def test_an_infinite_log_ratio_is_a_diverged_proposal_too():
+    from pyro_vae.estimate.ais import _metropolis
+
+    assert not _metropolis(torch.tensor([float("inf")]), torch.zeros(1)).item()
+
+
+def _gamma_programs():
+    """A Gamma latent with a LogNormal guide: a diverging trajectory leaves their support."""
+
+    def model(x=None, batch_size=None):
+        n = x.shape[0] if x is not None else batch_size
+        with pyro.plate("data", n):
+            z = pyro.sample("z", dist.Gamma(2.0, 1.0))
+            return pyro.sample("x", dist.Normal(z.unsqueeze(-1), 0.05).to_event(1), obs=x)
+
+    def guide(x):
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", dist.LogNormal(x.mean(-1).clamp(min=1e-3).log(), 0.3))
+
+    return model, guide
+
+
+def test_a_diverging_trajectory_is_a_rejected_proposal_not_an_exception():
+    model, guide = _gamma_programs()
+    torch.manual_seed(0)
+    x, _ = simulate(model, 6)
+    assert pyro.infer.util.is_validation_enabled()  # a check raises on such values
+    # a step far too large for a posterior of width ~0.02, held fixed: trajectories overflow
+    options = {"num_chains": 8, "num_steps": 30, "leapfrog_steps": 20, "tuning_chains": 0}
+    res = annealed_importance_sampling(model, guide, x, step_size=0.5, **options)
+    assert np.all(np.isfinite(res.estimate)) and np.all(res.acceptance < 0.2)
+    tuned = annealed_importance_sampling(model, guide, x, **{**options, "tuning_chains": 4})
+    assert np.all(np.isfinite(tuned.estimate))
+    assert tuned.acceptance.mean() > res.acceptance.mean()
+
+
+def test_the_warm_up_fits_the_step_size_so_short_schedules_move_the_chains():
+    # the posterior is ~100x narrower than the starting step size of 0.05
+    vae = make_linear_gaussian(data_dim=20, latent_dim=10, sigma=0.05, seed=0)
+    torch.manual_seed(1)
+    x = vae.sample_data(40)
+    exact = vae.exact_log_likelihood(x).numpy()
+
+    def guide(x):  # the posterior's mean, a third of its width
+        posterior = vae.posterior(x)
+        width = posterior.covariance_matrix.diagonal(dim1=-2, dim2=-1).sqrt()
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", dist.Normal(posterior.loc, 0.3 * width).to_event(1))
+
+    errors = {}
+    for warmup, steps in ((0, 10), (20, 10), (20, 30), (20, 100)):
+        torch.manual_seed(0)
+        res = annealed_importance_sampling(
+            vae.model, guide, x, num_steps=steps, warmup_steps=warmup, dtype=torch.float64
+        )
+        errors[warmup, steps] = mean_and_se(exact - res.estimate)
+        if (warmup, steps) == (0, 10):
+            assert res.acceptance.mean() < 0.05  # without it, the chains stay where they start
+    cold, warm = errors[0, 10], errors[20, 10]
+    assert warm[0] < cold[0] - 3 * np.hypot(cold[1], warm[1])
+    for short, long in ((10, 30), (30, 100)):  # a longer schedule is no worse
+        a, b = errors[20, short], errors[20, long]
+        assert b[0] < a[0] + 2 * np.hypot(a[1], b[1])
+
+
 def test_without_transitions_ais_is_importance_sampling_with_its_start():
     # the exact posterior as the guide: every importance weight equals P(x)
     vae = make_linear_gaussian(data_dim=6, latent_dim=3, sigma=0.5, seed=1)
