@@ -124,7 +124,7 @@ def test_ais_from_the_prior_reaches_the_exact_value_in_ten_dimensions():
         vae.model, None, x, num_chains=32, num_steps=0, start="prior", dtype=torch.float64
     )
     mean, se = mean_and_se(res.estimate - exact)
-    assert se < 0.015  # 200 points tell 0.05 nats apart
+    assert se < 0.02  # 200 points tell an error of 0.05 nats from none
     # unbiased for P(x), so never high beyond its error; low in log space by about
     # var(log w) / 2C (0.7 / 64 here, 0.01 nats)
     assert mean < 3 * se
