@@ -64,8 +64,8 @@ def test_every_option_the_readme_names_exists():
     named = set(
         re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9](?!\w)", (ROOT / "README.md").read_text())
     )
-    # options of pip and torchrun
-    named -= {"--index-url", "--nproc-per-node", "--nnodes", "--standalone"}
+    # options of pip, torchrun and tensorboard
+    named -= {"--index-url", "--nproc-per-node", "--nnodes", "--standalone", "--logdir"}
     named -= {"--rdzv-backend", "--rdzv-endpoint", "--rdzv-id"}
     assert named and not named - options, sorted(named - options)
 

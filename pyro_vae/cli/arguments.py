@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not write the standard figures (curves, samples, recon, interp, latent, "
         "manifold) into the run directory at the end",
     )
+    p_train.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log scalars every step and epoch, figures and the settings to TensorBoard in "
+        "RUN_DIR/tensorboard (needs pip install \"pyro-vae[tensorboard]\"); a resumed run "
+        "with a log goes on logging, and evaluate adds its estimates",
+    )
     _add_config_options(p_train)
 
     p_eval = sub.add_parser(

@@ -62,6 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         verbose=not args.quiet,
         figures=not args.no_plots,
         device=args.device,
+        tensorboard=args.tensorboard,
     )
     if result.interrupted or result.rank:  # rank 0 alone reports
         return result.exit_status

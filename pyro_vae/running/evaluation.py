@@ -53,6 +53,7 @@ from pyro_vae.storage.rundir import (
     check_replaceable,
     comparison_path,
     evaluation_path,
+    read_metrics,
     write_bdmc,
     write_comparison,
     write_evaluation,
@@ -361,6 +362,10 @@ def evaluate_run(
         summary["bits_per_dim"] = bpd
     write = write and workers.main  # rank 0 alone writes
     path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
+    if path is not None and (run.path / "tensorboard").is_dir():  # a run logged to TensorBoard
+        from pyro_vae.running.board import log_evaluation  # (imports matplotlib)
+
+        log_evaluation(run.path, summary, len(read_metrics(run.path)))
     return RunEvaluation(run, evaluation, elbo, summary, path)
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from pyro_vae.running.objectives import (
     nonfinite_problem,
     optimizer_state,
 )
+from pyro_vae.running.outcome import TrainResult, epoch_line, summary_line
 from pyro_vae.running.semisupervised import accuracies, check_labels, labelled_gradients
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
@@ -79,40 +80,6 @@ __all__ = ["TrainResult", "train"]
 _STEP, _VALIDATION, _PROBE, _TEST = range(1, 5)
 
 
-@dataclass
-class TrainResult:
-    """What :func:`train` returns.
-
-    Attributes:
-        run_dir: the run directory.
-        vae: the trained model (best validation epoch when early stopping is on).
-        data: the data splits the run used.
-        metrics: one dict per finished epoch, as in ``metrics.csv``.
-        interrupted: whether a signal stopped the run (it can be resumed).
-        signal: the number of that signal (0 when none).
-        stopped_early: whether early stopping ended the run.
-        test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
-        figures: the figure files written into the run directory (``figures=True``).
-        rank: this process's rank under torchrun (0 alone): rank 0 wrote the files.
-    """
-
-    run_dir: Path
-    vae: VAE
-    data: DataSplits
-    metrics: list[dict[str, float]] = field(default_factory=list)
-    interrupted: bool = False
-    stopped_early: bool = False
-    test_elbo: float = math.nan
-    figures: list[Path] = field(default_factory=list)
-    signal: int = 0
-    rank: int = 0
-
-    @property
-    def exit_status(self) -> int:
-        """The command line's exit status: 0, or 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-        return 128 + self.signal if self.interrupted else 0
-
-
 def train(
     config: Config | None,
     run_dir: str | Path,
@@ -124,6 +91,7 @@ def train(
     verbose: bool = False,
     figures: bool = False,
     device: torch.device | str | None = "auto",
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train a VAE as ``config`` says and leave everything in ``run_dir``.
 
@@ -145,6 +113,8 @@ def train(
         device: where to train (:func:`pyro_vae.hardware.devices.resolve_device`: ``"auto"`` is a
             CUDA GPU when torch sees one, else the CPU). The run directory does not record it:
             a run resumes and evaluates on any device.
+        tensorboard: log to TensorBoard in ``run_dir/tensorboard`` (:mod:`~pyro_vae.running.board`;
+            needs the ``tensorboard`` extra). A resumed run with such a log goes on logging.
 
     Returns:
         A :class:`TrainResult`.
@@ -170,6 +140,10 @@ def train(
         raise ValueError("train() needs a config unless it resumes a run")
     elif not overwrite:
         refuse_existing_run(run_dir)
+    if tensorboard or (resume and (run_dir / "tensorboard").is_dir()):
+        from pyro_vae.running.board import check_tensorboard  # (imports matplotlib)
+
+        tensorboard = check_tensorboard()  # refused in one line without the package
     custom = vae is not None
     with contextlib.ExitStack() as held:
         workers, target = start_workers(target)  # under torchrun: this process's rank and GPU
@@ -203,6 +177,8 @@ def train(
                 make_run_dir(run_dir)
                 held.enter_context(locked(run_dir))
                 clear_run_files(run_dir, overwrite, _figure_kinds())
+                if not tensorboard:  # a replaced run's log would pass for this one's
+                    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
         elif state["data_dim"] != splits.data_dim:
             raise InputError(
                 f"the data of {run_dir} no longer have {state['data_dim']} values per "
@@ -218,6 +194,8 @@ def train(
         if state is None and workers.main:  # model and checkpoint first: a run with a
             trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
+        if tensorboard and workers.main:
+            trainer.watch(Run(run_dir, config, data, vae, custom=custom))
         show_bar = workers.main and (sys.stderr.isatty() if progress is None else progress)
         with interrupt_flag(absorb_repeats=workers.many) as interrupted:
             trainer.run(interrupted, show_bar)
@@ -275,6 +253,16 @@ class _Trainer:
         self.best_elbo, self.best_epoch = -math.inf, -1
         self.best_state: dict[str, torch.Tensor] | None = None
         self.interrupted, self.stopped_early, self.signal = False, False, 0
+        self.board: Any = None  # a TensorBoard log (pyro_vae.running.board), when asked for
+
+    def watch(self, run: Run) -> None:
+        """Log the run to TensorBoard from its current step on."""
+        from pyro_vae.plots.kinds import FigureSource
+        from pyro_vae.running.board import TrainingBoard
+
+        source = FigureSource(run, lambda: (self.splits.test, self.splits.y_test))
+        start = self.epoch * self.steps_per_epoch + self.step
+        self.board = TrainingBoard(self.run_dir, source, self.steps_per_epoch, start_step=start)
 
     # -- checkpoint state -----------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -369,6 +357,11 @@ class _Trainer:
                         self.loss_sum += loss
                         self.loss_count += batch.shape[0]
                     self.step += 1
+                    if self.board is not None and loss is not None:
+                        self.board.step(
+                            self.epoch * self.steps_per_epoch + self.step, loss=loss,
+                            rows=batch.shape[0], parameters=self.parameters,
+                            learning_rate=self.optimizer.param_groups[0]["lr"])  # fmt: skip
                     bar.update(1)
                     bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
                     bar.set_postfix(objective=f"{-self.loss_sum / self.loss_count:.2f}")
@@ -452,18 +445,17 @@ class _Trainer:
         self.epoch, self.step = self.epoch + 1, 0
         self.loss_sum, self.loss_count, self.epoch_seconds, self.skipped = 0.0, 0, 0.0, 0
         self.save()
+        if self.board is not None:
+            last = self.epoch >= cfg.epochs or self.stopped_early or self.out_of_time()
+            self.board.epoch(row, self.validation, last=last)
         if self.verbose:
-            accuracy = f"  accuracy {row['val_accuracy']:6.1%}" if "val_accuracy" in row else ""
-            tqdm.write(
-                f"epoch {row['epoch']:>3}/{cfg.epochs}"
-                f"  train objective {row['train_objective']:9.3f}"
-                f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}{accuracy}"
-                f"  {seconds:6.1f}s"
-            )
+            tqdm.write(epoch_line(row, cfg.epochs))
 
     def _stop(self, signum: int) -> None:
         self.interrupted, self.signal = True, signum
         self.save()
+        if self.board is not None:
+            self.board.writer.close()
         if not self.workers.main:
             return
         where = f"epoch {self.epoch + 1} at step {self.step}"
@@ -486,13 +478,9 @@ class _Trainer:
         seed = noise_seed(self.config.seed, _TEST)
         test = evaluate_elbo(self.vae, self.splits.test, seed=seed, workers=self.workers)
         result.test_elbo = test["elbo"]
+        if self.board is not None:
+            self.board.close(self.config, self.metrics, result.test_elbo)
         if self.verbose:
-            last = self.metrics[-1] if self.metrics else {}
-            stop = f" (early stop; best epoch {self.best_epoch})" if self.stopped_early else ""
-            print(
-                f"trained {len(self.metrics)} epochs{stop} in "
-                f"{sum(r['seconds'] for r in self.metrics):.1f}s: "
-                f"validation ELBO {last.get('val_elbo', math.nan):.3f}, "
-                f"test ELBO {result.test_elbo:.3f} nats per datapoint; run saved in {self.run_dir}"
-            )
+            best = self.best_epoch if self.stopped_early else None
+            print(summary_line(self.metrics, result.test_elbo, self.run_dir, best))
         return result
