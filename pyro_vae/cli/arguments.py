@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorboard",
         action="store_true",
         help="log scalars every step and epoch, figures and the settings to TensorBoard in "
-        "RUN_DIR/tensorboard (needs pip install \"pyro-vae[tensorboard]\"); a resumed run "
+        'RUN_DIR/tensorboard (needs pip install "pyro-vae[tensorboard]"); a resumed run '
         "with a log goes on logging, and evaluate adds its estimates",
     )
     _add_config_options(p_train)
