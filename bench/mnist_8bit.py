@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pyro_vae import Config
+from pyro_vae.presets import preset_settings
 from pyro_vae.storage.rundir import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,15 +37,11 @@ from common import evaluated, machine, save_result, trained
 #: Grathwohl et al. 2019 (FFJORD), Table 2: test bits/dim on 8-bit MNIST.
 PUBLISHED = {"MADE": 2.04, "MAF": 1.89, "Real NVP": 1.06, "Glow": 1.05, "FFJORD": 0.99}
 PROPOSALS = ("guide", "prior")
+#: the model and its training: those of the preset mnist-8bit (``pyro-vae presets mnist-8bit``)
 ARCHITECTURE = {
-    "likelihood": "dmol",
-    "mixtures": 5,
-    "network": "conv",
-    "hidden_dims": (512,),
-    "activation": "relu",
-    "latent_dim": 32,
-    "learning_rate": 1e-3,
-    "binarize": "none",
+    k: v
+    for k, v in preset_settings("mnist-8bit").items()
+    if k not in ("dataset", "epochs", "time_budget")
 }
 DIMS = 784
 

@@ -35,6 +35,7 @@ import torch
 from pyro_vae import Config
 from pyro_vae.data.splits import load_data
 from pyro_vae.models.baseline import build_baseline
+from pyro_vae.presets import preset_settings
 from pyro_vae.running.baseline import baseline_nll, fit_baseline
 from pyro_vae.storage.rundir import read_metrics
 
@@ -46,11 +47,11 @@ from common import evaluated, machine, save_result, trained
 TUTORIAL = {1: {"baseline": 100.4, "cvae": 71.8}, 2: {"baseline": 61.9, "cvae": 51.0}}
 TUTORIAL[3] = {"baseline": 25.4, "cvae": 24.2}
 PROPOSALS = ("guide", "prior")
+#: the model and its training: the preset mnist-cvae-q1 (``pyro-vae presets mnist-cvae-q1``)
 ARCHITECTURE = {
-    "latent_dim": 200,
-    "hidden_dims": (500, 500),
-    "activation": "relu",
-    "learning_rate": 1e-3,
+    k: v
+    for k, v in preset_settings("mnist-cvae-q1").items()
+    if k not in ("dataset", "epochs", "time_budget", "model", "condition")
 }
 
 

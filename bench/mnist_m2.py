@@ -40,6 +40,7 @@ from torch.nn import functional as F
 from pyro_vae import Config, load_run
 from pyro_vae.data.splits import load_data
 from pyro_vae.parts.networks import MLP
+from pyro_vae.presets import preset_settings
 from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.running.semisupervised import accuracy, labelled_rows
 from pyro_vae.storage.rundir import read_metrics
@@ -55,11 +56,11 @@ PAPER = {
     3000: {"m2": 3.92, "m1_m2": 2.18},
 }
 PROPOSALS = ("guide", "guide-drawn", "prior")
+#: the model and its training: those of the preset mnist-m2-100 (``pyro-vae presets mnist-m2-100``)
 ARCHITECTURE = {
-    "latent_dim": 50,
-    "hidden_dims": (500,),
-    "activation": "softplus",
-    "learning_rate": 3e-4,
+    k: v
+    for k, v in preset_settings("mnist-m2-100").items()
+    if k not in ("dataset", "epochs", "time_budget", "model", "labels")
 }
 
 

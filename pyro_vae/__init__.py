@@ -20,7 +20,7 @@ from typing import Any
 
 from pyro_vae import _moved
 from pyro_vae._version import __version__
-from pyro_vae.config import Config, load_config_file
+from pyro_vae.config import Config
 from pyro_vae.data.datasets import DATASETS
 from pyro_vae.data.splits import DataSplits, load_data
 from pyro_vae.errors import InputError
@@ -42,6 +42,7 @@ from pyro_vae.parts.guides import GUIDES
 from pyro_vae.parts.likelihoods import LIKELIHOODS
 from pyro_vae.parts.networks import NETWORKS
 from pyro_vae.parts.priors import PRIORS
+from pyro_vae.presets import load_config_file
 from pyro_vae.running.evaluation import compare_run, evaluate_run
 from pyro_vae.running.objectives import OBJECTIVES, build_objective
 from pyro_vae.running.training import TrainResult, train

@@ -15,24 +15,17 @@ import contextlib
 import dataclasses
 import difflib
 import itertools
-import json
 import math
-import sys
 import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pyro_vae.condition import CONDITION_KINDS, Condition
 from pyro_vae.errors import InputError, setting, spell, where
+from pyro_vae.presets import apply_preset
 from pyro_vae.registry import family
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 __all__ = [
     "COMPILE_MODES",
@@ -42,7 +35,6 @@ __all__ = [
     "RESUMABLE_OPTIONS",
     "Condition",
     "Config",
-    "load_config_file",
 ]
 
 #: The most weights between the latent and hidden layers of one network (about 1 GiB): larger
@@ -94,6 +86,13 @@ class Config:
         pyro_vae.errors.InputError: epochs must be a positive integer, got 0: pass e.g. epochs=50
     """
 
+    preset: str | None = _setting(
+        None,
+        "a documented configuration (pyro-vae presets lists them): its settings, under those "
+        "given beside it",
+        "data",
+        family="preset",
+    )
     # data
     dataset: str = _setting("digits", "data set", "data", family="dataset")
     data_dir: str | None = _setting(
@@ -258,6 +257,8 @@ class Config:
         known = {f.name: f for f in dataclasses.fields(cls)}
         hints = typing.get_type_hints(cls)
         kwargs: dict[str, Any] = {}
+        if values.get("preset") is not None:  # the preset's settings, under the given ones
+            values = apply_preset(str(values["preset"]), values)
         for raw_name, value in values.items():
             name = str(raw_name).replace("-", "_")
             if name not in known and name != "jit":
@@ -487,7 +488,7 @@ class Config:
     def _selections(self) -> Iterator[tuple[str, str, str]]:
         """(setting, family, chosen name) for every setting that picks a registered part."""
         for f in dataclasses.fields(self):
-            if f.metadata.get("family"):
+            if f.metadata.get("family") and getattr(self, f.name) is not None:
                 yield f.name, f.metadata["family"], getattr(self, f.name)
 
     def _parts_without_jit(self) -> list[str]:
@@ -536,41 +537,6 @@ class Config:
                 f"Pyro has no JIT version of the {self.objective} objective: pass "
                 f"{setting('compile', 'torch')} or {setting('compile', 'auto')}"
             )
-
-
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    r"""Read settings from a TOML (or JSON) file, unchecked: pass them to :meth:`Config.from_dict`.
-
-    Args:
-        path: a ``.toml`` file of ``name = value`` lines, or a run directory's ``config.json``.
-
-    Returns:
-        The settings as a dict.
-
-    Raises:
-        InputError: if the file is missing or not valid TOML/JSON.
-
-    Example:
-        >>> import tempfile, os
-        >>> p = os.path.join(tempfile.mkdtemp(), "run.toml")
-        >>> _ = open(p, "w").write("epochs = 3\nhidden_dims = [64, 64]\n")
-        >>> Config.from_dict(load_config_file(p)).hidden_dims
-        (64, 64)
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"config file {path} does not exist: check the path" + spell(" given to --config", "")
-        )
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"config file {path} is not valid: {first_line}; fix the file") from None
-    if not isinstance(data, dict):
-        raise InputError(f"config file {path} must hold name = value settings; fix the file")
-    return data
 
 
 # ---------------------------------------------------------------------------------------------

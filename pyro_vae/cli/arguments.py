@@ -233,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
 
+    p_presets = sub.add_parser(
+        "presets", help="list the documented configurations that train --preset takes"
+    )
+    p_presets.add_argument(
+        "name", nargs="?", metavar="NAME", help="print this preset's settings as a config file"
+    )
+
     from pyro_vae.plots.kinds import PLOT_KINDS
 
     kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())

@@ -9,6 +9,7 @@ Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``bdmc``, ``sample
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -28,8 +29,9 @@ from pyro_vae.cli.arguments import (
     proposals,
     unrecognized,
 )
-from pyro_vae.config import Config, load_config_file
+from pyro_vae.config import Config
 from pyro_vae.errors import InputError, command_line
+from pyro_vae.presets import load_config_file
 from pyro_vae.storage.rundir import figure_path, holds_run, load_run, read_config
 
 __all__ = ["EXIT_INPUT_ERROR", "main"]
@@ -334,6 +336,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from pyro_vae.presets import PRESETS, preset_settings
+
+    if args.name is None:
+        for entry in PRESETS.entries():
+            print(
+                f"{entry.name:14} {entry.summary}\n{'':14} reproduces: {entry.traits['reproduces']}"
+            )
+        print("train one: pyro-vae train --preset NAME --data-dir DIR [options that override it]")
+        return 0
+    for key, value in preset_settings(args.name).items():  # TOML, as --config reads it
+        text = json.dumps(list(value) if isinstance(value, tuple) else value)
+        print(f"{key} = {text}")
+    return 0
+
+
 _COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
@@ -341,6 +359,7 @@ _COMMANDS = {
     "bdmc": _cmd_bdmc,
     "sample": _cmd_sample,
     "plot": _cmd_plot,
+    "presets": _cmd_presets,
 }
 
 
