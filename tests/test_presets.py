@@ -41,6 +41,7 @@ def test_a_config_file_may_name_a_preset_and_the_command_line_overrides_both(tmp
     path = tmp_path / "run.toml"
     path.write_text('preset = "mnist-hvae"\nlatent_dim = 7\n')
     from pyro_vae.cli.arguments import build_parser, config_overrides
+
     args = build_parser().parse_args(["train", "--config", str(path), "--latent-dim", "3"])
     values = {**load_config_file(path), **config_overrides(args)}
     config = Config.from_dict(values)
