@@ -220,6 +220,13 @@ class Config:
     batch_size: int = _setting(100, "minibatch size", "training")
     learning_rate: float = _setting(1e-3, "Adam learning rate", "training")
     lr_decay: float = _setting(1.0, "learning rate factor applied after every epoch", "training")
+    ema: float = _setting(
+        0.0,
+        "decay of a moving average of the weights kept beside them (e.g. 0.999), which "
+        "validation, evaluation, sampling and figures then use (--weights raw: the trained "
+        "ones); 0: off",
+        "training",
+    )
     early_stopping: int = _setting(
         0, "stop after this many epochs without a better validation ELBO (0: off)", "training"
     )
@@ -336,6 +343,10 @@ class Config:
         _positive_float("learning_rate", self.learning_rate, 1e-3)
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
+        if not 0.0 <= self.ema < 1.0:
+            raise InputError(
+                f"ema is a decay in [0, 1), got {self.ema}: pass e.g. {setting('ema', 0.999)}"
+            )
         if not self.beta > 0:
             raise InputError(f"beta must be > 0, got {self.beta}: pass e.g. {setting('beta', 1.0)}")
         if self.warmup_epochs < 0 or not math.isfinite(self.warmup_epochs):

@@ -85,6 +85,8 @@ CASES: list[Case] = [
     cli("zero-eval-batch", "a batch size", "evaluate", RUN, "--batch-size", "0"),
     cli("zero-limit", "a count", "evaluate", RUN, "--limit", "0"),
     cli("unknown-evaluate-compile-mode", "a mode", "evaluate", RUN, "--compile", "jit"),
+    cli("ema-of-one", "a decay", "train", "--ema", "1"),
+    cli("ema-weights-without-average", "a choice", "evaluate", RUN, "--weights", "ema"),
     cli(
         "negative-ais-warmup", "a count", "evaluate", RUN, "--proposal", "ais", "--ais-warmup", "-1"
     ),

@@ -262,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"where to compute: {', '.join(DEVICES)} (default: auto, a CUDA GPU when "
             "torch sees one, else the CPU)",
         )
+    for p in (p_eval, p_cmp, p_bdmc, p_sample, p_plot):
+        p.add_argument(
+            "--weights",
+            default="auto",
+            help="the model's weights: ema (their moving average, for a run trained with --ema), "
+            "raw (as trained), or auto (ema where there is one) (default: auto)",
+        )
     return parser
 
 

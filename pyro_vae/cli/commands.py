@@ -89,7 +89,7 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         "data": _data_options(args),
         "overwrite": args.overwrite,
     }
-    options["run"] = load_run(Path(args.run_dir), device=args.device)
+    options["run"] = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
     options["device"] = args.device
     return options
 
@@ -263,7 +263,7 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
         "progress": sys.stderr.isatty(),
         **chain_options(args),
     }
-    run = load_run(Path(args.run_dir), device=args.device)
+    run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
     rows = bdmc_run(run, device=args.device, **options)
     if not _reports():
         return 0
@@ -304,7 +304,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = load_run(Path(args.run_dir), device=args.device)
+    run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     output = output or figure_path(run.path, "samples")
@@ -323,7 +323,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
-    run = load_run(Path(args.run_dir), device=args.device)
+    run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
 
     def load_test() -> Any:
         splits = run_test_data(run, **_data_options(args))

@@ -356,6 +356,7 @@ def evaluate_run(
         # a conditional model's estimates are of log P(Y|X), the target given the condition
         **({"condition": run.config.condition} if run.data.condition_dim else {}),
         "warnings": reliability_warnings(evaluation.results.values()),
+        "weights": run.weights,  # "ema": the moving average of the weights (--ema)
     }
     bpd = bits_per_dim(run, summary)
     if bpd:

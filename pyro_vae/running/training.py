@@ -44,6 +44,7 @@ from pyro_vae.hardware.parallel import (
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.parts.likelihoods import likelihood_support
+from pyro_vae.running.averaging import WeightAverage
 from pyro_vae.running.baseline import fit_run_baseline
 from pyro_vae.running.interrupts import interrupt_flag, stopped_message
 from pyro_vae.running.objectives import (
@@ -195,7 +196,7 @@ def train(
             trainer.save()  # config.json always loads
             write_config(run_dir, config, data, custom_vae=vae if custom else None)
         if tensorboard and workers.main:
-            trainer.watch(Run(run_dir, config, data, vae, custom=custom))
+            trainer.watch(Run(run_dir, config, data, trainer.used, custom=custom))
         show_bar = workers.main and (sys.stderr.isatty() if progress is None else progress)
         with interrupt_flag(absorb_repeats=workers.many) as interrupted:
             trainer.run(interrupted, show_bar)
@@ -254,6 +255,9 @@ class _Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.interrupted, self.stopped_early, self.signal = False, False, 0
         self.board: Any = None  # a TensorBoard log (pyro_vae.running.board), when asked for
+        self.average = WeightAverage(vae, config.ema) if config.ema else None
+        # what validation, the test ELBO and the figures see: the average when there is one
+        self.used = self.average.module if self.average else vae
 
     def watch(self, run: Run) -> None:
         """Log the run to TensorBoard from its current step on."""
@@ -281,6 +285,7 @@ class _Trainer:
             "data_dim": self.splits.data_dim,
             "model": self.vae.state_dict(),
             "optimizer": optimizer_state(self.optimizer),
+            "average": self.average.state() if self.average else None,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -300,6 +305,8 @@ class _Trainer:
             self.best_state = state["best_model"]
             self.stopped_early = bool(state["stopped_early"])
             load_optimizer_state(self.optimizer, state["optimizer"])
+            if self.average is not None:
+                self.average.restore(state["average"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise InputError(
                 f"{self.run_dir / CHECKPOINT_FILE} does not match this model "
@@ -311,7 +318,10 @@ class _Trainer:
         if not self.workers.main:
             return
         save_checkpoint(self.run_dir, self.state())
-        write_model(self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)})
+        ema = self.average.module if self.average else None
+        write_model(
+            self.run_dir, self.vae, {"epoch": str(self.epoch), "step": str(self.step)}, ema=ema
+        )
         write_metrics(self.run_dir, self.metrics)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -405,16 +415,18 @@ class _Trainer:
                 f"such batches; {kept}"
             )
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update(self.vae)
         return loss, stops > 0
 
     def _end_epoch(self) -> None:
         cfg = self.config
         started = time.perf_counter()
-        self.vae.eval()
+        self.used.eval()
         seeds = [noise_seed(cfg.seed, kind, self.epoch) for kind in (_VALIDATION, _PROBE)]
-        val = evaluate_elbo(self.vae, self.validation, seed=seeds[0], workers=self.workers)
-        fit = evaluate_elbo(self.vae, self.train_probe, seed=seeds[1], workers=self.workers)
-        self.vae.train()
+        val = evaluate_elbo(self.used, self.validation, seed=seeds[0], workers=self.workers)
+        fit = evaluate_elbo(self.used, self.train_probe, seed=seeds[1], workers=self.workers)
+        self.used.train()
         seconds = self.epoch_seconds + time.perf_counter() - started
         # the slowest process's time: every process must take the same time-budget decision
         seconds = self.workers.max(seconds)
@@ -427,7 +439,7 @@ class _Trainer:
             "train_elbo": fit["elbo"],
             "train_reconstruction": fit["reconstruction"],
             "train_kl": fit["kl"],
-            **accuracies(self.vae, splits=self.splits, probe=self.train_probe),
+            **accuracies(self.used, splits=self.splits, probe=self.train_probe),
             "kl_weight": self.scale.scale,
             "learning_rate": float(self.optimizer.param_groups[0]["lr"]),
             "skipped_steps": self.skipped,
@@ -439,7 +451,7 @@ class _Trainer:
         if val["elbo"] > self.best_elbo:
             self.best_elbo, self.best_epoch = val["elbo"], self.epoch + 1
             if cfg.early_stopping:
-                self.best_state = {k: v.clone() for k, v in self.vae.state_dict().items()}
+                self.best_state = {k: v.clone() for k, v in self.used.state_dict().items()}
         elif cfg.early_stopping and self.epoch + 1 - self.best_epoch >= cfg.early_stopping:
             self.stopped_early = True
         self.epoch, self.step = self.epoch + 1, 0
@@ -464,19 +476,20 @@ class _Trainer:
 
     def finish(self) -> TrainResult:
         result = TrainResult(
-            self.run_dir, self.vae, self.splits, self.metrics, self.interrupted, self.stopped_early
+            self.run_dir, self.used, self.splits, self.metrics, self.interrupted, self.stopped_early
         )
         result.rank = self.workers.rank
         if self.interrupted:
             result.signal = self.signal
             return result  # _stop saved the model with the checkpoint
         if self.best_state is not None:
-            self.vae.load_state_dict(self.best_state)
+            self.used.load_state_dict(self.best_state)
         if self.workers.main:
-            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)})
-        self.vae.eval()
+            ema = self.average.module if self.average else None
+            write_model(self.run_dir, self.vae, {"epoch": str(self.epoch)}, ema=ema)
+        self.used.eval()
         seed = noise_seed(self.config.seed, _TEST)
-        test = evaluate_elbo(self.vae, self.splits.test, seed=seed, workers=self.workers)
+        test = evaluate_elbo(self.used, self.splits.test, seed=seed, workers=self.workers)
         result.test_elbo = test["elbo"]
         if self.board is not None:
             self.board.close(self.config, self.metrics, result.test_elbo)

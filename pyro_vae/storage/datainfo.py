@@ -1,5 +1,7 @@
 """The data section of a run's ``config.json``: what a model needs to know of its data.
 
+(And :func:`describe_model`: the classes of a user's own model, as ``config.json`` names them.)
+
 Example:
     >>> info = DataInfo(64, (8, 8), num_classes=10)
     >>> DataInfo.from_dict(info.to_dict(), Path("config.json")) == info
@@ -15,8 +17,9 @@ from typing import Any
 
 from pyro_vae.data.splits import DataSplits
 from pyro_vae.errors import InputError
+from pyro_vae.models.vae import VAE
 
-__all__ = ["DataInfo"]
+__all__ = ["DataInfo", "describe_model"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,24 @@ class DataInfo:
                 f"{path}: dequantize_bits {bits!r} is invalid; restore the file or train again"
             )
         return cls(data_dim, image_shape, classes, width, bits)
+
+
+def describe_model(vae: VAE) -> str:
+    """The classes a model is made of, as ``config.json`` records a custom one.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> describe_model(build_vae(Config(), 64))  # doctest: +NORMALIZE_WHITESPACE
+        'pyro_vae.models.vae.VAE(prior=pyro_vae.parts.priors.StandardNormalPrior,
+         encoder=pyro_vae.parts.guides.DiagonalGaussianEncoder,
+         likelihood=pyro_vae.parts.likelihoods.BernoulliLikelihood)'
+    """
+
+    def name(obj: object) -> str:
+        return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+    parts = ", ".join(f"{role}={name(getattr(vae, role))}" for role in _ROLES)
+    return f"{name(vae)}({parts})"
+
+
+_ROLES = ("prior", "encoder", "likelihood")

@@ -43,7 +43,7 @@ from pyro_vae.errors import InputError, spell
 from pyro_vae.hardware.devices import resolve_device
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.registry import family
-from pyro_vae.storage.datainfo import DataInfo
+from pyro_vae.storage.datainfo import DataInfo, describe_model
 from pyro_vae.storage.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -136,6 +136,8 @@ class Run:
         data: the shape of its data.
         vae: the model, with the run's weights.
         custom: whether the model is a user's own VAE (not built from the registries).
+        weights: which weights ``vae`` holds: ``"raw"`` (as trained) or ``"ema"`` (their
+            moving average, ``--ema``).
     """
 
     path: Path
@@ -143,6 +145,7 @@ class Run:
     data: DataInfo
     vae: VAE
     custom: bool = False
+    weights: str = "raw"
 
 
 def figure_path(run_dir: str | Path, kind: str) -> Path:
@@ -188,27 +191,6 @@ def record_compile(run_dir: Path, done: dict[str, Any]) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["compile"] = done
     atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
-
-
-def describe_model(vae: VAE) -> str:
-    """The classes a model is made of, as ``config.json`` records a custom one.
-
-    Example:
-        >>> from pyro_vae import Config, build_vae
-        >>> describe_model(build_vae(Config(), 64))  # doctest: +NORMALIZE_WHITESPACE
-        'pyro_vae.models.vae.VAE(prior=pyro_vae.parts.priors.StandardNormalPrior,
-         encoder=pyro_vae.parts.guides.DiagonalGaussianEncoder,
-         likelihood=pyro_vae.parts.likelihoods.BernoulliLikelihood)'
-    """
-
-    def name(obj: object) -> str:
-        return f"{type(obj).__module__}.{type(obj).__qualname__}"
-
-    parts = ", ".join(f"{role}={name(getattr(vae, role))}" for role in _ROLES)
-    return f"{name(vae)}({parts})"
-
-
-_ROLES = ("prior", "encoder", "likelihood")
 
 
 def _read_document(run_dir: Path) -> dict[str, Any]:
@@ -286,9 +268,13 @@ def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
 # weights, checkpoint, metrics
 
 
-def write_model(run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = None) -> None:
-    """Write the model weights to ``model.safetensors``."""
+def write_model(
+    run_dir: Path, vae: VAE, metadata: Mapping[str, str] | None = None, *, ema: VAE | None = None
+) -> None:
+    """Write the model weights to ``model.safetensors``, and their average (``ema.*``) if any."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
+    if ema is not None:
+        tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
     atomic_write_bytes(run_dir / MODEL_FILE, safetensors.torch.save(tensors, dict(metadata or {})))
 
 
@@ -338,7 +324,11 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
 
 
 def load_run(
-    run_dir: str | Path, *, vae: VAE | None = None, device: torch.device | str | None = "cpu"
+    run_dir: str | Path,
+    *,
+    vae: VAE | None = None,
+    device: torch.device | str | None = "cpu",
+    weights: str = "auto",
 ) -> Run:
     """Load a run directory's settings and trained model, without executing any stored code.
 
@@ -349,6 +339,8 @@ def load_run(
             registered parts it is built from ``config.json`` when not given.
         device: where the model goes (``"auto"``: a GPU when there is one); the files are
             the same whatever device wrote them.
+        weights: ``"auto"`` (the moving average of the weights when the run kept one,
+            ``--ema``; else the trained weights), ``"ema"`` or ``"raw"`` (the trained ones).
 
     Returns:
         The :class:`Run` with its VAE in evaluation mode.
@@ -381,9 +373,16 @@ def load_run(
                 channels=data.channels,
             )
     tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
-    load_weights(vae, tensors, run_dir / MODEL_FILE)
+    ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+    if weights not in ("auto", "ema", "raw") or (weights == "ema" and not ema):
+        why = "choose auto, ema or raw" if ema else "it was trained without --ema: pass raw"
+        fix = spell("--weights", "weights=")
+        raise InputError(f"cannot load the {weights!r} weights of {run_dir}: {why} ({fix})")
+    chosen = "ema" if ema and weights != "raw" else "raw"
+    kept = ema if chosen == "ema" else {k: v for k, v in tensors.items() if k[:4] != "ema."}
+    load_weights(vae, kept, run_dir / MODEL_FILE)
     vae.to(target).eval()
-    return Run(run_dir, config, data, vae, custom=custom is not None)
+    return Run(run_dir, config, data, vae, custom=custom is not None, weights=chosen)
 
 
 def as_run(run: Run | str | Path) -> Run:
