@@ -76,7 +76,12 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--fashion-dir", help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--runs", default="runs/mnist-8bit", help="where the runs are kept")
-    parser.add_argument("--time-budget", type=float, default=7200.0, help="seconds per row")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=preset_settings("mnist-8bit")["time_budget"],
+        help="seconds per row (default: the preset's)",
+    )
     parser.add_argument("--limit", type=int, default=10_000, help="test images evaluated")
     parser.add_argument("--num-samples", type=int, default=1000, help="K")
     args = parser.parse_args()

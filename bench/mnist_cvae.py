@@ -129,7 +129,12 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--runs", default="runs/cvae", help="where the runs are kept")
     parser.add_argument("--quadrants", default="1,2,3", help="rows, comma separated")
-    parser.add_argument("--time-budget", type=float, default=1800.0, help="seconds per row")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=preset_settings("mnist-cvae-q1")["time_budget"],
+        help="seconds per row (default: the preset's)",
+    )
     parser.add_argument("--baseline-budget", type=float, default=300.0, help="seconds")
     parser.add_argument("--limit", type=int, default=10_000, help="test images evaluated")
     parser.add_argument("--num-samples", type=int, default=5000, help="K")

@@ -147,7 +147,12 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--runs", default="runs/m2", help="where the runs are kept")
     parser.add_argument("--labels", default="100,600,1000,3000", help="rows, comma separated")
-    parser.add_argument("--time-budget", type=float, default=3600.0, help="seconds per row")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=preset_settings("mnist-m2-100")["time_budget"],
+        help="seconds per row (default: the preset's)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the 100-label spread")
     parser.add_argument("--seed-budget", type=float, default=600.0, help="seconds per seed")
     parser.add_argument("--weights", default="", help="other classification weights, 100 labels")

@@ -73,27 +73,27 @@ for _name, (_summary, _values) in _ROWS.items():
 _M2 = {"model": "m2", "latent_dim": 50, "hidden_dims": (500,), "activation": "softplus"}
 PRESETS.register(
     "mnist-m2-100",
-    "semi-supervised M2 from 100 labels, 1 hour",
+    "semi-supervised M2 from 100 labels, 10 minutes",
     reproduces="BENCHMARKS.md, semi-supervised M2 (bench/mnist_m2.py), row of 100 labels",
-)(MappingProxyType({**_MNIST, **_M2, "learning_rate": 3e-4, "labels": 100, "time_budget": 3600.0}))
+)(MappingProxyType({**_MNIST, **_M2, "learning_rate": 3e-4, "labels": 100, "time_budget": 600.0}))
 
 #: Pyro's CVAE tutorial: 500-500 relu networks, 200-d z (bench/mnist_cvae.py)
 _CVAE = {"model": "cvae", "latent_dim": 200, "hidden_dims": (500, 500), "activation": "relu"}
 for _quadrants in (1, 2, 3):
     PRESETS.register(
         f"mnist-cvae-q{_quadrants}",
-        f"conditional VAE completing MNIST from {_quadrants} given quadrant(s), 30 minutes",
+        f"conditional VAE completing MNIST from {_quadrants} given quadrant(s), 15 minutes",
         reproduces=f"BENCHMARKS.md, conditional VAE (bench/mnist_cvae.py), {_quadrants} given",
     )(
         MappingProxyType(
-            {**_MNIST, **_CVAE, "condition": f"quadrants:{_quadrants}", "time_budget": 1800.0}
+            {**_MNIST, **_CVAE, "condition": f"quadrants:{_quadrants}", "time_budget": 900.0}
         )
     )
 
 #: a conv network with a discretized logistic mixture on 8-bit pixels (bench/mnist_8bit.py)
 PRESETS.register(
     "mnist-8bit",
-    "8-bit MNIST in bits per dimension: conv networks, 5-component dmol, 2 hours",
+    "8-bit MNIST in bits per dimension: conv networks, 5-component dmol, 90 minutes",
     reproduces="BENCHMARKS.md, 8-bit MNIST (bench/mnist_8bit.py)",
 )(
     MappingProxyType(
@@ -106,7 +106,7 @@ PRESETS.register(
             "activation": "relu",
             "latent_dim": 32,
             "binarize": "none",
-            "time_budget": 7200.0,
+            "time_budget": 5400.0,
         }
     )
 )
