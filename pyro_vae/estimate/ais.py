@@ -326,7 +326,8 @@ def annealed_importance_sampling(
         tuning_chains: extra chains per datapoint whose acceptance alone adapts the step size
             and whose weights are discarded (module docstring); 0 keeps ``step_size`` fixed.
         warmup_steps: HMC transitions on the first distribution before the path, in which the
-            tuning chains adapt the step size fast (module docstring); 0 skips the warm-up.
+            tuning chains adapt the step size fast (module docstring); 0 skips the warm-up, and
+            so do ``tuning_chains=0`` (a fixed step) and ``num_steps=0``.
         keys: one seed per datapoint: each datapoint's chains then draw from their own stream
             (the estimate of a datapoint does not depend on its batch); by default torch's.
         initial: latent values to start every chain from, ``{site: [B, ...]}`` (reverse AIS

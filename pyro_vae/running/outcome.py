@@ -24,7 +24,8 @@ class TrainResult:
 
     Attributes:
         run_dir: the run directory.
-        vae: the trained model (best validation epoch when early stopping is on).
+        vae: the trained model (the moving average of its weights with ``ema``; the best
+            validation epoch when early stopping is on).
         data: the data splits the run used.
         metrics: one dict per finished epoch, as in ``metrics.csv``.
         interrupted: whether a signal stopped the run (it can be resumed).
