@@ -27,7 +27,11 @@ def test_notebook_is_stored_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+# the first notebook in the default run; the others (15-25 s each) in CI's slow step
+_RUNS = [p if i == 0 else pytest.param(p, marks=pytest.mark.slow) for i, p in enumerate(NOTEBOOKS)]
+
+
+@pytest.mark.parametrize("path", _RUNS, ids=lambda p: p.stem)
 def test_notebook_runs_in_small_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("PYRO_VAE_NOTEBOOK_MODE", "small")
     monkeypatch.delenv("PYRO_VAE_MNIST_DIR", raising=False)

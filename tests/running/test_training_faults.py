@@ -104,6 +104,7 @@ def _assert_same_as(run_dir: Path, reference: Path) -> None:
 #: (point, where it is): writes are counted per file name; the start writes model (1),
 #: checkpoint (1) and config; each epoch end writes checkpoint, model, metrics; the end writes
 #: the model once more.
+#: (point, where); the default run kills at four of them, CI's slow step at the rest too
 KILL_POINTS = [
     ("write:checkpoint.safetensors:1", "the first checkpoint half-written, before config.json"),
     ("replace:config.json:1", "just after the run was created"),
@@ -118,9 +119,19 @@ KILL_POINTS = [
     ("step:*:33", "in the middle of epoch 3"),
     ("write:model.safetensors:5", "the final model half-written"),
 ]
+_DEFAULT_POINTS = {
+    "write:checkpoint.safetensors:1",
+    "step:*:5",
+    "replace:checkpoint.safetensors:2",
+    "write:model.safetensors:5",
+}
+_KILLS = [
+    pytest.param(point, where, id=point, marks=() if point in _DEFAULT_POINTS else pytest.mark.slow)
+    for point, where in KILL_POINTS
+]
 
 
-@pytest.mark.parametrize(("point", "where"), KILL_POINTS, ids=[p for p, _ in KILL_POINTS])
+@pytest.mark.parametrize(("point", "where"), _KILLS)
 def test_sigkill_anywhere_then_resume_gives_the_uninterrupted_run(
     tmp_path, reference, point, where
 ):
