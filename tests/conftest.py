@@ -148,3 +148,14 @@ def sigint_at(batches, epoch, step):
             yield batch
 
     return interrupting
+
+
+def value_reading(program):
+    """``program`` behind a Python ``if`` on a tensor's value: no static graph can record it."""
+
+    def wrapped(x):
+        if bool(x.sum() > 0):
+            return program(x)
+        return program(x)
+
+    return wrapped

@@ -327,13 +327,7 @@ def positive(value: str, name: str) -> int:
         >>> positive("64", "--batch-size")
         64
     """
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}: pass e.g. {name} 64")
-    return number
+    return _at_least(1, value, name, "a positive integer", 64)
 
 
 def count(value: str, name: str) -> int:
@@ -346,12 +340,16 @@ def count(value: str, name: str) -> int:
         >>> count("0", "--ais-warmup")
         0
     """
+    return _at_least(0, value, name, "an integer >= 0", 20)
+
+
+def _at_least(least: int, value: str, name: str, kind: str, example: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = -1
-    if number < 0:
-        raise InputError(f"{name} must be an integer >= 0, got {value!r}: pass e.g. {name} 20")
+        number = least - 1
+    if number < least:
+        raise InputError(f"{name} must be {kind}, got {value!r}: pass e.g. {name} {example}")
     return number
 
 

@@ -3,6 +3,7 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
+from conftest import value_reading
 
 import pyro_vae.hardware.compiler as compiler
 from pyro_vae import Config, build_vae
@@ -113,11 +114,7 @@ def test_a_data_set_and_both_directions_of_bdmc_share_one_graph_per_shape(aot_ea
 def test_a_program_that_cannot_be_captured_runs_uncompiled_with_one_warning(aot_eager):
     vae = _vae()
     x = torch.bernoulli(torch.full((3, 12), 0.4))
-
-    def model(x):
-        if bool(x.sum() > 0):  # reads a value: no static graph
-            return vae.model(x)
-        return vae.model(x)
+    model = value_reading(vae.model)
 
     potential = CompiledPotential(model, vae.guide)
     with pytest.warns(RuntimeWarning, match="running AIS uncompiled") as caught:

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import value_reading
 
 import pyro_vae.hardware.compiler as compiler
 from pyro_vae import Config, InputError, build_vae
@@ -59,11 +60,7 @@ def test_an_evaluation_compiles_once_per_shape_for_all_its_points(aot_eager, mon
 def test_a_program_that_cannot_be_captured_is_estimated_uncompiled_with_one_warning(aot_eager):
     vae = _vae()
     x = torch.bernoulli(torch.full((3, 12), 0.4))
-
-    def model(x):
-        if bool(x.sum() > 0):  # reads a value: no static graph
-            return vae.model(x)
-        return vae.model(x)
+    model = value_reading(vae.model)
 
     weights = CompiledWeights(model, vae.guide)
     with pytest.warns(RuntimeWarning, match="estimating uncompiled") as caught:
