@@ -46,6 +46,7 @@ from pyro_vae.presets import load_config_file
 from pyro_vae.running.evaluation import compare_run, evaluate_run
 from pyro_vae.running.objectives import OBJECTIVES, build_objective
 from pyro_vae.running.training import TrainResult, train
+from pyro_vae.storage.export import export_run
 from pyro_vae.storage.rundir import Run, load_run
 
 _moved.install()  # the flat layout's module paths still import, with a warning
@@ -83,6 +84,7 @@ __all__ = [
     "elbo_terms",
     "evaluate_elbo",
     "evaluate_run",
+    "export_run",
     "load_config_file",
     "load_data",
     "load_run",

@@ -626,7 +626,7 @@ def run_case(case: Case, root: Path) -> tuple[str, str]:
     """
     import pyro_vae
     from pyro_vae.cli.commands import main
-    from pyro_vae.storage.rundir import locked
+    from pyro_vae.storage.lifecycle import locked
 
     err = io.StringIO()
     hold = locked(root / "locked") if case.name == "run-in-use" else contextlib.nullcontext()

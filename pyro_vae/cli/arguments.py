@@ -233,6 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_sample.add_argument("--seed", default="0", help="random seed (default: 0)")
 
+    p_export = sub.add_parser(
+        "export",
+        help="copy a run into a compact folder to share: one set of weights, no training state",
+        description="Copy a run's settings, training log, evaluation and figures, and the "
+        "weights its evaluation uses, into a new folder that every command reading a run "
+        "accepts (it cannot resume). With --ema the average of the weights is kept, halving "
+        "the model file.",
+    )
+    p_export.add_argument("run_dir", metavar="RUN_DIR")
+    p_export.add_argument("destination", metavar="DEST", help="a new (or empty) folder")
+
     p_presets = sub.add_parser(
         "presets", help="list the documented configurations that train --preset takes"
     )
@@ -262,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"where to compute: {', '.join(DEVICES)} (default: auto, a CUDA GPU when "
             "torch sees one, else the CPU)",
         )
-    for p in (p_eval, p_cmp, p_bdmc, p_sample, p_plot):
+    for p in (p_eval, p_cmp, p_bdmc, p_sample, p_plot, p_export):
         p.add_argument(
             "--weights",
             default="auto",

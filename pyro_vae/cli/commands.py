@@ -1,7 +1,7 @@
 """The ``pyro-vae`` command: a thin layer over the Python API.
 
-Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``bdmc``, ``sample``, ``plot``
-(their options: :mod:`pyro_vae.cli.arguments`). Settings pass through
+Subcommands: ``train``, ``evaluate``, ``compare-estimators``, ``bdmc``, ``sample``, ``plot``,
+``export`` and ``presets`` (their options: :mod:`pyro_vae.cli.arguments`). Settings pass through
 :meth:`pyro_vae.Config.from_dict`, the same validation the Python API uses; any
 :class:`~pyro_vae.errors.InputError` becomes one line on stderr and exit status 2.
 """
@@ -32,7 +32,8 @@ from pyro_vae.cli.arguments import (
 from pyro_vae.config import Config
 from pyro_vae.errors import InputError, command_line
 from pyro_vae.presets import load_config_file
-from pyro_vae.storage.rundir import figure_path, holds_run, load_run, read_config
+from pyro_vae.storage.lifecycle import holds_run
+from pyro_vae.storage.rundir import figure_path, load_run, read_config
 
 __all__ = ["EXIT_INPUT_ERROR", "main"]
 
@@ -336,6 +337,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pyro_vae.storage.export import export_run
+
+    done = export_run(args.run_dir, args.destination, weights=args.weights)
+    print(
+        f"exported {args.run_dir} to {done.path} ({done.weights} weights): "
+        f"{', '.join(done.files)}; {done.size / 1e6:.1f} MB"
+    )
+    for left_out in done.left_out:
+        print(f"  left out {left_out}")
+    return 0
+
+
 def _cmd_presets(args: argparse.Namespace) -> int:
     from pyro_vae.presets import PRESETS, preset_settings
 
@@ -359,6 +373,7 @@ _COMMANDS = {
     "bdmc": _cmd_bdmc,
     "sample": _cmd_sample,
     "plot": _cmd_plot,
+    "export": _cmd_export,
     "presets": _cmd_presets,
 }
 

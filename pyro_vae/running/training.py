@@ -59,15 +59,12 @@ from pyro_vae.running.objectives import (
 )
 from pyro_vae.running.outcome import TrainResult, epoch_line, summary_line
 from pyro_vae.running.semisupervised import accuracies, check_labels, labelled_gradients
+from pyro_vae.storage.lifecycle import clear_run_files, locked, make_run_dir, refuse_existing_run
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
     DataInfo,
     Run,
-    clear_run_files,
-    locked,
-    make_run_dir,
     read_checkpoint,
-    refuse_existing_run,
     resumed_config,
     save_checkpoint,
     write_config,

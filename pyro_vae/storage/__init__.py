@@ -3,7 +3,10 @@
 Modules:
     files: atomic writes, flattened safetensors state, CSV rows.
     locking: one writer per run directory.
-    rundir: the run directory -- its file names, reading and writing each, its lifecycle.
+    rundir: the run directory -- its file names, reading and writing each.
+    lifecycle: creating, refusing, clearing and locking a run directory.
+    export: a compact copy of a run to share (one set of weights, no training state).
+    datainfo: the shape of a run's data, and the description of a user's own model.
 """
 
 __all__: list[str] = []

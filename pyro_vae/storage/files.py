@@ -6,7 +6,8 @@
   file, which nothing reads and :func:`remove_stale_temporaries` deletes), and a write that fails
   (disk full, read-only directory) raises :class:`InputError` with the old file intact.
 * :func:`flatten_state` / :func:`unflatten_state` split nested state into JSON and a table of
-  tensors, which safetensors stores; nothing is ever read with pickle.
+  tensors, which safetensors stores (:func:`read_safetensors` reads one back); nothing is ever
+  read with pickle.
 * :func:`write_csv` / :func:`read_rows` are the CSV tables of a run.
 
 What the files of a run are called and hold is :mod:`pyro_vae.storage.rundir`'s business.
@@ -22,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import safetensors
 import torch
 
 from pyro_vae.errors import InputError
@@ -31,6 +33,7 @@ __all__ = [
     "atomic_write_text",
     "flatten_state",
     "read_rows",
+    "read_safetensors",
     "remove_stale_temporaries",
     "unflatten_state",
     "write_csv",
@@ -166,6 +169,38 @@ def unflatten_state(skeleton: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     if isinstance(skeleton, list):
         return [unflatten_state(v, tensors) for v in skeleton]
     return skeleton
+
+
+def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of a safetensors file, or one clear error if it cannot be read.
+
+    Args:
+        path: the file.
+        what: what it should hold, for the message (``"model"``, ``"checkpoint"``).
+
+    Raises:
+        InputError: if the file is missing, truncated, or not a safetensors file.
+
+    Example:
+        >>> import tempfile, pathlib, safetensors.torch
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.safetensors"
+        >>> safetensors.torch.save_file({"w": torch.ones(2)}, p, {"epoch": "3"})
+        >>> tensors, metadata = read_safetensors(p, "model"); tensors["w"], metadata
+        (tensor([1., 1.]), {'epoch': '3'})
+    """
+    if not path.is_file():
+        raise InputError(f"{path} is missing: the run directory is incomplete; train it again")
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{path} is not a valid safetensors {what} file ({reason}): it is corrupted or "
+            "not from pyro-vae; train again or restore the file"
+        ) from None
+    return tensors, metadata
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -1,7 +1,7 @@
 """One writer per run directory: an advisory lock held while a command writes into it.
 
 Training (``pyro_vae.train``, ``pyro-vae train``) holds an exclusive ``flock`` on the run
-directory's lock file (:func:`pyro_vae.storage.rundir.locked`) for as long as it runs. A second
+directory's lock file (:func:`pyro_vae.storage.lifecycle.locked`) for as long as it runs. A second
 training pointed at the same directory is refused at once with a message naming the holder, instead
 of interleaving its checkpoints with the first one's. Reading a run (evaluate, sample, plot) takes
 no lock: every file is replaced atomically, so a reader sees the last complete version. The

@@ -4,7 +4,8 @@ A run directory holds
 
 * ``config.json`` -- every setting of the run, the shape of its data and, for a run trained with
   a user's own VAE, the name of that model's class (:func:`write_config`);
-* ``model.safetensors`` -- the VAE's weights (``state_dict``), all a user needs to load the model;
+* ``model.safetensors`` -- the VAE's weights (``state_dict``), all a user needs to load the model,
+  and with ``--ema`` their average (:func:`read_weights`);
 * ``checkpoint.safetensors`` -- everything needed to resume: weights, optimizer state and
   training progress (tensors in the file, the rest as JSON in its metadata; no random-number
   state: every step's noise is seeded by the run's seed, epoch and step). Resuming reads this
@@ -17,23 +18,21 @@ A run directory holds
 * ``KIND.png`` -- figures (:func:`figure_path`);
 * ``.lock`` -- held by the training that writes the directory (:func:`locked`).
 
-This module is the only one that knows those names. It also owns the lifecycle of a run
-directory: refusing to replace a run unless asked (:func:`refuse_existing_run`), creating and
-clearing it (:func:`make_run_dir`, :func:`clear_run_files`), and checking what a resumed run may
-change (:func:`resumed_config`). Every file is written atomically and read without pickle
-(:mod:`pyro_vae.storage.files`): opening a stranger's run directory cannot run code.
+This module is the only one that knows those names; it also checks what a resumed run may change
+(:func:`resumed_config`). Creating, clearing and locking a run directory is
+:mod:`pyro_vae.storage.lifecycle`'s business; sharing one, :mod:`pyro_vae.storage.export`'s.
+Every file is written atomically and read without pickle (:mod:`pyro_vae.storage.files`):
+opening a stranger's run directory cannot run code.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import safetensors
 import safetensors.torch
 import torch
 
@@ -49,11 +48,10 @@ from pyro_vae.storage.files import (
     atomic_write_text,
     flatten_state,
     read_rows,
-    remove_stale_temporaries,
+    read_safetensors,
     unflatten_state,
     write_csv,
 )
-from pyro_vae.storage.locking import run_lock
 
 __all__ = [
     "BDMC_FILE",
@@ -70,18 +68,15 @@ __all__ = [
     "Run",
     "as_run",
     "check_replaceable",
-    "clear_run_files",
     "comparison_path",
     "custom_model_name",
     "describe_model",
     "evaluated_num_samples",
     "evaluation_path",
+    "figure_files",
     "figure_path",
-    "holds_run",
     "load_run",
     "load_weights",
-    "locked",
-    "make_run_dir",
     "read_bdmc",
     "read_checkpoint",
     "read_comparison",
@@ -89,8 +84,8 @@ __all__ = [
     "read_estimates",
     "read_evaluation",
     "read_metrics",
+    "read_weights",
     "record_compile",
-    "refuse_existing_run",
     "resumed_config",
     "save_checkpoint",
     "write_bdmc",
@@ -156,6 +151,16 @@ def figure_path(run_dir: str | Path, kind: str) -> Path:
         'runs/digits/samples.png'
     """
     return Path(run_dir) / f"{kind}{_FIGURE_SUFFIX}"
+
+
+def figure_files(run_dir: str | Path) -> list[str]:
+    """The names of the figures in a run directory, sorted.
+
+    Example:
+        >>> figure_files("runs/digits")  # doctest: +SKIP
+        ['curves.png', 'recon.png', 'samples.png']
+    """
+    return sorted(p.name for p in Path(run_dir).glob(f"*{_FIGURE_SUFFIX}") if p.is_file())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,25 +299,16 @@ def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 # reading
 
 
-def _read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    if not path.is_file():
-        raise InputError(f"{path} is missing: the run directory is incomplete; train it again")
-    try:
-        with safetensors.safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors raises its own error types for bad headers
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise InputError(
-            f"{path} is not a valid safetensors {what} file ({reason}): it is corrupted or "
-            "not from pyro-vae; train again or restore the file"
-        ) from None
-    return tensors, metadata
-
-
 def read_checkpoint(run_dir: Path) -> dict[str, Any]:
     """Read ``checkpoint.safetensors`` back into the nested state that was saved."""
-    tensors, metadata = _read_safetensors(run_dir / CHECKPOINT_FILE, "checkpoint")
+    if not (run_dir / CHECKPOINT_FILE).exists() and (run_dir / MODEL_FILE).is_file():
+        _, model = read_safetensors(run_dir / MODEL_FILE, "model")
+        if "weights" in model:  # written by storage.export, which leaves the checkpoint out
+            raise InputError(
+                f"{run_dir} is an exported model without its training state: it evaluates, "
+                "samples and plots, but cannot resume; train a new run to go on"
+            )
+    tensors, metadata = read_safetensors(run_dir / CHECKPOINT_FILE, "checkpoint")
     try:
         skeleton = json.loads(metadata["state"])
         return unflatten_state(skeleton, tensors)
@@ -372,17 +368,38 @@ def load_run(
                 condition_dim=data.condition_dim,
                 channels=data.channels,
             )
-    tensors, _ = _read_safetensors(run_dir / MODEL_FILE, "model")
-    ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
-    if weights not in ("auto", "ema", "raw") or (weights == "ema" and not ema):
-        why = "choose auto, ema or raw" if ema else "it was trained without --ema: pass raw"
-        fix = spell("--weights", "weights=")
-        raise InputError(f"cannot load the {weights!r} weights of {run_dir}: {why} ({fix})")
-    chosen = "ema" if ema and weights != "raw" else "raw"
-    kept = ema if chosen == "ema" else {k: v for k, v in tensors.items() if k[:4] != "ema."}
+    chosen, kept = read_weights(run_dir, weights)
     load_weights(vae, kept, run_dir / MODEL_FILE)
     vae.to(target).eval()
     return Run(run_dir, config, data, vae, custom=custom is not None, weights=chosen)
+
+
+def read_weights(run_dir: str | Path, weights: str = "auto") -> tuple[str, dict[str, torch.Tensor]]:
+    """Which of a run's sets of weights ``weights`` picks (``"raw"`` or ``"ema"``), and its tensors.
+
+    A trained run keeps its weights and, with ``--ema``, their average (``ema.*``); an exported
+    run keeps one of them, named in its metadata (:mod:`pyro_vae.storage.export`).
+
+    Example:
+        >>> chosen, tensors = read_weights("runs/digits")  # doctest: +SKIP
+    """
+    run_dir = Path(run_dir)
+    tensors, metadata = read_safetensors(run_dir / MODEL_FILE, "model")
+    sets = {"ema": {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}}
+    sets["raw"] = {k: v for k, v in tensors.items() if not k.startswith("ema.")}
+    if metadata.get("weights") == "ema":  # exported: the average alone, under the plain names
+        sets = {"ema": sets["raw"], "raw": {}}
+    chosen = weights if weights != "auto" else "ema" if sets["ema"] else "raw"
+    if not sets.get(chosen):
+        why = {
+            "ema": "it holds no average of its weights (train with --ema): pass raw",
+            "raw": "it was exported with the average of its weights alone: pass ema",
+        }.get(chosen, "choose auto, ema or raw")
+        raise InputError(
+            f"cannot load the {weights!r} weights of {run_dir}: {why} "
+            f"({spell('--weights', 'weights=')})"
+        )
+    return chosen, sets[chosen]
 
 
 def as_run(run: Run | str | Path) -> Run:
@@ -532,64 +549,7 @@ def read_bdmc(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# lifecycle
-
-
-def _out_setting() -> str:
-    return spell("--out", "run_dir")
-
-
-def make_run_dir(run_dir: Path) -> None:
-    """Create the run directory (and its parents), or say why it cannot be."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise InputError(
-            f"{run_dir} exists and is not a directory: choose another {_out_setting()}"
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the run directory {run_dir} ({exc.strerror}): choose a writable "
-            f"{_out_setting()}"
-        ) from None
-
-
-def holds_run(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a run that loads and resumes (its config is written last)."""
-    return (Path(run_dir) / CONFIG_FILE).is_file()
-
-
-def refuse_existing_run(run_dir: Path) -> None:
-    """Refuse a directory that already holds a run (one with a ``config.json``)."""
-    if holds_run(run_dir):
-        raise InputError(
-            f"run directory {run_dir} already holds a run: pass "
-            f"{spell('--resume', 'resume=True')} to continue it, "
-            f"{spell('--overwrite', 'overwrite=True')} to replace it, or choose another "
-            f"{_out_setting()}"
-        )
-
-
-def clear_run_files(run_dir: Path, overwrite: bool, figure_kinds: Iterable[str]) -> None:
-    """Clear the files of a run being replaced; call it with the directory's lock held.
-
-    Without ``overwrite`` an existing run is refused again (another process may have started
-    one since the first check). Without a ``config.json`` the files are what a start killed
-    before its first save left. Figures of a replaced run go too (a manifold of an old 2-D run
-    would mislead); the caller names the figure kinds there are.
-    """
-    if not overwrite:
-        refuse_existing_run(run_dir)
-    existing = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
-    existing += [p for kind in figure_kinds if (p := figure_path(run_dir, kind)).is_file()]
-    try:
-        for path in existing:
-            path.unlink()
-    except OSError as exc:
-        raise InputError(
-            f"cannot write the run directory {run_dir} ({exc.strerror}): choose a writable "
-            f"{_out_setting()}"
-        ) from None
+# resuming
 
 
 def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = None) -> Config:
@@ -633,15 +593,3 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
             "other settings"
         )
     return requested
-
-
-@contextlib.contextmanager
-def locked(run_dir: Path) -> Iterator[None]:
-    """Hold the run directory's lock (:func:`pyro_vae.storage.locking.run_lock`) inside the block.
-
-    Once the lock is held, no other process writes there: the hidden temporary files that
-    writes killed half-way left behind are removed.
-    """
-    with run_lock(run_dir / LOCK_FILE):
-        remove_stale_temporaries(run_dir)
-        yield

@@ -64,7 +64,7 @@ def test_asking_for_an_average_a_run_did_not_keep_is_one_clear_error(tmp_path, t
     run = tmp_path / "r"
     train(tiny.replace(epochs=1), run)
     assert load_run(run).weights == "raw"
-    with pytest.raises(InputError, match="trained without --ema"):
+    with pytest.raises(InputError, match="no average of its weights"):
         load_run(run, weights="ema")
     with pytest.raises(InputError, match="choose auto, ema or raw"):
         train(tiny.replace(epochs=1, ema=0.5), tmp_path / "e")
