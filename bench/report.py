@@ -455,6 +455,8 @@ def _row_name(row: dict[str, Any]) -> tuple[str, str]:
         parts.append(f"VampPrior ({settings.get('prior_components', 500)})")
     if settings.get("lr_decay", 1.0) != 1.0:
         parts.append(f"lr x {settings['lr_decay']} per epoch")
+    if settings.get("ema") is not None:
+        parts.append(f"averaged weights (EMA {settings['ema']})")
     objective = _ROW_NAMES["iwae5"][1] if row["objective"] == "iwae" else "Trace_ELBO"
     return ", ".join(parts), objective
 
