@@ -1394,6 +1394,24 @@ def mnist_ema_summary(r: dict[str, Any]) -> str:
     )
 
 
+def pretrained_summary(r: dict[str, Any]) -> str:
+    """The README's lines on the committed model (from pretrained.json)."""
+    files = r["files"]
+    weights = "their average, `--ema`" if r["weights"] == "ema" else "as trained"
+    commit = r.get("trained_at_commit") or "-"
+    return (
+        f"`{r['path']}`, {r['size'] / 1e6:.1f} MB: the weights ({weights}; "
+        f"{files['model.safetensors'] / 1e6:.1f} MB), the settings, the training log "
+        f"(`metrics.csv`, {r['epochs']} epochs, {r['training_seconds'] / 3600:.1f} hours on this "
+        f"CPU, trained at commit {commit}), the evaluation (`evaluation.json` and the "
+        f"{r['num_points']:,} per-image estimates of `estimates.csv`) and two figures. Test NLL "
+        f"**{r['nll']:.2f}** nats (Monte Carlo standard error {r['mc_standard_error']:.3f}, K = "
+        f"{r['num_samples']} on all {r['num_points']:,} test images). Made by "
+        f"`{r['command']}`; a test evaluates its first {r['checked_points']} test images "
+        "(stored beside it, binarized) and checks the committed estimates."
+    )
+
+
 README_BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "train_speed": train_speed_summary,
     "eval_speed": eval_speed_summary,
