@@ -17,7 +17,9 @@ import torch
 from pyro import poutine
 from pyro.distributions.util import sum_rightmost
 from pyro.poutine.util import site_is_subsample
-from torch.distributions import biject_to
+from torch.distributions import biject_to, constraints
+from torch.distributions.mixture_same_family import MixtureSameFamilyConstraint
+from torch.distributions.transforms import Transform
 
 from pyro_vae.estimate.enumeration import (
     contract_sites,
@@ -38,11 +40,31 @@ __all__ = [
     "in_data_plate",
     "target_for",
     "tempered",
+    "to_unconstrained",
     "with_chains",
 ]
 
 Start = Literal["guide", "prior"]
 CHAIN_PLATE = "_pyro_vae_chains"
+
+
+def to_unconstrained(support: constraints.Constraint) -> Transform:
+    """The transform from unconstrained space onto ``support``: ``biject_to`` for every support.
+
+    torch registers no transform for the support of a ``MixtureSameFamily`` (the mixture prior,
+    the VampPrior); its values are those of its components, so theirs is used.
+
+    Example:
+        >>> import torch.distributions as D
+        >>> mix = D.MixtureSameFamily(D.Categorical(torch.ones(2)), D.Normal(torch.zeros(2), 1.0))
+        >>> to_unconstrained(mix.support)(torch.tensor([0.5]))
+        tensor([0.5000])
+        >>> to_unconstrained(constraints.positive)(torch.zeros(1))
+        tensor([1.])
+    """
+    while isinstance(support, MixtureSameFamilyConstraint):
+        support = support.base_constraint
+    return biject_to(support)
 
 
 class Target:
@@ -78,7 +100,7 @@ class Target:
         for name, site in trace.nodes.items():
             if site["type"] == "sample" and not site["is_observed"] and in_data_plate(site):
                 if not is_discrete(site):
-                    sites[name] = (site["value"].detach(), biject_to(site["fn"].support))
+                    sites[name] = (site["value"].detach(), to_unconstrained(site["fn"].support))
                 elif site["infer"].get("enumerate") == "parallel" or name in self.summed:
                     self.summed.add(name)
                 else:
@@ -196,7 +218,7 @@ class VAETarget(Target):
                 z = self.q().sample((num_chains,))
             else:
                 z = self.vae.prior().sample((num_chains, self.x.shape[0]))
-        return {"z": (z, biject_to(self.vae.prior().support))}
+        return {"z": (z, to_unconstrained(self.vae.prior().support))}
 
     def evaluate(
         self, zs: Mapping[str, torch.Tensor], num_chains: int, start: Start
