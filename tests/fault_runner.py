@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pyro_vae.running.training as training
+import pyro_vae.running.trainer as trainer
 from pyro_vae.cli.commands import main
 
 ACTIONS = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
@@ -52,23 +52,23 @@ def install(point: str, action: str) -> None:
         return calls[hook] == target
 
     if hook == "step":
-        real_step = training._Trainer._svi_step
+        real_step = trainer.Trainer._svi_step
 
         def step(self: Any, batch: Any, *args: Any) -> Any:
             if due("*"):
                 _act(action)
             return real_step(self, batch, *args)
 
-        training._Trainer._svi_step = step  # type: ignore[method-assign]
+        trainer.Trainer._svi_step = step  # type: ignore[method-assign]
     elif hook == "validate":
-        real_eval = training.evaluate_elbo
+        real_eval = trainer.evaluate_elbo
 
         def evaluate(*args: Any, **kwargs: Any) -> Any:
             if due("*"):
                 _act(action)
             return real_eval(*args, **kwargs)
 
-        training.evaluate_elbo = evaluate  # type: ignore[assignment]
+        trainer.evaluate_elbo = evaluate  # type: ignore[assignment]
     elif hook in ("write", "fsync"):
         real_mkstemp, real_fdopen, real_fsync = tempfile.mkstemp, os.fdopen, os.fsync
         temp_names: dict[int, str] = {}

@@ -50,7 +50,7 @@ def test_validation_and_evaluation_use_the_average_unless_asked_for_the_raw_weig
     from pyro_vae.estimate.dataset import evaluate_elbo
     from pyro_vae.hardware.parallel import noise_seed
 
-    seed = noise_seed(tiny.seed, 4)  # the test ELBO's stream (training._TEST)
+    seed = noise_seed(tiny.seed, 4)  # the test ELBO's stream (trainer._TEST)
     test = evaluate_elbo(averaged.vae, result.data.test, seed=seed)
     assert test["elbo"] == pytest.approx(result.test_elbo, rel=1e-6)
     argv = ["evaluate", str(run), "--num-samples", "10", "--limit", "5", "--overwrite"]

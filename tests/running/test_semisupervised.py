@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import metrics_without_time, sigint_at
 
-import pyro_vae.running.training as train_module
+import pyro_vae.running.trainer as train_module
 from pyro_vae import Config, InputError, load_run, train
 from pyro_vae.models.m2 import SemiSupervisedVAE
 from pyro_vae.running.semisupervised import choose_labels

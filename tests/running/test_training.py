@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import assert_runs_agree, metrics_without_time, sigint_at
 
-import pyro_vae.running.training as train_module
+import pyro_vae.running.trainer as train_module
 from pyro_vae import InputError, build_vae, evaluate_elbo, load_run, train
 from pyro_vae.data.splits import load_data
 from pyro_vae.estimate.importance import elbo_terms

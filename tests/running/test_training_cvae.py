@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import metrics_without_time, sigint_at
 
-import pyro_vae.running.training as train_module
+import pyro_vae.running.trainer as train_module
 from pyro_vae import Config, evaluate_run, load_run, train
 from pyro_vae.cli.commands import main
 from pyro_vae.models.cvae import ConditionalVAE

@@ -24,6 +24,7 @@ import safetensors
 import torch
 
 import pyro_vae.running.objectives as objectives
+import pyro_vae.running.trainer as trainer
 import pyro_vae.running.training as training
 from pyro_vae import Config
 from pyro_vae.cli.commands import main
@@ -275,8 +276,8 @@ def test_nonfinite_problem_finds_any_bad_gradient_element(first, second, problem
     parameters = [torch.zeros(len(first), requires_grad=True), torch.zeros(1, requires_grad=True)]
     parameters[0].grad, parameters[1].grad = torch.tensor(first), torch.tensor(second)
     no_grad = torch.zeros(2, requires_grad=True)  # a parameter without a gradient is skipped
-    assert training.nonfinite_problem(1.0, [*parameters, no_grad]) == problem
-    assert training.nonfinite_problem(math.nan, parameters) == "the training loss became nan"
+    assert objectives.nonfinite_problem(1.0, [*parameters, no_grad]) == problem
+    assert objectives.nonfinite_problem(math.nan, parameters) == "the training loss became nan"
 
 
 def _poisoned_objective(monkeypatch, bad_steps: set[int], what: str) -> None:
@@ -325,14 +326,14 @@ def test_a_non_finite_step_stops_training_and_keeps_the_last_checkpoint(
     _poisoned_objective(monkeypatch, {20}, what)  # epoch 2, step 7
     before_model = None
 
-    real_save = training._Trainer.save
+    real_save = trainer.Trainer.save
 
     def save(self):
         nonlocal before_model
         real_save(self)
         before_model = (run_dir / MODEL_FILE).read_bytes()
 
-    monkeypatch.setattr(training._Trainer, "save", save)
+    monkeypatch.setattr(trainer.Trainer, "save", save)
     assert main(_train_args(run_dir)) == 1
     err = capsys.readouterr().err.strip()
     assert err == (
@@ -352,6 +353,19 @@ def test_skipping_non_finite_steps_counts_them_and_stays_finite(tmp_path, monkey
     assert [row["skipped_steps"] for row in metrics] == [2, 1, 0]
     assert all(math.isfinite(row["train_objective"]) for row in metrics)
     assert all(torch.isfinite(t).all() for t in load_run(run_dir).vae.state_dict().values())
+
+
+def test_an_epoch_with_every_step_skipped_stops_the_run_in_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    run_dir = tmp_path / "run"
+    _poisoned_objective(monkeypatch, set(range(14, 27)), "loss")  # all 13 steps of epoch 2
+    assert main([*_train_args(run_dir), "--on-nonfinite", "skip"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "pyro-vae train: error: every step of epoch 2 was non-finite and skipped: lower "
+        f"--learning-rate; the checkpoint of epoch 1 in {run_dir} is kept"
+    )
+    assert read_checkpoint(run_dir)["epoch"] == 1
 
 
 def test_a_stopped_run_resumes_with_skipping_turned_on(tmp_path, monkeypatch):
