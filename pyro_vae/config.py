@@ -41,6 +41,9 @@ __all__ = [
 #: is a typo or a hostile config.json, refused before anything is allocated.
 MAX_WEIGHTS = 250_000_000
 
+#: The largest seed: the random generators behind torch, numpy and Pyro take 32-bit seeds.
+MAX_SEED = 2**32 - 1
+
 #: The settings that only some data sets read (their ``reads`` trait), and their unset values.
 _DATASET_SETTINGS = {
     "data_dir": None,
@@ -298,6 +301,11 @@ class Config:
     def validate(self) -> None:
         """Check ranges and combinations; raise :class:`InputError` naming the fix."""
         _positive_int("epochs", self.epochs, 50)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise InputError(
+                f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed}: pass e.g. "
+                f"{setting('seed', 0)}"
+            )
         _positive_int("batch_size", self.batch_size, 100)
         _positive_int("latent_dim", self.latent_dim, 50, upper=65_536)
         _positive_int("num_particles", self.num_particles, 1, upper=100_000)

@@ -79,6 +79,17 @@ CASES: list[Case] = [
     cli("negative-time-budget", "a budget", "train", "--time-budget", "-1"),
     cli("zero-samples", "a sample count", "evaluate", RUN, "--num-samples", "0"),
     cli("text-seed", "a seed", "evaluate", RUN, "--seed", "abc"),
+    cli("negative-seed", "a seed", "train", "--seed", "-1"),
+    cli("huge-seed", "a seed", "evaluate", RUN, "--seed", "99999999999999999999"),
+    api("config-seed-out-of-range", "a seed", f'train(Config(seed=2**40), "{WORK}/new")'),
+    api("config-zero-epochs", "a count", f'train(Config(epochs=0), "{WORK}/new")'),
+    api("proposals-as-a-string", "proposals", f'evaluate_run("{RUN}", proposals="prior")'),
+    api("limit-zero-api", "a count", f'evaluate_run("{RUN}", limit=0)'),
+    api(
+        "uint8-images-api",
+        "data values",
+        f'evaluate_run("{RUN}", x=torch.zeros(2, 64, dtype=torch.uint8), write=False)',
+    ),
     cli("bad-ks", "a list of K", "compare-estimators", RUN, "--ks", "1,ten"),
     cli("sample-zero", "a count", "sample", RUN, "-n", "0"),
     cli("zero-flow-layers", "a count", "train", "--flow-layers", "0"),
@@ -270,6 +281,9 @@ CASES: list[Case] = [
         "npz",
         "--data-file",
         f"{WORK}/nokey.npz",
+    ),
+    cli(
+        "npy-data-file", "a data file", "train", "--dataset", "npz", "--data-file", f"{WORK}/a.npy"
     ),
     api(
         "train-on-nan-data",
@@ -573,6 +587,7 @@ def make_workspace(root: Path) -> None:
     np.savez(root / "grey.npz", x_train=np.full((20, 4), 0.5))
     np.savez(root / "eight-bit.npz", x_train=np.full((20, 4), 128 / 255, dtype=np.float32))
     np.savez(root / "nokey.npz", images=np.zeros((20, 4)))
+    np.save(root / "a.npy", np.zeros((20, 4)))
     write_idx_folder(root / "idx")
 
     def copy(name: str) -> Path:
@@ -641,6 +656,7 @@ def run_case(case: Case, root: Path) -> tuple[str, str]:
             outcome, message = f"exit {code}", err.getvalue()
         else:
             namespace = {name: getattr(pyro_vae, name) for name in pyro_vae.__all__}
+            namespace["torch"] = sys.modules["torch"]  # for data given as tensors
             try:
                 eval(case.call.replace(WORK, str(root)), namespace)
                 outcome, message = "no error", ""

@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from pyro_vae.config import RESUMABLE_OPTIONS, Config
+from pyro_vae.config import MAX_SEED, RESUMABLE_OPTIONS, Config
 from pyro_vae.errors import InputError
 from pyro_vae.hardware.devices import DEVICES
 from pyro_vae.registry import family
@@ -26,10 +26,10 @@ __all__ = [
     "chain_options",
     "config_overrides",
     "count",
-    "integer",
     "integers",
     "positive",
     "proposals",
+    "seed",
     "unrecognized",
 ]
 
@@ -364,17 +364,22 @@ def _at_least(least: int, value: str, name: str, kind: str, example: int) -> int
     return number
 
 
-def integer(value: str, name: str) -> int:
-    """The integer an option's text spells (a seed, say).
+def seed(value: str, name: str = "--seed") -> int:
+    """The seed an option's text spells: an integer from 0 to ``MAX_SEED`` (2**32 - 1).
 
     Example:
-        >>> integer("-3", "--seed")
-        -3
+        >>> seed("42")
+        42
     """
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise InputError(f"{name} must be an integer, got {value!r}: pass e.g. {name} 0") from None
+        number = -1
+    if not 0 <= number <= MAX_SEED:
+        raise InputError(
+            f"{name} must be an integer from 0 to {MAX_SEED}, got {value!r}: pass e.g. {name} 0"
+        )
+    return number
 
 
 def integers(value: str, option: str) -> list[int]:

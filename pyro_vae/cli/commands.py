@@ -23,10 +23,10 @@ from pyro_vae.cli.arguments import (
     build_parser,
     chain_options,
     config_overrides,
-    integer,
     integers,
     positive,
     proposals,
+    seed,
     unrecognized,
 )
 from pyro_vae.config import Config
@@ -82,7 +82,7 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
 
     options = {
         "proposals": proposals(args.proposal),
-        "seed": integer(args.seed, "--seed"),
+        "seed": seed(args.seed),
         "batch_size": positive(args.batch_size, "--batch-size"),
         "dtype": torch.float64 if args.float64 else torch.float32,
         "progress": sys.stderr.isatty(),
@@ -259,7 +259,7 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
     options = {
         "num_points": positive(args.num_points, "--num-points"),
         "schedules": integers(args.schedules, "--schedules"),
-        "seed": integer(args.seed, "--seed"),
+        "seed": seed(args.seed),
         "overwrite": args.overwrite,
         "progress": sys.stderr.isatty(),
         **chain_options(args),
@@ -301,7 +301,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from pyro_vae.plots.kinds import save_figure
 
     num = positive(args.num, "-n")
-    seed = integer(args.seed, "--seed")
+    random_seed = seed(args.seed)
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
@@ -309,7 +309,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if run.data.image_shape is None:
         raise InputError(f"the data of {args.run_dir} are not images: there is nothing to draw")
     output = output or figure_path(run.path, "samples")
-    torch.manual_seed(seed)
+    torch.manual_seed(random_seed)
     save_figure(samples_figure(run.vae, num, run.data.image_shape), output)
     print(f"wrote {num} samples to {output}")
     return 0
@@ -320,7 +320,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from pyro_vae.running.evaluation import run_test_data
 
     kind = PLOT_KINDS.check(args.kind)
-    seed = integer(args.seed, "--seed")
+    random_seed = seed(args.seed)
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output, ".png")
@@ -330,7 +330,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         splits = run_test_data(run, **_data_options(args))
         return splits.test, splits.y_test
 
-    figure = draw_figure(kind, FigureSource(run, load_test), seed)
+    figure = draw_figure(kind, FigureSource(run, load_test), random_seed)
     output = output or figure_path(run.path, kind)
     save_figure(figure, output)
     print(f"wrote the {kind} figure of {args.run_dir} to {output}")

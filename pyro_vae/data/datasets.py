@@ -218,12 +218,19 @@ def _npz(data_file: str | None) -> RawData:
     if not path.is_file():
         raise InputError(f"data file {path} does not exist: check {setting('data_file')}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: np.asarray(npz[k]) for k in npz.files}
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.ndarray):  # an ndarray: a .npy file (below)
+            with loaded as npz:
+                arrays = {k: np.asarray(npz[k]) for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(
             f"{path} is not a readable .npz file ({exc}): save it with numpy.savez"
         ) from None
+    if isinstance(loaded, np.ndarray):
+        raise InputError(
+            f"{path} holds one unnamed array (a .npy file): save it as "
+            "numpy.savez('FILE.npz', x_train=array) and pass the .npz file"
+        )
     if "x_train" not in arrays:
         raise InputError(
             f"{path} has no array x_train (found: {', '.join(arrays) or 'none'}): "

@@ -16,13 +16,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
+from pyro_vae.config import MAX_SEED
 from pyro_vae.data.batches import dequantize_fixed
-from pyro_vae.data.splits import DataSplits, load_data
+from pyro_vae.data.splits import DataSplits, check_data, load_data
 from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.ais import AISLikelihood, gradient_evaluations
 from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
@@ -144,6 +145,37 @@ class RunComparison:
     num_points: int
 
 
+#: the names ``proposals`` may hold
+METHODS: tuple[str, ...] = get_args(Method)
+
+
+def _check_options(
+    counts: Sequence[int],
+    proposals: Sequence[str],
+    seed: int,
+    limit: int | None,
+    batch_size: int,
+    *,
+    name: str = "num_samples",
+) -> None:
+    """Refuse, naming the argument, what the command line could never pass to the estimators."""
+    if isinstance(proposals, str) or not all(p in METHODS for p in proposals) or not proposals:
+        raise InputError(
+            f"proposals must be a sequence of {', '.join(METHODS)}, got {proposals!r}: pass "
+            "e.g. proposals=('guide',)"
+        )
+    numbers = [(name, k, 1) for k in counts] + [("batch_size", batch_size, 1), ("seed", seed, 0)]
+    numbers += [] if limit is None else [("limit", limit, 1)]
+    for what, value, least in numbers:
+        integral = isinstance(value, int) and not isinstance(value, bool)
+        if not integral or value < least or (what == "seed" and value > MAX_SEED):
+            most = f" to {MAX_SEED}" if what == "seed" else ""
+            raise InputError(
+                f"{what} must be an integer from {least}{most}, got {value!r}: pass e.g. "
+                f"{what}={least}"
+            )
+
+
 def _points(
     run: Run, x: torch.Tensor | None, limit: int | None, data: Mapping[str, str | None]
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -157,9 +189,17 @@ def _points(
             f"the run's model takes {run.data.data_dim} values per datapoint but x has "
             f"{x.shape[-1]}: pass data of the run's width"
         )
-    elif run.data.dequantize_bits:  # given as pixel levels, scored as the run's data were
+    else:  # checked as the run's own data were when they were loaded
         width = run.data.data_dim - run.data.condition_dim
-        x = dequantize_fixed(x, run.data.dequantize_bits, columns=width)
+        if x.dtype not in (torch.float32, torch.float64):
+            raise InputError(
+                f"x holds {str(x.dtype).removeprefix('torch.')} values: pass float32 or float64 "
+                "data scaled as the run's were (pixel levels: x.float() / 255)"
+            )
+        support = support_of(run.vae.likelihood)
+        check_data(x[..., :width], support, binarize=False, what="x", bits=run.config.data_bits)
+        if run.data.dequantize_bits:  # given as pixel levels, scored as the run's data were
+            x = dequantize_fixed(x, run.data.dequantize_bits, columns=width)
     if limit is not None:
         x, labels = x[:limit], None if labels is None else labels[:limit]
     return x, labels
@@ -324,6 +364,7 @@ def evaluate_run(
     """
     target = resolve_device(device)  # a bad device is refused before anything is read
     use_compile(compile, 0)  # a bad mode too
+    _check_options([num_samples], proposals, seed, limit, batch_size)
     run = as_run(run)
     points, labels = _points(run, x, limit, data or {})
     if write:  # refused before any work, but after the data's own errors
@@ -421,6 +462,8 @@ def compare_run(
         [(10, 'guide'), (10, 'prior')]
     """
     where = resolve_device(device)  # a bad device is refused before anything is read
+    ks = list(ks)
+    _check_options(ks, proposals, seed, limit, batch_size, name="ks")
     run = as_run(run)
     points, _ = _points(run, x, limit, data or {})
     target = comparison_path(Path(output) if output else run.path)

@@ -98,6 +98,10 @@ def train(
     run_dir, target = Path(run_dir), resolve_device(device)
     if vae is not None and not isinstance(vae, VAE):
         raise TypeError(f"vae must be a pyro_vae.VAE, got {type(vae).__name__}")
+    if config is not None and not isinstance(config, Config):
+        raise TypeError(f"config must be a pyro_vae.Config, got {type(config).__name__}")
+    if config is not None:  # one built directly is checked (and coerced) as from_dict does
+        config = config.replace()
     if resume:  # settings are checked before the directory is locked or touched
         config = resumed_config(run_dir, config, vae)
     elif config is None:

@@ -211,6 +211,8 @@ def _read_document(run_dir: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path} is not valid JSON ({exc}): restore it or train again") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path} ({exc.strerror}): check its permissions") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{path} is not a {FORMAT} config: not a run directory of this version")
     return doc

@@ -9,10 +9,10 @@ from pyro_vae.cli.arguments import (
     build_parser,
     chain_options,
     config_overrides,
-    integer,
     integers,
     positive,
     proposals,
+    seed,
     unrecognized,
 )
 from pyro_vae.errors import InputError
@@ -22,9 +22,10 @@ def test_value_checks_name_the_option_and_an_example():
     assert positive("3", "--limit") == 3
     with pytest.raises(InputError, match="--limit must be a positive integer, got '0'"):
         positive("0", "--limit")
-    assert integer("-1", "--seed") == -1
-    with pytest.raises(InputError, match="pass e.g. --seed 0"):
-        integer("one", "--seed")
+    assert seed("0") == 0 and seed(str(2**32 - 1)) == 2**32 - 1
+    for bad in ("one", "-1", str(2**32), "99999999999999999999"):
+        with pytest.raises(InputError, match=r"--seed must be an integer from 0 to 4294967295"):
+            seed(bad)
     assert integers("1000,10,10", "--ais-steps") == [10, 1000]
     with pytest.raises(InputError, match="--ais-steps must be positive integers"):
         integers("10,,100", "--ais-steps")

@@ -248,3 +248,18 @@ def test_a_users_own_vae_gets_the_standard_figures(tmp_path, tiny):
         "interp.png",
         "latent.png",
     }
+
+
+def test_a_config_built_directly_is_checked_before_anything_is_written(tmp_path):
+    from pyro_vae import Config
+
+    with pytest.raises(InputError, match="epochs must be a positive integer, got 0"):
+        train(Config(epochs=0), tmp_path / "zero")
+    with pytest.raises(InputError, match="seed must be an integer from 0 to 4294967295, got -1"):
+        train(Config(seed=-1), tmp_path / "negative")
+    with pytest.raises(TypeError, match="config must be a pyro_vae.Config, got dict"):
+        train({"epochs": 1}, tmp_path / "dict")
+    assert not list(tmp_path.iterdir())
+    # a number given as text is read as from_dict reads it
+    result = train(Config(epochs=1, latent_dim="2", hidden_dims=(8,)), tmp_path / "text")
+    assert load_run(result.run_dir).config.latent_dim == 2

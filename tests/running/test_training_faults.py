@@ -355,9 +355,7 @@ def test_skipping_non_finite_steps_counts_them_and_stays_finite(tmp_path, monkey
     assert all(torch.isfinite(t).all() for t in load_run(run_dir).vae.state_dict().values())
 
 
-def test_an_epoch_with_every_step_skipped_stops_the_run_in_one_line(
-    tmp_path, monkeypatch, capsys
-):
+def test_an_epoch_with_every_step_skipped_stops_the_run_in_one_line(tmp_path, monkeypatch, capsys):
     run_dir = tmp_path / "run"
     _poisoned_objective(monkeypatch, set(range(14, 27)), "loss")  # all 13 steps of epoch 2
     assert main([*_train_args(run_dir), "--on-nonfinite", "skip"]) == 1

@@ -53,6 +53,20 @@ def test_a_pickle_in_place_of_the_weights_is_refused_and_never_run(run_dir, monk
     assert not (path / "pwned").exists()
 
 
+def test_a_config_that_cannot_be_read_is_one_clear_error(run_dir, monkeypatch):
+    path, _ = run_dir
+    real = Path.read_text
+
+    def denied(self, *args, **kwargs):
+        if self.name == CONFIG_FILE:
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)  # as root, chmod cannot deny a read
+    with pytest.raises(InputError, match=r"cannot read .*config.json \(Permission denied\)"):
+        load_run(path)
+
+
 def test_truncated_weights_are_refused(run_dir):
     path, _ = run_dir
     data = (path / MODEL_FILE).read_bytes()
