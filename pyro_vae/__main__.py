@@ -2,7 +2,7 @@
 
 import sys
 
-from pyro_vae.cli.commands import main
+from pyro_vae.cli.launch import main
 
 __all__: list[str] = []
 

@@ -18,11 +18,15 @@ arguments its signature names, so a new part is one class or function plus one e
         def __init__(self, latent_dim: int) -> None: ...
 
 Each registry is also listed by family name (:func:`family`), which is how
-:class:`~pyro_vae.Config` checks the names it holds without importing a part module.
+:class:`~pyro_vae.Config` checks the names it holds without importing a part module. A registry
+fills as the modules of its entries are imported; the first time any registry is read, the
+whole API (:mod:`pyro_vae._api`) is imported, so that every entry is there however the package
+was entered (``import pyro_vae`` itself imports nothing heavy).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +40,18 @@ __all__ = ["Registry", "RegistryEntry", "families", "family"]
 T = TypeVar("T")
 
 _FAMILIES: dict[str, Registry[Any]] = {}
+_LOADED: list[bool] = []  # [True] once the whole API has been imported
+
+
+def _load() -> None:
+    """Import the whole API once (every module that registers an entry), before a registry read.
+
+    The import happens by name, not by an import statement: this module is at the bottom of
+    the package and the API at its top.
+    """
+    if not _LOADED:
+        _LOADED.append(True)  # first: the API's own imports read registries as they fill them
+        importlib.import_module("pyro_vae._api")
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Return the factory registered as ``name``; raise :class:`InputError` if unknown."""
+        _load()
         self.check(name)
         return self._entries[name].factory
 
@@ -124,6 +141,7 @@ class Registry(Generic[T]):
 
     def check(self, name: str) -> str:
         """Return ``name`` if it is registered, else raise an error listing the valid names."""
+        _load()
         if name not in self._entries:
             valid = ", ".join(self._entries)
             given = where(self.option.lstrip("-").replace("-", "_"))
@@ -132,13 +150,16 @@ class Registry(Generic[T]):
 
     def names(self) -> tuple[str, ...]:
         """The registered names, in registration order."""
+        _load()
         return tuple(self._entries)
 
     def entries(self) -> Iterator[RegistryEntry[T]]:
         """Iterate over the registered entries, in registration order."""
+        _load()
         return iter(self._entries.values())
 
     def __contains__(self, name: object) -> bool:
+        _load()
         return name in self._entries
 
 
@@ -162,6 +183,7 @@ def family(name: str) -> Registry[Any]:
         >>> family("prior") is pyro_vae.PRIORS
         True
     """
+    _load()
     try:
         return _FAMILIES[name]
     except KeyError:
@@ -170,4 +192,5 @@ def family(name: str) -> Registry[Any]:
 
 def families() -> tuple[str, ...]:
     """The names of every family that has a registry, in the order they were created."""
+    _load()
     return tuple(_FAMILIES)

@@ -40,8 +40,9 @@ LAYERS = (
     ("cli",),
 )
 RANK = {folder: rank for rank, layer in enumerate(LAYERS) for folder in layer}
-#: The public API and ``python -m pyro_vae`` sit on top of everything and may import anything.
-TOP = {"__init__", "__main__"}
+#: The public API (``__init__``, and ``_api`` that it loads on first use) and ``python -m
+#: pyro_vae`` sit on top of everything and may import anything.
+TOP = {"__init__", "_api", "__main__"}
 
 
 def _folder(module: str) -> str:

@@ -14,6 +14,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from pyro_vae.cli.top import COMMANDS, EXIT_INPUT_ERROR, top_parser
 from pyro_vae.config import MAX_SEED, RESUMABLE_OPTIONS, Config
 from pyro_vae.errors import InputError
 from pyro_vae.hardware.devices import DEVICES
@@ -32,22 +33,6 @@ __all__ = [
     "seed",
     "unrecognized",
 ]
-
-EXIT_INPUT_ERROR = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in one line, with exit status 2.
-
-    It takes no abbreviated options: ``--latent`` must not silently mean ``--latent-dim``.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -107,15 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         >>> build_parser().parse_args(["evaluate", "runs/digits"]).proposal
         'guide'
     """
-    from pyro_vae._version import __version__
-
-    parser = _Parser(prog="pyro-vae", description="Variational autoencoders as Pyro programs.")
-    parser.add_argument("--version", action="version", version=f"pyro-vae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser, sub = top_parser()
 
     p_train = sub.add_parser(
         "train",
-        help="train a VAE and write a run directory",
+        help=COMMANDS["train"],
         description="Train a VAE with SVI. Settings come from the defaults, then --config, then "
         "the options below.",
     )
@@ -151,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_eval = sub.add_parser(
         "evaluate",
-        help="estimate the test-set log P(X) of a trained run (importance sampling / naive)",
+        help=COMMANDS["evaluate"],
         description="Estimate log P(X) of every test point with K samples from the guide "
         "(importance sampling) and/or the prior (naive Monte Carlo); print the test NLL with its "
         "standard error, mean ESS, share of unreliable Pareto k-hat and the ELBO. Writes the "
@@ -181,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_cmp = sub.add_parser(
         "compare-estimators",
-        help="the log P(X) estimators against K (and AIS), as a table and a CSV",
+        help=COMMANDS["compare-estimators"],
         description="Run the importance-sampling and the naive estimator for each K, and AIS "
         "for each schedule length if asked, and print their mean test log P(X) with standard "
         "errors (and the exact value for a linear-gaussian run). Writes the table into the run "
@@ -211,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_bdmc = sub.add_parser(
         "bdmc",
-        help="bound log P(X) of simulated data from both sides with AIS (BDMC)",
+        help=COMMANDS["bdmc"],
         description="Simulate (z, x) from the run's model, then run forward AIS (a stochastic "
         "lower bound of log P(x)) and reverse AIS from the true z (an upper bound) for each "
         "schedule length; print the bounds and their gap and write them into the run directory.",
@@ -225,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bdmc.add_argument("--seed", default="0", help="random seed (default: 0)")
     p_bdmc.add_argument("--overwrite", action="store_true", help="replace an earlier table")
 
-    p_sample = sub.add_parser("sample", help="draw images from a trained model into a PNG grid")
+    p_sample = sub.add_parser("sample", help=COMMANDS["sample"])
     p_sample.add_argument("run_dir", metavar="RUN_DIR")
     p_sample.add_argument("-n", "--num", default="64", help="number of samples (default: 64)")
     p_sample.add_argument(
@@ -235,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_export = sub.add_parser(
         "export",
-        help="copy a run into a compact folder to share: one set of weights, no training state",
+        help=COMMANDS["export"],
         description="Copy a run's settings, training log, evaluation and figures, and the "
         "weights its evaluation uses, into a new folder that every command reading a run "
         "accepts (it cannot resume). With --ema the average of the weights is kept, halving "
@@ -244,9 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("run_dir", metavar="RUN_DIR")
     p_export.add_argument("destination", metavar="DEST", help="a new (or empty) folder")
 
-    p_presets = sub.add_parser(
-        "presets", help="list the documented configurations that train --preset takes"
-    )
+    p_presets = sub.add_parser("presets", help=COMMANDS["presets"])
     p_presets.add_argument(
         "name", nargs="?", metavar="NAME", help="print this preset's settings as a config file"
     )
@@ -256,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
     p_plot = sub.add_parser(
         "plot",
-        help="draw one figure of a run into a PNG file",
+        help=COMMANDS["plot"],
         description=f"Draw one figure of a trained run. Kinds: {kinds}.",
     )
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
