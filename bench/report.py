@@ -1310,6 +1310,18 @@ def _mnist_ema(r: dict[str, Any]) -> str:
     )
 
 
+def _cli_speed(r: dict[str, Any]) -> str:
+    rows = [[f"`{row['command']}`", f"{row['median_seconds']:.2f}"] for row in r["rows"]]
+    return (
+        "## Command-line start (`bench/cli_speed.py`)\n\n"
+        f"Wall-clock seconds to answer, each command in a fresh process (median of "
+        f"{r['repeats']} runs): help, version and a mistyped command are answered before torch "
+        "is imported; a command's own help and option errors build its full parser, which "
+        "imports the package.\n\n"
+        f"{_table(['command', 'seconds'], rows)}\n\n{_machine(r)}\n"
+    )
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "train_speed": _train_speed,
     "eval_speed": _eval_speed,
@@ -1329,6 +1341,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "folder_speed": _folder_speed,
     "conv_residual": _conv_residual,
     "readme_figures": _readme_figures,
+    "cli_speed": _cli_speed,
 }
 
 
