@@ -329,7 +329,9 @@ class Config:
                 f"{_hidden_example()}"
             )
         if self.prior_components is not None:
-            _positive_int("prior_components", self.prior_components, 10, upper=100_000)
+            # the prior's density is computed against every component: memory grows with
+            # batch x components x latent_dim (100,000 components took 14 GB at the defaults)
+            _positive_int("prior_components", self.prior_components, 10, upper=10_000)
         _positive_int("flow_layers", self.flow_layers, 2, upper=64)
         _positive_int("mixtures", self.mixtures, 10, upper=256)
         _positive_int("data_bits", self.data_bits, 8, upper=16)

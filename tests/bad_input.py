@@ -74,6 +74,7 @@ CASES: list[Case] = [
     cli("zero-learning-rate", "a rate", "train", "--learning-rate", "0"),
     cli("text-for-number", "a number", "train", "--latent-dim", "many"),
     cli("huge-latent", "a size", "train", "--latent-dim", "100000000"),
+    cli("huge-prior", "a size", "train", "--prior", "vamp", "--prior-components", "100000"),
     cli("negative-beta", "a weight", "train", "--beta", "-1"),
     cli("validation-fraction-one", "a fraction", "train", "--validation-fraction", "1"),
     cli("negative-time-budget", "a budget", "train", "--time-budget", "-1"),

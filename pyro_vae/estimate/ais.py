@@ -64,7 +64,7 @@ from tqdm import tqdm  # text bars: shown only on a terminal, so no widget depen
 
 from pyro_vae.estimate.compiled_potential import CompiledPotential
 from pyro_vae.estimate.diagnostics import ess_from_sums, pareto_khat, standard_error_from_ess
-from pyro_vae.estimate.importance import LogLikelihood, default_dtype
+from pyro_vae.estimate.importance import LogLikelihood, check_batched, default_dtype
 from pyro_vae.estimate.targets import Start, Target, in_data_plate, target_for, tempered
 
 __all__ = [
@@ -364,6 +364,7 @@ def annealed_importance_sampling(
     betas = _betas(schedule, num_steps)
     if reverse:
         betas = betas.flip(0)
+    check_batched(model, x)
     x = x.to(dtype)
     args = tuple(a.to(dtype) if _floating(a) else a for a in args)
     with default_dtype(dtype):

@@ -51,6 +51,7 @@ from pyro_vae.estimate.enumeration import (
     prepare,
     sampling_discrete,
 )
+from pyro_vae.models.vae import VAE
 
 __all__ = [
     "DATA_PLATE",
@@ -58,6 +59,7 @@ __all__ = [
     "ElboTerms",
     "LogLikelihood",
     "Proposal",
+    "check_batched",
     "default_chunk_size",
     "default_dtype",
     "elbo_terms",
@@ -476,6 +478,27 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
 
 
 @torch.no_grad()
+def check_batched(model: Callable[..., Any], x: torch.Tensor) -> None:
+    """Refuse one datapoint without its batch dimension, for the programs of a VAE.
+
+    A VAE's networks take ``[D]`` as readily as ``[B, D]``, and its data plate would then count
+    the D values as D datapoints: one estimate per pixel, silently.
+
+    Example:
+        >>> from pyro_vae import Config, build_vae
+        >>> vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+        >>> check_batched(vae.model, torch.zeros(4))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: x has shape (4,), one datapoint without a batch dimension: pass x[None] ...
+    """
+    if isinstance(getattr(model, "__self__", None), VAE) and x.dim() == 1:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}, one datapoint without a batch dimension: pass "
+            f"x[None] (a batch of one) or a batch [B, {x.shape[0]}]"
+        )
+
+
 def log_likelihood(
     model: Callable[..., Any],
     guide: Callable[..., Any] | None,
@@ -523,6 +546,7 @@ def log_likelihood(
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
+    check_batched(model, x)
     x = x.to(dtype)
     args = tuple(_cast(a, dtype) for a in args)
     batch = x.shape[0]

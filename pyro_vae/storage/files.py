@@ -31,6 +31,7 @@ from pyro_vae.errors import InputError
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_writable",
     "flatten_state",
     "read_rows",
     "read_safetensors",
@@ -97,6 +98,27 @@ def _write_error(path: Path, exc: OSError) -> InputError:
         f"cannot write {path} ({exc.strerror or exc}): free disk space or choose a writable "
         f"directory; {kept}"
     )
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse, before any work, a folder that a result could not be written into.
+
+    A file is created and removed there: the only check that holds for every user (root
+    included) and every kind of mount.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> check_writable(pathlib.Path(tempfile.mkdtemp()))
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".pyro-vae-check.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write into {folder} ({exc.strerror or exc}): make it writable or work on a "
+            "copy; nothing was computed"
+        ) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

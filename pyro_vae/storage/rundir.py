@@ -46,6 +46,7 @@ from pyro_vae.storage.datainfo import DataInfo, describe_model
 from pyro_vae.storage.files import (
     atomic_write_bytes,
     atomic_write_text,
+    check_writable,
     flatten_state,
     read_rows,
     read_safetensors,
@@ -447,13 +448,15 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
 def check_replaceable(path: Path, overwrite: bool, what: str) -> None:
     """Refuse to replace an earlier result at ``path`` unless ``overwrite``.
 
-    Called before the work that would replace it, so that nothing is computed in vain.
+    Called before the work that would replace it, so that nothing is computed in vain; the
+    folder must be writable too.
 
     Args:
         path: the file a result would be written to.
         overwrite: the user asked to replace it.
         what: what the file holds, for the message (``"evaluation"``, ``"comparison"``).
     """
+    check_writable(path.parent)
     if overwrite or not path.exists():
         return
     detail = ""

@@ -155,3 +155,16 @@ def test_log_weights_near_minus_ten_thousand_of_an_all_one_image():
     assert abs(res.estimate[0] - exact) < 4 * res.standard_error[0] + 1e-5 * abs(exact)
     naive = log_likelihood(vae.model, None, x, 20_000, proposal="prior")
     assert abs(naive.estimate[0] - exact) < 1e-5 * abs(exact)  # the prior is exact here
+
+
+def test_one_image_without_its_batch_dimension_is_refused_not_read_as_many():
+    from pyro_vae import Config, build_vae
+    from pyro_vae.estimate.ais import annealed_importance_sampling
+
+    vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=5)
+    image = torch.bernoulli(torch.full((5,), 0.5))
+    with pytest.raises(ValueError, match=r"x has shape \(5,\), one datapoint without a batch"):
+        log_likelihood(vae.model, vae.guide, image, num_samples=10)
+    with pytest.raises(ValueError, match=r"pass x\[None\]"):
+        annealed_importance_sampling(vae.model, vae.guide, image, num_steps=2)
+    assert log_likelihood(vae.model, vae.guide, image[None], num_samples=10).estimate.shape == (1,)

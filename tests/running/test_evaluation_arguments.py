@@ -65,3 +65,19 @@ def test_data_given_as_x_are_checked_as_the_runs_own_data_were(run_dir, change, 
     evaluate_run(run_dir, num_samples=5, x=x, write=False)  # the binary images themselves pass
     with pytest.raises(InputError, match=message):
         evaluate_run(run_dir, num_samples=5, x=change(x), write=False)
+
+
+def test_a_run_directory_that_cannot_be_written_is_refused_before_the_work(run_dir, monkeypatch):
+    import pyro_vae.estimate.dataset as dataset
+    import pyro_vae.storage.files as files
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the estimates were computed")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refused)  # as root, chmod cannot refuse
+    monkeypatch.setattr(dataset, "estimate_dataset", never)
+    with pytest.raises(InputError, match=r"cannot write into .*run \(Permission denied\)"):
+        evaluate_run(run_dir, num_samples=5)
