@@ -201,6 +201,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"argmax_y P(y) P(x|y) {100 * classes['bayes_error']:.2f} %; "
             f"mean log P(x, y) {classes['log_p_x_y']:.3f}"
         )
+    if result.kept:
+        print(
+            f"{result.path} keeps the earlier {', '.join(result.kept)} estimates of these points "
+            "beside these"
+        )
     for line in result.summary["warnings"]:
         print(f"warning: {line}")
     return 0

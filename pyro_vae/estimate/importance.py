@@ -477,7 +477,6 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-@torch.no_grad()
 def check_batched(model: Callable[..., Any], x: torch.Tensor) -> None:
     """Refuse one datapoint without its batch dimension, for the programs of a VAE.
 
@@ -499,6 +498,7 @@ def check_batched(model: Callable[..., Any], x: torch.Tensor) -> None:
         )
 
 
+@torch.no_grad()
 def log_likelihood(
     model: Callable[..., Any],
     guide: Callable[..., Any] | None,

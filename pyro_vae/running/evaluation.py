@@ -11,6 +11,7 @@ run is evaluated on.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,7 +54,7 @@ from pyro_vae.storage.rundir import (
     as_run,
     check_replaceable,
     comparison_path,
-    evaluation_path,
+    kept_proposals,
     read_metrics,
     write_bdmc,
     write_comparison,
@@ -117,8 +118,10 @@ class RunEvaluation:
         run: the evaluated run.
         evaluation: the log P(X) estimates per proposal (and the exact value when known).
         elbo: the single-sample ELBO and its terms on the same points.
-        summary: what ``evaluation.json`` holds.
+        summary: this evaluation's summary (``evaluation.json`` adds the kept proposals').
         path: the file the summary was written to (``None`` with ``write=False``).
+        kept: the proposals of an earlier evaluation of the same points that the run
+            directory keeps beside these (:func:`pyro_vae.storage.rundir.kept_proposals`).
     """
 
     run: Run
@@ -126,6 +129,7 @@ class RunEvaluation:
     elbo: dict[str, float]
     summary: dict[str, Any]
     path: Path | None
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,12 @@ def _check_options(
                 f"{what} must be an integer from {least}{most}, got {value!r}: pass e.g. "
                 f"{what}={least}"
             )
+
+
+def _fingerprint(points: torch.Tensor) -> str:
+    """A digest of the evaluated points: evaluations of the same points accumulate."""
+    data = points.detach().to("cpu", torch.float64).contiguous().numpy().tobytes()
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _points(
@@ -367,8 +377,10 @@ def evaluate_run(
     _check_options([num_samples], proposals, seed, limit, batch_size)
     run = as_run(run)
     points, labels = _points(run, x, limit, data or {})
+    same = {"points": _fingerprint(points), "seed": seed, "weights": run.weights}
+    kept: tuple[str, ...] = ()
     if write:  # refused before any work, but after the data's own errors
-        check_replaceable(evaluation_path(run.path), overwrite, "evaluation")
+        kept = kept_proposals(run.path, same, proposals, overwrite)
     with running(target) as (workers, target):
         run.vae.to(target)
         evaluation = evaluate_log_likelihood(
@@ -397,18 +409,21 @@ def evaluate_run(
         # a conditional model's estimates are of log P(Y|X), the target given the condition
         **({"condition": run.config.condition} if run.data.condition_dim else {}),
         "warnings": reliability_warnings(evaluation.results.values()),
-        "weights": run.weights,  # "ema": the moving average of the weights (--ema)
+        **same,  # what a later evaluation of other proposals must share to be added to this one
     }
+    for name, result in evaluation.results.items():  # each proposal's own, kept with it
+        summary["proposals"][name]["warnings"] = reliability_warnings([result])
     bpd = bits_per_dim(run, summary)
     if bpd:
         summary["bits_per_dim"] = bpd
     write = write and workers.main  # rank 0 alone writes
-    path = write_evaluation(run.path, summary, evaluation.per_point_rows()) if write else None
+    rows = evaluation.per_point_rows()
+    path = write_evaluation(run.path, summary, rows, keep=kept) if write else None
     if path is not None and (run.path / "tensorboard").is_dir():  # a run logged to TensorBoard
         from pyro_vae.running.board import log_evaluation  # (imports matplotlib)
 
         log_evaluation(run.path, summary, len(read_metrics(run.path)))
-    return RunEvaluation(run, evaluation, elbo, summary, path)
+    return RunEvaluation(run, evaluation, elbo, summary, path, kept)
 
 
 def _compiled(

@@ -226,7 +226,7 @@ def read_safetensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], di
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    r"""Write ``rows`` (dicts with the same keys) as a CSV file with a header, atomically.
+    r"""Write ``rows`` as a CSV file with a header, atomically (a key a row lacks: empty).
 
     Example:
         >>> import tempfile
@@ -238,7 +238,8 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())

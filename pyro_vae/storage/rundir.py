@@ -76,6 +76,7 @@ __all__ = [
     "evaluation_path",
     "figure_files",
     "figure_path",
+    "kept_proposals",
     "load_run",
     "load_weights",
     "read_bdmc",
@@ -484,14 +485,53 @@ def comparison_path(path: str | Path) -> Path:
     return path / COMPARISON_FILE if path.is_dir() else path
 
 
+def kept_proposals(
+    run_dir: Path, same: Mapping[str, Any], proposals: Sequence[str], overwrite: bool
+) -> tuple[str, ...]:
+    """The proposals of the stored evaluation that an evaluation of ``proposals`` keeps.
+
+    Evaluations of the same points (``same``: their digest, the seed and the weights, as the
+    summary records them) accumulate: AIS added later keeps the importance-sampling estimates.
+    Called before the work: replacing a proposal's estimates, or an evaluation of other points,
+    is refused without ``overwrite``.
+    """
+    path = evaluation_path(run_dir)
+    stored = read_evaluation(run_dir) or {}
+    earlier = stored.get("proposals", {})
+    if not stored or any(stored.get(k) != v for k, v in same.items()):
+        check_replaceable(path, overwrite, "evaluation")
+        return ()
+    check_writable(run_dir)
+    replaced = [p for p in proposals if p in earlier]
+    if replaced and not overwrite:
+        raise InputError(
+            f"{path} holds {', '.join(replaced)} estimates of these points: pass "
+            f"{spell('--overwrite', 'overwrite=True')} to replace them (the others are kept)"
+        )
+    return tuple(p for p in earlier if p not in proposals)
+
+
 def write_evaluation(
-    run_dir: Path, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+    run_dir: Path,
+    summary: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keep: Sequence[str] = (),
 ) -> Path:
     """Write ``evaluation.json`` (data-set summaries) and ``estimates.csv`` (one row per point).
+
+    ``keep``: proposals of the stored evaluation kept beside the new ones
+    (:func:`kept_proposals`), their summaries, warnings and rows included.
 
     Returns:
         The path of ``evaluation.json``.
     """
+    if keep:
+        earlier = (read_evaluation(run_dir) or {})["proposals"]
+        proposals = {**{p: earlier[p] for p in keep}, **summary["proposals"]}
+        warnings = [w for part in proposals.values() for w in part.get("warnings", [])]
+        summary = {**summary, "proposals": proposals, "warnings": warnings}
+        rows = [r for r in read_estimates(run_dir) if r["proposal"] in keep] + list(rows)
     write_csv(run_dir / ESTIMATES_FILE, rows)
     atomic_write_text(run_dir / EVALUATION_FILE, json.dumps(summary, indent=2) + "\n")
     return run_dir / EVALUATION_FILE

@@ -81,3 +81,32 @@ def test_a_run_directory_that_cannot_be_written_is_refused_before_the_work(run_d
     monkeypatch.setattr(dataset, "estimate_dataset", never)
     with pytest.raises(InputError, match=r"cannot write into .*run \(Permission denied\)"):
         evaluate_run(run_dir, num_samples=5)
+
+
+def test_evaluations_of_the_same_points_accumulate(tmp_path):
+    import json
+
+    from pyro_vae.storage.rundir import read_estimates
+
+    run = tmp_path / "run"
+    train(Config(epochs=1, latent_dim=2, hidden_dims=(8,)), run)
+    first = evaluate_run(run, num_samples=20, limit=6)
+    added = evaluate_run(run, num_samples=20, limit=6, proposals=("prior",))
+    assert added.kept == ("guide",)
+    stored = json.loads((run / "evaluation.json").read_text())
+    assert list(stored["proposals"]) == ["guide", "prior"]
+    assert stored["proposals"]["guide"]["nll"] == first.summary["proposals"]["guide"]["nll"]
+    rows = read_estimates(run)
+    assert [r["proposal"] for r in rows] == ["guide"] * 6 + ["prior"] * 6
+    with pytest.raises(InputError, match=r"holds guide estimates of these points: pass"):
+        evaluate_run(run, num_samples=50, limit=6)
+    again = evaluate_run(run, num_samples=50, limit=6, overwrite=True)
+    assert again.kept == ("prior",)
+    stored = json.loads((run / "evaluation.json").read_text())
+    assert stored["proposals"]["guide"]["num_samples"] == 50
+    assert stored["proposals"]["prior"]["num_samples"] == 20
+    with pytest.raises(InputError, match=r"holds an earlier evaluation"):  # other points
+        evaluate_run(run, num_samples=20, limit=5, proposals=("prior",))
+    other = evaluate_run(run, num_samples=20, limit=5, proposals=("prior",), overwrite=True)
+    assert other.kept == ()
+    assert list(json.loads((run / "evaluation.json").read_text())["proposals"]) == ["prior"]
