@@ -85,7 +85,7 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
         "seed": seed(args.seed),
         "batch_size": positive(args.batch_size, "--batch-size"),
         "dtype": torch.float64 if args.float64 else torch.float32,
-        "progress": sys.stderr.isatty(),
+        "progress": _reports(),  # a bar on a terminal, else a line a minute
         "limit": positive(args.limit, "--limit") if args.limit is not None else None,
         "data": _data_options(args),
         "overwrite": args.overwrite,
@@ -266,7 +266,7 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
         "schedules": integers(args.schedules, "--schedules"),
         "seed": seed(args.seed),
         "overwrite": args.overwrite,
-        "progress": sys.stderr.isatty(),
+        "progress": _reports(),  # a bar on a terminal, else a line a minute
         **chain_options(args),
     }
     run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)

@@ -60,12 +60,12 @@ import numpy as np
 import pyro
 import torch
 from pyro.distributions.util import sum_rightmost
-from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimate.compiled_potential import CompiledPotential
 from pyro_vae.estimate.diagnostics import ess_from_sums, pareto_khat, standard_error_from_ess
 from pyro_vae.estimate.importance import LogLikelihood, check_batched, default_dtype
 from pyro_vae.estimate.targets import Start, Target, in_data_plate, target_for, tempered
+from pyro_vae.progress import progress as reported
 
 __all__ = [
     "AISLikelihood",
@@ -396,7 +396,7 @@ def annealed_importance_sampling(
                 tuning=num_chains,
             )
         steps = range(1, betas.shape[0])
-        for t in tqdm(steps, desc="AIS", disable=not progress, leave=False):
+        for t in reported(steps, total=len(steps), what="AIS", unit="steps", enabled=progress):
             # log P(x,z) - log q0(z) does not depend on beta: one evaluation serves the weight
             # and the start of the transition
             log_f, log_ratio, grad = state.potential(state.u, float(betas[t]), grad=True)

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from tqdm import tqdm  # text bars: shown only on a terminal, so no widget dependency
 
 from pyro_vae.estimate.ais import AISLikelihood, annealed_importance_sampling
 from pyro_vae.estimate.compiled_potential import CompiledPotential
@@ -38,6 +37,7 @@ from pyro_vae.hardware.devices import device_of
 from pyro_vae.hardware.parallel import SharedNoise, Workers, noise_seed
 from pyro_vae.models.exact import LinearGaussianVAE
 from pyro_vae.models.vae import VAE
+from pyro_vae.progress import progress as reported
 
 __all__ = [
     "BATCH_SIZE",
@@ -154,7 +154,9 @@ def estimate_dataset(
                 compiled=potential,
                 **ais or {},
             )
-            for s in tqdm(starts, desc="AIS", disable=not progress, leave=False)
+            for s in reported(
+                starts, total=len(starts), what="AIS", unit="batches", enabled=progress
+            )
         ]
         return AISLikelihood.concat(chunks)
     drawn = proposal == "guide-drawn"
@@ -164,7 +166,8 @@ def estimate_dataset(
         starts, batch_size = range(x.shape[0]), 1
     compiled = CompiledWeights(model, guide) if compile else None
     parts = []
-    for s in tqdm(starts, desc=f"{proposal} K={num_samples}", disable=not progress, leave=False):
+    what = f"{proposal} K={num_samples}"
+    for s in reported(starts, total=len(starts), what=what, unit="passes", enabled=progress):
         if keys is not None:
             torch.manual_seed(keys[s])
         parts.append(

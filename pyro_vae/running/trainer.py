@@ -10,6 +10,7 @@ the epoch's line. :func:`pyro_vae.running.training.train` sets a run up and hand
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import sys
@@ -32,6 +33,7 @@ from pyro_vae.hardware.parallel import (
     split_programs,
 )
 from pyro_vae.models.vae import VAE
+from pyro_vae.progress import EVERY, duration
 from pyro_vae.running.averaging import WeightAverage
 from pyro_vae.running.interrupts import stopped_message
 from pyro_vae.running.objectives import (
@@ -55,6 +57,8 @@ from pyro_vae.storage.rundir import (
 )
 
 __all__ = ["Trainer"]
+
+_LOG = logging.getLogger("pyro_vae")
 
 # what the noise's seeds are keyed by, beside the run's seed (pyro_vae.hardware.parallel.noise_seed)
 _STEP, _VALIDATION, _PROBE, _TEST = range(1, 5)
@@ -192,9 +196,11 @@ class Trainer:
         self.gradients.compile(first, sizes)
         if self.workers.main:  # how the step is compiled: in config.json, and said if verbose
             announce_compile(self.gradients, self.run_dir, self.verbose)
+        lines = self.verbose and not show_bar  # off a terminal: a line a minute, not a bar
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():
-                started = time.perf_counter()
+                started = last_line = time.perf_counter()
+                first_step = self.step
                 batches = epoch_batches(
                     self.splits.train,
                     cfg.batch_size,
@@ -224,6 +230,9 @@ class Trainer:
                     bar.set_description(f"epoch {self.epoch + 1}/{cfg.epochs}")
                     if self.loss_count:
                         bar.set_postfix(objective=f"{-self.loss_sum / self.loss_count:.2f}")
+                    if lines and time.perf_counter() - last_line >= EVERY:
+                        last_line = time.perf_counter()
+                        print(self._step_line(last_line - started, first_step), flush=True)
                     if stop:  # every process stops at the same step
                         self.epoch_seconds += time.perf_counter() - started
                         self._stop(interrupted.get("signal", signal.SIGTERM))
@@ -234,8 +243,26 @@ class Trainer:
                         f"every step of epoch {self.epoch + 1} was non-finite and skipped"
                     )
                 self._end_epoch()
+                if cfg.time_budget > 0 and self.epoch < cfg.epochs:  # the bar's end: the budget's
+                    per_step = self.metrics[-1]["seconds"] / self.steps_per_epoch
+                    left = cfg.time_budget - sum(row["seconds"] for row in self.metrics)
+                    bar.total = min(total, bar.n + max(0, math.ceil(left / per_step)))
+                    bar.refresh()
         finally:
             bar.close()
+
+    def _step_line(self, seconds: float, first_step: int) -> str:
+        """Where the epoch stands, and the time left (at this epoch's pace, within the budget)."""
+        cfg, steps = self.config, self.steps_per_epoch
+        per_step = seconds / max(1, self.step - first_step)
+        left = ((cfg.epochs - self.epoch) * steps - self.step) * per_step
+        if cfg.time_budget > 0:
+            spent = sum(row["seconds"] for row in self.metrics) + self.epoch_seconds + seconds
+            left = min(left, cfg.time_budget - spent)
+        return (
+            f"epoch {self.epoch + 1}/{cfg.epochs}: step {self.step}/{steps}, "
+            f"{duration(seconds)} into the epoch; about {duration(left)} left in all"
+        )
 
     def out_of_time(self) -> bool:
         """Whether the finished epochs have used up ``time_budget`` (never when it is 0)."""
@@ -319,6 +346,8 @@ class Trainer:
             self.board.epoch(row, self.validation, last=last)
         if self.verbose:
             tqdm.write(epoch_line(row, cfg.epochs))
+        else:  # train() from Python: through logging (logging.basicConfig(level="INFO") shows it)
+            _LOG.info(epoch_line(row, cfg.epochs))
 
     def _stop(self, signum: int) -> None:
         self.interrupted, self.signal = True, signum
@@ -351,7 +380,10 @@ class Trainer:
         result.test_elbo = test["elbo"]
         if self.board is not None:
             self.board.close(self.config, self.metrics, result.test_elbo)
+        best = self.best_epoch if self.stopped_early else None
+        line = summary_line(self.metrics, result.test_elbo, self.run_dir, best)
         if self.verbose:
-            best = self.best_epoch if self.stopped_early else None
-            print(summary_line(self.metrics, result.test_elbo, self.run_dir, best))
+            print(line)
+        else:
+            _LOG.info(line)
         return result

@@ -71,7 +71,9 @@ def train(
         resume: continue the run stored in ``run_dir``.
         overwrite: replace the run files in an existing ``run_dir``.
         progress: show a progress bar (default: when stderr is a terminal).
-        verbose: print one line per epoch and a final summary.
+        verbose: print one line per epoch and a final summary (off a terminal, also a line
+            a minute within an epoch). Otherwise the same lines go to the ``pyro_vae`` logger at
+            level INFO: ``logging.basicConfig(level="INFO")`` shows them.
         figures: write the standard figures (:func:`pyro_vae.plots.kinds.standard_kinds`) into
             ``run_dir`` when training ends.
         device: where to train (:func:`pyro_vae.hardware.devices.resolve_device`: ``"auto"`` is a

@@ -263,3 +263,20 @@ def test_a_config_built_directly_is_checked_before_anything_is_written(tmp_path)
     # a number given as text is read as from_dict reads it
     result = train(Config(epochs=1, latent_dim="2", hidden_dims=(8,)), tmp_path / "text")
     assert load_run(result.run_dir).config.latent_dim == 2
+
+
+def test_off_a_terminal_training_reports_within_the_epoch_and_python_logs(
+    tmp_path, tiny, monkeypatch, capsys, caplog
+):
+    import logging
+
+    monkeypatch.setattr(train_module, "EVERY", 0.0)  # a line at every step
+    train(tiny.replace(epochs=1), tmp_path / "verbose", verbose=True, progress=False)
+    out = capsys.readouterr().out
+    assert "epoch 1/1: step 2/" in out and "left in all" in out
+    with caplog.at_level(logging.INFO, logger="pyro_vae"):
+        train(tiny.replace(epochs=1), tmp_path / "quiet")
+    assert capsys.readouterr().out == ""
+    messages = [r.getMessage() for r in caplog.records if r.name == "pyro_vae"]
+    assert messages[0].startswith("epoch   1/1  train objective")
+    assert messages[-1].startswith("trained 1 epochs")
