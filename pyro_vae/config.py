@@ -353,6 +353,11 @@ class Config:
         _positive_float("learning_rate", self.learning_rate, 1e-3)
         _positive_float("sigma", self.sigma, 0.1)
         _positive_float("lr_decay", self.lr_decay, 1.0)
+        if self.lr_decay > 1.0:  # a growing rate diverges: almost surely a typo for 1 / value
+            raise InputError(
+                f"lr_decay {self.lr_decay:g} would multiply the learning rate every epoch: pass "
+                f"a factor of at most 1, e.g. {setting('lr_decay', 0.995)}"
+            )
         if not 0.0 <= self.ema < 1.0:
             raise InputError(
                 f"ema is a decay in [0, 1), got {self.ema}: pass e.g. {setting('ema', 0.999)}"

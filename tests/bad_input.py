@@ -72,6 +72,7 @@ CASES: list[Case] = [
     cli("zero-epochs", "a count", "train", "--epochs", "0"),
     cli("negative-batch", "a count", "train", "--batch-size", "-3"),
     cli("zero-learning-rate", "a rate", "train", "--learning-rate", "0"),
+    cli("growing-learning-rate", "a rate", "train", "--lr-decay", "10"),
     cli("text-for-number", "a number", "train", "--latent-dim", "many"),
     cli("huge-latent", "a size", "train", "--latent-dim", "100000000"),
     cli("huge-prior", "a size", "train", "--prior", "vamp", "--prior-components", "100000"),

@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from pyro_vae.data.splits import DataSplits
+from pyro_vae.errors import setting
 from pyro_vae.models.vae import VAE
 
-__all__ = ["TrainResult", "epoch_line", "summary_line"]
+__all__ = [
+    "TrainResult",
+    "divergence",
+    "epoch_line",
+    "summary_line",
+]
 
 
 @dataclass
@@ -34,6 +40,7 @@ class TrainResult:
         test_elbo: mean test-set ELBO per datapoint (nats); ``nan`` when interrupted.
         figures: the figure files written into the run directory (``figures=True``).
         rank: this process's rank under torchrun (0 alone): rank 0 wrote the files.
+        warnings: what the run's numbers say went wrong (:func:`divergence`), one line each.
     """
 
     run_dir: Path
@@ -46,6 +53,7 @@ class TrainResult:
     figures: list[Path] = field(default_factory=list)
     signal: int = 0
     rank: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
@@ -68,6 +76,30 @@ def epoch_line(row: Mapping[str, Any], epochs: int) -> str:
         f"  train objective {row['train_objective']:9.3f}"
         f"  val ELBO {row['val_elbo']:9.3f}  KL {row['val_kl']:7.3f}{accuracy}"
         f"  {row['seconds']:6.1f}s"
+    )
+
+
+def divergence(metrics: Sequence[Mapping[str, Any]]) -> str:
+    """A warning when the validation ELBO ended far below where it started ('' when not).
+
+    Far: by more than its first value's own size, or to a non-finite value -- what a learning
+    rate too large for the model does, and what nothing else would stop.
+
+    Example:
+        >>> divergence([{"epoch": 1, "val_elbo": -190.0}, {"epoch": 9, "val_elbo": -3.5e15}])[:60]
+        'the validation ELBO fell from -190 (epoch 1) to -3.5e+15 (ep'
+        >>> divergence([{"epoch": 1, "val_elbo": -190.0}, {"epoch": 9, "val_elbo": -95.0}])
+        ''
+    """
+    if len(metrics) < 2:
+        return ""
+    first, last = metrics[0], metrics[-1]
+    start, end = first["val_elbo"], last["val_elbo"]
+    if math.isfinite(end) and end >= start - abs(start):
+        return ""
+    return (
+        f"the validation ELBO fell from {start:.5g} (epoch {first['epoch']}) to {end:.5g} "
+        f"(epoch {last['epoch']}): training diverged; lower {setting('learning_rate')}"
     )
 
 

@@ -46,7 +46,7 @@ from pyro_vae.running.objectives import (
     nonfinite_problem,
     optimizer_state,
 )
-from pyro_vae.running.outcome import TrainResult, epoch_line, summary_line
+from pyro_vae.running.outcome import TrainResult, divergence, epoch_line, summary_line
 from pyro_vae.running.semisupervised import accuracies, labelled_gradients
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
@@ -382,8 +382,13 @@ class Trainer:
             self.board.close(self.config, self.metrics, result.test_elbo)
         best = self.best_epoch if self.stopped_early else None
         line = summary_line(self.metrics, result.test_elbo, self.run_dir, best)
+        result.warnings = [w for w in [divergence(self.metrics)] if w]
         if self.verbose:
             print(line)
+            for warning in result.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
         else:
             _LOG.info(line)
+            for warning in result.warnings:
+                _LOG.warning(warning)
         return result
