@@ -186,7 +186,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         f"K = {num_samples} samples each (seed {options['seed']})"
         + (" for importance sampling" if "ais" in evaluation.results else "")
     )
-    print(_table([*headers, f"% k-hat>{threshold:.2f}"], rows))
+    khat = f"% k-hat>{threshold:.2f}" if threshold > 0 else "% k-hat (K too small to fit)"
+    print(_table([*headers, khat], rows))
     print(
         f"single-sample test ELBO {elbo['elbo']:.3f} (reconstruction {elbo['reconstruction']:.3f}, "
         f"KL {elbo['kl']:.3f})"

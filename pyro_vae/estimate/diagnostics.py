@@ -107,9 +107,9 @@ def khat_threshold(num_samples: int) -> float:
 def standard_error_reliable(khat: np.ndarray, ess: np.ndarray, num_samples: int) -> np.ndarray:
     """Whether each point's standard error can be trusted: k-hat fitted and at most the threshold.
 
-    Points whose weights are all equal (a perfect proposal: ESS = K, standard error 0) count as
-    reliable although no tail can be fitted to them; points with too few samples for a k-hat
-    (K below about 25) do not.
+    Points whose weights are all equal (a perfect proposal: ESS = K > 1, standard error 0) count
+    as reliable although no tail can be fitted to them; points with too few samples for a k-hat
+    (K below about 25, K = 1 above all) do not.
 
     Example:
         >>> standard_error_reliable(np.array([0.3, 0.9, np.nan]), np.array([50.0, 9.0, 1e3]), 1000)
@@ -118,7 +118,8 @@ def standard_error_reliable(khat: np.ndarray, ess: np.ndarray, num_samples: int)
     khat, ess = np.asarray(khat, dtype=np.float64), np.asarray(ess, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         below = np.isfinite(khat) & (khat <= khat_threshold(num_samples))
-    return below | (ess >= _EQUAL_WEIGHTS * num_samples)
+    # one sample has ESS = K trivially: equal weights mean something from two samples on
+    return below | ((ess >= _EQUAL_WEIGHTS * num_samples) & (num_samples > 1))
 
 
 def mean_reliable(se_reliable: np.ndarray) -> bool:

@@ -405,7 +405,10 @@ class LogLikelihood:
             "proposal": self.proposal,
             "log_likelihood": float(self.estimate.mean()),
             "nll": float(-self.estimate.mean()),
-            "mc_standard_error": float(np.sqrt(np.nansum(self.standard_error**2)) / n),
+            # NaN with K = 1, where no point has a standard error
+            "mc_standard_error": float(np.sqrt(np.nansum(self.standard_error**2)) / n)
+            if np.isfinite(self.standard_error).any()
+            else nan,
             "data_standard_error": float(self.estimate.std(ddof=1) / math.sqrt(n))
             if n > 1
             else float("nan"),

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from pyro_vae.estimate.diagnostics import (
     pareto_khat_from_tail,
     pareto_tail_size,
     standard_error_from_ess,
+    standard_error_reliable,
 )
 
 
@@ -71,3 +74,16 @@ def test_khat_from_the_tail_works_in_blocks_of_rows():
 def test_khat_is_nan_where_no_tail_can_be_fitted():
     assert np.isnan(pareto_khat(np.zeros((2, 10)))).all()  # too few samples
     assert np.isnan(pareto_khat(np.zeros(1000)))  # all weights tied
+
+
+def test_one_sample_per_point_gives_no_standard_error_and_no_trust():
+    import torch
+
+    from pyro_vae import Config, build_vae
+    from pyro_vae.estimate.importance import log_likelihood
+
+    assert not standard_error_reliable(np.array([np.nan]), np.array([1.0]), 1).any()
+    assert standard_error_reliable(np.array([np.nan]), np.array([2.0]), 2).all()  # equal weights
+    vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), data_dim=4)
+    summary = log_likelihood(vae.model, vae.guide, torch.ones(3, 4), 1).summary()
+    assert math.isnan(summary["mc_standard_error"]) and summary["reliable"] is False
