@@ -80,8 +80,14 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     """Check the options shared by evaluate and compare-estimators; load the run."""
     import torch
 
+    chosen = proposals(args.proposal)
+    unused = sorted(a for a in args.given if a.startswith(("--ais-", "--leapfrog")))
+    if unused and "ais" not in chosen:  # it would be ignored silently
+        raise InputError(
+            f"{unused[0]} is for AIS: add --proposal ais (or all), or leave {unused[0]} out"
+        )
     options = {
-        "proposals": proposals(args.proposal),
+        "proposals": chosen,
         "seed": seed(args.seed),
         "batch_size": positive(args.batch_size, "--batch-size"),
         "dtype": torch.float64 if args.float64 else torch.float32,
@@ -395,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extras = parser.parse_known_args(argv)
     if extras:
         unrecognized(parser, argv)
+    args.given = {a.split("=")[0] for a in (sys.argv[1:] if argv is None else argv)}
     try:
         with command_line():
             return _COMMANDS[args.command](args)

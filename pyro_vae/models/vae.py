@@ -14,6 +14,8 @@ names (:func:`compose`); ``linear-gaussian`` lives in :mod:`pyro_vae.models.exac
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +33,7 @@ from pyro_vae.parts.networks import NetworkSpec
 from pyro_vae.parts.priors import PRIORS
 from pyro_vae.registry import Registry
 
-__all__ = ["MODELS", "VAE", "build_vae", "compose", "part_arguments"]
+__all__ = ["MODELS", "VAE", "build_vae", "check_settings_used", "compose", "part_arguments"]
 
 _MEAN_DRAWS = 256
 
@@ -226,6 +228,62 @@ def part_arguments(
         "mixtures": config.mixtures,
         "data_bits": config.data_bits,
     }
+
+
+#: The settings that only some parts read, and the factory argument each becomes
+#: (:func:`part_arguments`).
+_PART_SETTINGS = {
+    "flow_layers": "layers",
+    "sigma": "sigma",
+    "mixtures": "mixtures",
+    "lower_latent_dim": "lower_latent_dim",
+    "upper_hidden_dims": "upper_hidden_dims",
+}
+
+
+def _reads(factory: Callable[..., Any], argument: str) -> bool:
+    """Whether ``factory`` names ``argument`` (a ``**sizes`` passed on to parts does not count)."""
+    parameter = inspect.signature(factory).parameters.get(argument)
+    return parameter is not None and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+
+
+def check_settings_used(config: Config) -> None:
+    """Refuse a setting changed from its default that none of the run's parts reads.
+
+    ``--flow-layers 8`` with a standard-normal prior and a diagonal guide would be ignored
+    silently; it is refused, naming the parts that read it.
+
+    Example:
+        >>> check_settings_used(Config(flow_layers=8))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pyro_vae.errors.InputError: flow_layers=8 is read by none of this run's parts ...
+    """
+    chosen = {
+        "prior": (PRIORS, config.prior),
+        "guide": (GUIDES, config.guide),
+        "likelihood": (LIKELIHOODS, config.likelihood),
+        "model": (MODELS, config.model),
+    }
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
+    for name, argument in _PART_SETTINGS.items():
+        value = getattr(config, name)
+        if value == defaults[name]:
+            continue
+        if any(_reads(table.get(part), argument) for table, part in chosen.values()):
+            continue
+        readers = [
+            f"{kind} {entry.name}"
+            for kind, (table, _) in chosen.items()
+            for entry in table.entries()
+            if _reads(entry.factory, argument)
+        ]
+        shown = value if not isinstance(value, tuple) else ",".join(map(str, value))
+        raise InputError(
+            f"{setting(name, shown)} is read by none of this run's parts ("
+            f"{', '.join(f'{kind} {part}' for kind, (_, part) in chosen.items())}): leave it "
+            f"out, or choose a part that reads it ({', '.join(readers)})"
+        )
 
 
 def build_vae(

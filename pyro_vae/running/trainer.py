@@ -193,9 +193,10 @@ class Trainer:
         if self.splits.binarize_train:  # any valid batch will do: values don't matter here
             first = (first > 0.5).to(first.dtype)
         sizes = (first.shape[0], self.splits.train.shape[0] % cfg.batch_size or first.shape[0])
-        self.gradients.compile(first, sizes)
-        if self.workers.main:  # how the step is compiled: in config.json, and said if verbose
-            announce_compile(self.gradients, self.run_dir, self.verbose)
+        if self.epoch < cfg.epochs and not self.out_of_time():  # a finished run: no compile
+            self.gradients.compile(first, sizes)
+            if self.workers.main:  # how the step is compiled: in config.json, said if verbose
+                announce_compile(self.gradients, self.run_dir, self.verbose)
         lines = self.verbose and not show_bar  # off a terminal: a line a minute, not a bar
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():

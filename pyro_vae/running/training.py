@@ -30,7 +30,7 @@ from pyro_vae.data.splits import load_data
 from pyro_vae.errors import InputError, setting
 from pyro_vae.hardware.devices import resolve_device
 from pyro_vae.hardware.parallel import start_workers, stop_workers
-from pyro_vae.models.vae import VAE, build_vae
+from pyro_vae.models.vae import VAE, build_vae, check_settings_used
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.parts.likelihoods import likelihood_support
 from pyro_vae.running.baseline import fit_run_baseline
@@ -108,8 +108,11 @@ def train(
         config = resumed_config(run_dir, config, vae)
     elif config is None:
         raise ValueError("train() needs a config unless it resumes a run")
-    elif not overwrite:
-        refuse_existing_run(run_dir)
+    else:
+        if vae is None:  # a setting no part reads would be ignored silently
+            check_settings_used(config)
+        if not overwrite:
+            refuse_existing_run(run_dir)
     if tensorboard or (resume and (run_dir / "tensorboard").is_dir()):
         from pyro_vae.running.board import check_tensorboard  # (imports matplotlib)
 
@@ -123,6 +126,11 @@ def train(
             if workers.main:  # rank 0 alone holds the lock and writes
                 held.enter_context(locked(run_dir))
             state = read_checkpoint(run_dir)
+            if state["epoch"] > config.epochs:  # fewer epochs than done: nothing would happen
+                raise InputError(
+                    f"{run_dir} has trained {state['epoch']} epochs, more than "
+                    f"{setting('epochs', config.epochs)}: pass more to go on"
+                )
 
         # Everything that can fail on bad input happens before the run directory is touched.
         pyro.clear_param_store()

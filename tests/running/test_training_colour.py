@@ -30,7 +30,7 @@ def test_a_colour_run_trains_evaluates_in_bits_and_draws(tmp_path, colour_folder
         dataset="folder",
         data_dir=colour_folder,
         likelihood=likelihood,
-        mixtures=2,
+        mixtures=2 if likelihood == "dmol" else 10,  # the default: the other one reads none
         network="conv",
         hidden_dims=(16,),
         latent_dim=2,
