@@ -54,6 +54,8 @@ _PROPOSAL_STYLE = {
 _KHAT_AXIS_TOP = 2.0
 _QUANTILE_DRAWS = 20_000
 _TILE_INCHES = 0.6
+#: The most points the latent figure draws: more hide each other (an even sample is drawn).
+_MOST_POINTS = 2000
 
 
 def _tiles(images: torch.Tensor, image_shape: tuple[int, ...], ncols: int) -> np.ndarray:
@@ -123,15 +125,15 @@ def reconstructions_figure(vae: VAE, x: torch.Tensor, image_shape: tuple[int, ..
         >>> vae = build_vae(Config(latent_dim=2), 64)
         >>> fig = reconstructions_figure(vae, torch.rand(9, 64), (8, 8))
         >>> [ax.get_title() for ax in fig.axes]
-        ['inputs', 'reconstructions']
+        ['inputs (as the model sees them)', 'reconstructions E[X|z]']
     """
     ncols = math.ceil(math.sqrt(x.shape[0]))
     nrows = math.ceil(x.shape[0] / ncols)
     side = max(2.0, _TILE_INCHES * ncols)
     fig = Figure(figsize=(2 * side + 0.3, max(2.0, _TILE_INCHES * nrows) + 0.4))
     left, right = fig.subplots(1, 2)
-    _show(left, _tiles(x, image_shape, ncols), "inputs")
-    _show(right, _tiles(vae.reconstruct(x), image_shape, ncols), "reconstructions")
+    _show(left, _tiles(x, image_shape, ncols), "inputs (as the model sees them)")
+    _show(right, _tiles(vae.reconstruct(x), image_shape, ncols), "reconstructions E[X|z]")
     fig.tight_layout()
     return fig
 
@@ -240,9 +242,13 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
         names = tuple(
             f"principal component {i + 1} ({100 * share[i]:.0f}% of variance)" for i in range(2)
         )
+    total = points.shape[0]
+    if total > _MOST_POINTS:  # beyond that, points hide each other: an even sample of them
+        keep = torch.randperm(total, generator=torch.Generator().manual_seed(0))[:_MOST_POINTS]
+        points, labels = points[keep], None if labels is None else labels[keep]
     fig = Figure(figsize=(6.0, 5.2))
     ax = fig.add_subplot()
-    size = 12 if points.shape[0] <= 1000 else 4
+    size = 12 if points.shape[0] <= 1000 else 5
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=size, alpha=0.6, color="tab:blue")
     else:
@@ -257,7 +263,8 @@ def latent_figure(vae: VAE, x: torch.Tensor, labels: torch.Tensor | None = None)
     ax.set_ylabel(names[1])
     name = vae.latent_name
     top = "" if name == "z" else ", the top layer"
-    ax.set_title(f"posterior means E_Q[{name}|x] of {x.shape[0]} points{top}", fontsize=10)
+    shown = f"{points.shape[0]:,} of {total:,}" if total > points.shape[0] else f"{total:,}"
+    ax.set_title(f"posterior means E_Q[{name}|x] of {shown} points{top}", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -368,6 +375,7 @@ def estimators_figure(rows: Rows) -> Figure:
         raise InputError("the comparison has no rows: run pyro-vae compare-estimators first")
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
+    unreliable = 0
     for proposal, (colour, label) in _PROPOSAL_STYLE.items():
         chosen = sorted(
             (r for r in rows if r["proposal"] == proposal), key=lambda r: r["num_samples"]
@@ -377,8 +385,14 @@ def estimators_figure(rows: Rows) -> Figure:
         k = np.array([r["num_samples"] for r in chosen], dtype=float)
         mean = np.array([r["log_likelihood"] for r in chosen], dtype=float)
         se = np.array([r["mc_standard_error"] for r in chosen], dtype=float)
-        ax.plot(k, mean, "o-", color=colour, label=label)
+        # a row whose k-hat says its mean and s.e. cannot be trusted: an open marker
+        doubtful = np.array([str(r.get("reliable", "")) in ("0", "False") for r in chosen])
+        ax.plot(k, mean, "-", color=colour, label=label)
         ax.fill_between(k, mean - 2 * se, mean + 2 * se, color=colour, alpha=0.2, linewidth=0)
+        ax.errorbar(k, mean, yerr=2 * np.nan_to_num(se), fmt="none", ecolor=colour, capsize=3)
+        ax.plot(k[~doubtful], mean[~doubtful], "o", color=colour)
+        ax.plot(k[doubtful], mean[doubtful], "o", mfc="white", color=colour)
+        unreliable += int(doubtful.sum())
     ais = sorted((r for r in rows if r["proposal"] == "ais"), key=lambda r: r["num_steps"])
     if ais and not ax.lines:
         ax.set_xlim(1, 10)  # AIS alone: no K axis to span
@@ -398,11 +412,13 @@ def estimators_figure(rows: Rows) -> Figure:
             "right", functions=(lambda y: -y * per_nat, lambda b: -b / per_nat)
         )
         right.set_ylabel("bits per dimension (-log P(X) / (D ln 2))")
+    if unreliable:  # a legend entry for the open markers
+        ax.plot([], [], "o", mfc="white", color="grey", label="open: k-hat says unreliable")
     return _log_x_axes(
         fig,
         "K, samples per datapoint",
         "mean test log P(X) estimate (nats)",
-        "log P(X) estimates against K (bands: ±2 Monte Carlo s.e.)",
+        "log P(X) estimates against K (bars and bands: ±2 Monte Carlo s.e.)",
     )
 
 
@@ -460,9 +476,11 @@ def khat_figure(rows: Rows, num_samples: int | None = None) -> Figure:
             "no datapoint has a k-hat (it needs at least 25 samples): evaluate again with "
             f"{setting('num_samples', 100)} or more"
         )
+    drawn_threshold = threshold < _RELIABLE_KHAT
     for level, _ in KHAT_THRESHOLDS:
-        ax.axhline(level, color="grey", linestyle=":", linewidth=1)
-    if threshold < _RELIABLE_KHAT:
+        if not (drawn_threshold and abs(level - threshold) < 0.05):  # two lines as one
+            ax.axhline(level, color="grey", linestyle=":", linewidth=1)
+    if drawn_threshold:
         ax.axhline(
             threshold,
             color="black",
@@ -516,5 +534,5 @@ def bdmc_figure(rows: Rows) -> Figure:
         fig,
         "intermediate distributions T",
         "mean log P(X) of simulated data (nats)",
-        "bidirectional Monte Carlo: log P(X) lies between the bounds",
+        "BDMC: log P(X) lies between the bounds (bands: ±2 Monte Carlo s.e.)",
     )

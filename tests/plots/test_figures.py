@@ -172,3 +172,30 @@ def test_khat_figure_draws_huge_values_on_the_top_edge():
     tops = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
     assert any(np.allclose(o[:, 1], 2.0) for o in tops)
     assert "above 2" in ax.get_ylabel()
+
+
+def test_the_latent_figure_draws_an_even_sample_of_many_points():
+    from pyro_vae import Config, build_vae
+    from pyro_vae.plots.figures import latent_figure
+
+    vae = build_vae(Config(latent_dim=2, hidden_dims=(8,)), 16)
+    fig = latent_figure(vae, torch.rand(2500, 16), torch.arange(2500) % 3)
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 2000
+    assert "2,000 of 2,500 points" in ax.get_title()
+
+
+def test_the_estimators_figure_marks_unreliable_rows_and_the_khat_figure_one_threshold():
+    from pyro_vae.plots.figures import estimators_figure, khat_figure
+
+    rows = [
+        {"num_samples": k, "proposal": "prior", "log_likelihood": -100.0 - 10 / k,
+         "mc_standard_error": 0.01, "reliable": int(k > 10)}
+        for k in (1, 10, 100)
+    ]  # fmt: skip
+    ax = estimators_figure(rows).axes[0]
+    assert "open: k-hat says unreliable" in [t.get_text() for t in ax.get_legend().get_texts()]
+    khat_rows = [{"proposal": "guide", "estimate": -90.0 - i, "khat": i / 10} for i in range(9)]
+    ax = khat_figure(khat_rows, num_samples=1000).axes[0]  # threshold 0.67, next to 0.7
+    levels = [line.get_ydata()[0] for line in ax.get_lines()]
+    assert not any(abs(level - 0.7) < 1e-9 for level in levels)
