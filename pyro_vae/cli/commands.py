@@ -406,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with command_line():
             return _COMMANDS[args.command](args)
     except InputError as exc:
-        print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
+        if _reports():  # under torchrun, every process finds the same problem: rank 0 says it
+            print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except FloatingPointError as exc:
         print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)

@@ -258,19 +258,16 @@ def reliability_warnings(results: Iterable[Any]) -> list[str]:
             )
             continue
         if res.proposal == "prior":
-            advice = (
-                "naive Monte Carlo needs astronomically many samples once z has more than a few "
-                f"dimensions: use {spell('--proposal guide', _GUIDE_ONLY)}"
-            )
+            guide = spell("--proposal guide", _GUIDE_ONLY)
+            advice = f"naive Monte Carlo fails beyond a few latent dimensions: use {guide}"
         else:
             advice = (
-                f"raise {setting('num_samples')}, or train a guide that fits better (e.g. "
-                f"{setting('objective', 'iwae')}, {setting('guide', 'iaf')})"
+                f"raise {setting('num_samples')} or fit a better guide "
+                f"({setting('objective', 'iwae')}, {setting('guide', 'iaf')})"
             )
         lines.append(
-            f"{label}: {summary['unreliable_share']:.0%} of the points have k-hat above "
-            f"{res.khat_threshold:.2f}, where the importance weights have (close to) infinite "
-            "variance: the mean log P(X) may be too low and its MC se understates its error; "
-            + advice
+            f"{label}: k-hat above {res.khat_threshold:.2f} for "
+            f"{summary['unreliable_share']:.0%} of the points (weights of near-infinite "
+            f"variance): log P(X) may be too low, its MC se too small; {advice}"
         )
     return lines

@@ -42,6 +42,16 @@ class DataInfo:
     condition_dim: int = 0
     dequantize_bits: int = 0
 
+    def __getattr__(self, name: str) -> Any:
+        """Only missing attributes come here: ``run.data.test`` says where the data are."""
+        if name in ("train", "validation", "test", "y_train", "y_test"):
+            raise AttributeError(
+                f"a loaded run records the shape of its data, not the data: "
+                f"pyro_vae.load_data(run.config, ...) reads them (.{name} is there), and "
+                "pyro_vae.running.evaluation.run_test_data(run) the test set it is scored on"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @classmethod
     def of(cls, splits: DataSplits, num_classes: int | None = None) -> DataInfo:
         """What a run records of the data it trains on."""

@@ -162,3 +162,13 @@ def test_the_suite_runs_with_torch_load_forced_to_weights_only():
     buffer.seek(0)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(buffer)  # the environment variable wins over the default
+
+
+def test_a_loaded_runs_data_say_where_the_data_are(run_dir):
+    path, _ = run_dir
+    data = load_run(path).data
+    assert data.image_shape == (8, 8)
+    with pytest.raises(AttributeError, match=r"records the shape of its data, not the data"):
+        data.test  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        data.nothing  # noqa: B018
