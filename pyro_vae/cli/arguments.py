@@ -17,7 +17,6 @@ from typing import Any, NoReturn
 from pyro_vae.cli.top import COMMANDS, EXIT_INPUT_ERROR, top_parser
 from pyro_vae.config import MAX_SEED, RESUMABLE_OPTIONS, Config
 from pyro_vae.errors import InputError
-from pyro_vae.hardware.devices import DEVICES
 from pyro_vae.registry import family
 
 __all__ = [
@@ -35,10 +34,11 @@ __all__ = [
 ]
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, light: bool = False) -> None:
     """One ``--option`` per :class:`Config` field, documented with its default.
 
-    A setting that picks a part lists the registered names (with their summaries) of its family.
+    A setting that picks a part lists the registered names (with their summaries) of its family
+    (not in a ``light`` parser: the registries load the whole package).
     """
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in dataclasses.fields(Config):
@@ -50,7 +50,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         flag = "--" + f.name.replace("_", "-")
         text = f.metadata["help"]
-        if f.metadata.get("family"):
+        if f.metadata.get("family") and not light:
             entries = family(f.metadata["family"]).entries()
             text += ": " + "; ".join(f"{e.name} ({e.summary})" for e in entries)
         text += f" (default: {shown})" if default is not None else ""
@@ -85,8 +85,12 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
     """The parser of ``pyro-vae`` and its subcommands.
+
+    ``light``: the same options and arguments, with help texts that need no registry, device or
+    figure module -- enough to find a usage error before torch is imported
+    (:mod:`pyro_vae.cli.launch`), not to print the help.
 
     Example:
         >>> build_parser().parse_args(["evaluate", "runs/digits"]).proposal
@@ -128,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         'RUN_DIR/tensorboard (needs pip install "pyro-vae[tensorboard]"); a resumed run '
         "with a log goes on logging, and evaluate adds its estimates",
     )
-    _add_config_options(p_train)
+    _add_config_options(p_train, light)
 
     p_eval = sub.add_parser(
         "evaluate",
@@ -230,27 +234,35 @@ def build_parser() -> argparse.ArgumentParser:
         "name", nargs="?", metavar="NAME", help="print this preset's settings as a config file"
     )
 
-    from pyro_vae.plots.kinds import PLOT_KINDS
+    kinds = names = ""
+    if not light:
+        from pyro_vae.plots.kinds import PLOT_KINDS
 
-    kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
+        kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
+        names = ", ".join(PLOT_KINDS.names())
     p_plot = sub.add_parser(
         "plot",
         help=COMMANDS["plot"],
         description=f"Draw one figure of a trained run. Kinds: {kinds}.",
     )
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
-    p_plot.add_argument("--kind", required=True, help=f"one of {', '.join(PLOT_KINDS.names())}")
+    p_plot.add_argument("--kind", required=True, help=f"one of {names}")
     p_plot.add_argument("-o", "--output", metavar="FILE.png", help="default: RUN_DIR/KIND.png")
     p_plot.add_argument("--seed", default="0", help="random seed (default: 0)")
     p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
     p_plot.add_argument("--data-dir", help="where the run's data set lives now")
     p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
+    devices = ""
+    if not light:
+        from pyro_vae.hardware.devices import DEVICES  # (imports torch)
+
+        devices = ", ".join(DEVICES)
     for p in (p_train, p_eval, p_cmp, p_bdmc, p_sample, p_plot):
         p.add_argument(
             "--device",
             default="auto",
-            help=f"where to compute: {', '.join(DEVICES)} (default: auto, a CUDA GPU when "
-            "torch sees one, else the CPU)",
+            help=f"where to compute: {devices} (default: auto, a CUDA GPU when torch sees one, "
+            "else the CPU)",
         )
     for p in (p_eval, p_cmp, p_bdmc, p_sample, p_plot, p_export):
         p.add_argument(
