@@ -197,6 +197,11 @@ class Trainer:
             self.gradients.compile(first, sizes)
             if self.workers.main:  # how the step is compiled: in config.json, said if verbose
                 announce_compile(self.gradients, self.run_dir, self.verbose)
+        elif self.verbose:  # resumed after its end: say so rather than nothing
+            print(
+                f"{self.run_dir} has done its {self.epoch} epochs (or its time budget): nothing "
+                f"to train; pass more {setting('epochs')} or {setting('time_budget')} to go on"
+            )
         lines = self.verbose and not show_bar  # off a terminal: a line a minute, not a bar
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self.out_of_time():

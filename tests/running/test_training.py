@@ -282,11 +282,12 @@ def test_off_a_terminal_training_reports_within_the_epoch_and_python_logs(
     assert messages[-1].startswith("trained 1 epochs")
 
 
-def test_resuming_with_fewer_epochs_than_done_says_so(tmp_path, tiny):
+def test_resuming_with_fewer_epochs_than_done_says_so(tmp_path, tiny, capsys):
     run = tmp_path / "run"
     train(tiny.replace(epochs=2), run)
     before = (run / "model.safetensors").read_bytes()
     with pytest.raises(InputError, match=r"has trained 2 epochs, more than epochs=1: pass more"):
         train(tiny.replace(epochs=1), run, resume=True)
     assert (run / "model.safetensors").read_bytes() == before
-    assert len(train(None, run, resume=True).metrics) == 2  # finished: nothing more to do
+    assert len(train(None, run, resume=True, verbose=True).metrics) == 2  # finished
+    assert "has done its 2 epochs (or its time budget): nothing to train" in capsys.readouterr().out
