@@ -88,6 +88,19 @@ def _evaluated(run_dir: Path) -> dict | None:
     return report
 
 
+#: Where a run directory keeps the commit and the torch threads it was trained with: an evaluation
+#: in a later call (after an interruption, say) records those, not the later call's.
+PROVENANCE = "bench-trained.json"
+
+
+def _provenance(run_dir: Path, commit: str | None, train_threads: int) -> dict[str, Any]:
+    """The stored provenance of ``run_dir``, written first from these values if there is none."""
+    path = run_dir / PROVENANCE
+    if not path.is_file():
+        path.write_text(json.dumps({"commit": commit, "train_threads": train_threads}) + "\n")
+    return json.loads(path.read_text())
+
+
 def _finished(run_dir: Path, budget: float) -> bool:
     """Whether the run's model is written and its epochs have used up ``budget`` seconds."""
     if not (run_dir / MODEL_FILE).is_file() or not (run_dir / METRICS_FILE).is_file():
@@ -139,12 +152,17 @@ def main() -> None:
         torch.set_num_threads(train_threads)
         trained_at = commit
         if _finished(run_dir, budget):  # resuming would rewrite the model: its evaluation stale
-            if name in earlier:
+            if (run_dir / PROVENANCE).is_file():
+                provenance = _provenance(run_dir, None, 0)
+                train_threads, trained_at = provenance["train_threads"], provenance["commit"]
+            elif name in earlier:  # a run trained before runs kept their provenance
                 train_threads = earlier[name]["train_threads"]
                 trained_at = earlier[name].get("trained_at_commit")
             else:
                 trained_at = None
         elif (run_dir / CHECKPOINT_FILE).exists():
+            provenance = _provenance(run_dir, commit, train_threads)  # kept from its start
+            train_threads, trained_at = provenance["train_threads"], provenance["commit"]
             result = train(None, run_dir, resume=True, verbose=True)
             if result.interrupted:
                 sys.exit("interrupted: run the same command again to resume")
@@ -156,6 +174,8 @@ def main() -> None:
                 time_budget=budget,
                 **settings,
             )
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _provenance(run_dir, commit, train_threads)  # before any epoch: a kill keeps it
             result = train(config, run_dir, verbose=True)
             if result.interrupted:
                 sys.exit("interrupted: run the same command again to resume")
