@@ -137,6 +137,12 @@ def main() -> None:
             "gain_standard_error": float(difference.std(ddof=1) / math.sqrt(difference.size)),
             "test_elbo_raw": raw["test_elbo"],
             "test_elbo_ema": ema["test_elbo"],
+            # each row keeps its own provenance: a later call may measure only some rows
+            "measured": {
+                "date": started["date"],
+                "commit": started.get("commit"),
+                "torch_threads": started["torch_threads"],
+            },
         }
         print(
             f"mnist_ema {name}: test NLL {rows[name]['nll_raw']:.2f} (raw) vs "

@@ -1270,6 +1270,12 @@ _EMA_ROWS = {
 }
 
 
+def _row_measured(row: dict[str, Any], record: dict[str, Any]) -> str:
+    """When and where one row of a multi-row result was measured (the record's, if unsaid)."""
+    m = row.get("measured") or record["machine"]
+    return f"{m['date']}, commit {m.get('commit') or '-'}, {_threads(m['torch_threads'])}"
+
+
 def _mnist_ema(r: dict[str, Any]) -> str:
     rows = [
         [
@@ -1281,6 +1287,7 @@ def _mnist_ema(r: dict[str, Any]) -> str:
             f"**{row['nll_ema']:.2f}**",
             f"{row['gain']:.2f} ± {row['gain_standard_error']:.2f}",
             f"{row['test_elbo_raw']:.2f} / {row['test_elbo_ema']:.2f}",
+            _row_measured(row, r),
         ]
         for row in r["rows"]
     ]
@@ -1294,6 +1301,7 @@ def _mnist_ema(r: dict[str, Any]) -> str:
             "test NLL, average",
             "gain (nats)",
             "test ELBO raw / average",
+            "measured",
         ],
         rows,
     )
@@ -1434,6 +1442,7 @@ README_BLOCKS: dict[str, Callable[[dict[str, Any]], str]] = {
     "mnist_m2": mnist_m2_summary,
     "mnist_cvae": mnist_cvae_summary,
     "mnist_8bit": mnist_8bit_summary,
+    "pretrained": pretrained_summary,
 }
 
 
