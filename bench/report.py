@@ -1323,9 +1323,11 @@ def _cli_speed(r: dict[str, Any]) -> str:
     return (
         "## Command-line start (`bench/cli_speed.py`)\n\n"
         f"Wall-clock seconds to answer, each command in a fresh process (median of "
-        f"{r['repeats']} runs): help, version and a mistyped command are answered before torch "
-        "is imported; a command's own help and option errors build its full parser, which "
-        "imports the package.\n\n"
+        f"{r['repeats']} runs). Help (the program's and a command's), the version, a mistyped "
+        "command, an unknown option, a value its text shows wrong and a missing run directory "
+        "are answered before torch is imported, from the registries' committed catalogue "
+        "(`pyro_vae/catalogue.json`); a command's real work imports the whole Python API (the "
+        "last row).\n\n"
         f"{_table(['command', 'seconds'], rows)}\n\n{_machine(r)}\n"
     )
 

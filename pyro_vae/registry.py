@@ -22,34 +22,59 @@ Each registry is also listed by family name (:func:`family`), which is how
 fills as the modules of its entries are imported; the first time any registry is read, the
 whole API (:mod:`pyro_vae._api`) is imported, so that every entry is there however the package
 was entered (``import pyro_vae`` itself imports nothing heavy).
+
+Importing the API takes seconds (torch, Pyro). What the command line needs before it runs
+anything -- the names, summaries and traits of the built-in entries, to check a command's
+options and print its help -- is also kept in ``catalogue.json`` beside this module, written by
+``python -m pyro_vae.registry`` and checked against the registries by the tests. Within
+:func:`from_catalogue`, :func:`family` answers from that file and nothing is imported; its
+registries hold no factories.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from pyro_vae.errors import InputError, where
 
-__all__ = ["Registry", "RegistryEntry", "families", "family"]
+__all__ = [
+    "CATALOGUE_FILE",
+    "Registry",
+    "RegistryEntry",
+    "catalogue",
+    "families",
+    "family",
+    "from_catalogue",
+    "read_catalogue",
+]
 
 T = TypeVar("T")
 
+#: The committed description of every built-in entry (see :func:`catalogue`).
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.json")
+
 _FAMILIES: dict[str, Registry[Any]] = {}
 _LOADED: list[bool] = []  # [True] once the whole API has been imported
+_DESCRIBED: list[dict[str, Registry[Any]]] = []  # the catalogue's registries, within from_catalogue
+#: Families outside the API (their modules import more than it needs): imported when asked for.
+_ELSEWHERE = {"figure kind": "pyro_vae.plots.kinds"}
 
 
 def _load() -> None:
     """Import the whole API once (every module that registers an entry), before a registry read.
 
     The import happens by name, not by an import statement: this module is at the bottom of
-    the package and the API at its top.
+    the package and the API at its top. Within :func:`from_catalogue` nothing is imported.
     """
-    if not _LOADED:
+    if not _LOADED and not _DESCRIBED:
         _LOADED.append(True)  # first: the API's own imports read registries as they fill them
         importlib.import_module("pyro_vae._api")
 
@@ -84,12 +109,21 @@ class Registry(Generic[T]):
         (4, ('square',))
     """
 
-    def __init__(self, family: str, option: str, defaults: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        family: str,
+        option: str,
+        defaults: Mapping[str, Any] | None = None,
+        *,
+        listed: bool = True,
+    ) -> None:
         self.family = family
         self.option = option
         self.defaults = MappingProxyType(dict(defaults or {}))
         self._entries: dict[str, RegistryEntry[T]] = {}
-        _FAMILIES.setdefault(family, self)
+        self._described = False  # True for the catalogue's stand-ins (see from_catalogue)
+        if listed:  # the catalogue's stand-ins are not
+            _FAMILIES.setdefault(family, self)
 
     def register(self, name: str, summary: str, **traits: Any) -> Callable[[T], T]:
         """Decorator that registers ``factory`` under ``name`` with the given traits."""
@@ -117,6 +151,8 @@ class Registry(Generic[T]):
         """Return the factory registered as ``name``; raise :class:`InputError` if unknown."""
         _load()
         self.check(name)
+        if self._described:
+            raise LookupError(f"the catalogue's {self.family} registry holds no factories")
         return self._entries[name].factory
 
     def entry(self, name: str) -> RegistryEntry[T]:
@@ -184,13 +220,115 @@ def family(name: str) -> Registry[Any]:
         True
     """
     _load()
+    if not _DESCRIBED and name in _ELSEWHERE:
+        importlib.import_module(_ELSEWHERE[name])
+    known = _DESCRIBED[-1] if _DESCRIBED else _FAMILIES
     try:
-        return _FAMILIES[name]
+        return known[name]
     except KeyError:
-        raise KeyError(f"no registry for the family {name!r}; known: {sorted(_FAMILIES)}") from None
+        raise KeyError(f"no registry for the family {name!r}; known: {sorted(known)}") from None
 
 
 def families() -> tuple[str, ...]:
     """The names of every family that has a registry, in the order they were created."""
     _load()
-    return tuple(_FAMILIES)
+    return tuple(_DESCRIBED[-1] if _DESCRIBED else _FAMILIES)
+
+
+def catalogue() -> dict[str, Any]:
+    """What the command line needs to know of every registry, as JSON: names, summaries, traits.
+
+    Read from the live registries (importing the API); ``python -m pyro_vae.registry`` writes it
+    to :data:`CATALOGUE_FILE`. ``devices`` lists what ``--device`` accepts.
+
+    Example:
+        >>> catalogue()["families"]["prior"]["option"]
+        '--prior'
+    """
+    _load()
+    for module in _ELSEWHERE.values():
+        importlib.import_module(module)
+    devices = importlib.import_module("pyro_vae.hardware.devices").DEVICES
+    return {
+        "written_by": "python -m pyro_vae.registry (do not edit: the tests compare it)",
+        "devices": list(devices),
+        "families": {
+            name: {
+                "option": registry.option,
+                "defaults": _as_json(dict(registry.defaults)),
+                "entries": [
+                    {"name": e.name, "summary": e.summary, "traits": _as_json(dict(e.traits))}
+                    for e in registry._entries.values()
+                ],
+            }
+            for name, registry in _FAMILIES.items()
+        },
+    }
+
+
+def read_catalogue() -> dict[str, Any]:
+    """The committed catalogue (:data:`CATALOGUE_FILE`), as :func:`catalogue` wrote it.
+
+    Example:
+        >>> "cpu" in read_catalogue()["devices"]
+        True
+    """
+    return json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def from_catalogue() -> Iterator[None]:
+    """Within: :func:`family` answers from the committed catalogue, importing nothing.
+
+    For checks that need only names and traits (the command line's options, before torch is
+    imported). Its registries check names and answer traits like the live ones (with any entry
+    this process has registered beside the catalogue's); they hold no factories (``get`` and
+    ``build`` raise ``LookupError``).
+
+    Example:
+        >>> with from_catalogue():
+        ...     family("prior").check("mixture")
+        'mixture'
+    """
+    described: dict[str, Registry[Any]] = {}
+    for name, record in read_catalogue()["families"].items():
+        registry: Registry[Any] = Registry(
+            name, record["option"], _from_json(record["defaults"]), listed=False
+        )
+        registry._described = True
+        for e in record["entries"]:
+            registry.register(e["name"], e["summary"], **_from_json(e["traits"]))(None)
+        live = _FAMILIES.get(name)
+        for e in live._entries.values() if live is not None else ():  # registered here since
+            if e.name not in registry._entries:
+                registry._entries[e.name] = RegistryEntry(e.name, None, e.summary, e.traits)
+        described[name] = registry
+    _DESCRIBED.append(described)
+    try:
+        yield
+    finally:
+        _DESCRIBED.pop()
+
+
+def _as_json(value: Any) -> Any:
+    """Traits as JSON values: tuples become lists (read back as tuples by :func:`_from_json`)."""
+    if isinstance(value, Mapping):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_as_json(v) for v in value]
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_from_json(v) for v in value)
+    return value
+
+
+if __name__ == "__main__":  # pragma: no cover - the developers' command
+    from pyro_vae import registry  # the package's module: this one runs as a second copy
+
+    CATALOGUE_FILE.write_text(json.dumps(registry.catalogue(), indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {CATALOGUE_FILE}")

@@ -181,7 +181,8 @@ def _code_strings(path: Path) -> list[tuple[int, str]]:
     ]
 
 
-@pytest.mark.parametrize("name", sorted(set(MODULES) - {"storage.rundir"}))
+# storage.document: config.json alone, apart so that reading it needs no torch
+@pytest.mark.parametrize("name", sorted(set(MODULES) - {"storage.rundir", "storage.document"}))
 def test_only_the_run_directory_module_spells_its_file_names(name):
     names = (*rundir.RUN_FILES, rundir.LOCK_FILE)
     for line, text in _code_strings(MODULES[name]):
@@ -190,6 +191,12 @@ def test_only_the_run_directory_module_spells_its_file_names(name):
             f"pyro_vae/{name}.py:{line} spells {spelled}: ask pyro_vae.storage.rundir"
         )
         assert not text.startswith("f:.png"), f"pyro_vae/{name}.py:{line}: use rundir.figure_path"
+
+
+def test_the_run_document_spells_only_its_own_file_name():
+    others = tuple(n for n in (*rundir.RUN_FILES, rundir.LOCK_FILE) if n != rundir.CONFIG_FILE)
+    for line, text in _code_strings(MODULES["storage.document"]):
+        assert not [n for n in others if n in text], f"pyro_vae/storage/document.py:{line}"
 
 
 def test_benchmarks_use_the_python_api_not_the_command_line():

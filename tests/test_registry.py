@@ -1,3 +1,8 @@
+import json
+import re
+import subprocess
+import sys
+
 import pyro.distributions as dist
 import pytest
 import torch
@@ -17,7 +22,7 @@ from pyro_vae import (
 )
 from pyro_vae.cli.commands import main
 from pyro_vae.errors import command_line
-from pyro_vae.registry import Registry
+from pyro_vae.registry import Registry, families, family, from_catalogue, read_catalogue
 
 
 @pytest.mark.parametrize(
@@ -99,3 +104,40 @@ def test_build_passes_each_factory_the_arguments_it_names():
 def test_from_python_the_unknown_name_names_the_setting():
     with pytest.raises(InputError, match=r"\(setting prior\)$"):
         PRIORS.get("no-such-prior")
+
+
+def test_the_committed_catalogue_is_the_registries_own():
+    program = "import json; from pyro_vae.registry import catalogue; print(json.dumps(catalogue()))"
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == read_catalogue(), (
+        "pyro_vae/catalogue.json is out of date: run python -m pyro_vae.registry"
+    )
+
+
+def test_the_catalogue_answers_like_the_registries_without_their_factories():
+    live = {name: family(name) for name in read_catalogue()["families"]}
+    assert set(live) <= set(families())  # (tests add families of their own)
+    with from_catalogue():
+        assert families() == tuple(live)
+        for name, registry in live.items():
+            described = family(name)
+            assert described is not registry
+            assert described.names() == registry.names()
+            for entry in registry.entries():
+                assert described.entry(entry.name).traits == entry.traits
+                assert described.entry(entry.name).summary == entry.summary
+            with pytest.raises(InputError) as told:
+                described.check("no-such-part")
+            with pytest.raises(InputError, match=re.escape(str(told.value))):
+                registry.check("no-such-part")
+            with pytest.raises(LookupError, match="no factories"):
+                described.get(registry.names()[0])
+    assert family("prior") is PRIORS  # the live registries are back
+
+
+def test_a_part_registered_in_this_process_is_known_to_the_catalogue(laplace):
+    with from_catalogue():
+        assert family("prior").check("laplace") == "laplace"
+        assert "laplace" in family("prior").names()

@@ -17,16 +17,22 @@ from typing import Any, NoReturn
 from pyro_vae.cli.top import COMMANDS, EXIT_INPUT_ERROR, top_parser
 from pyro_vae.config import MAX_SEED, RESUMABLE_OPTIONS, Config
 from pyro_vae.errors import InputError
+from pyro_vae.hardware.devices import DEVICES, check_device_name
+from pyro_vae.presets import load_config_file
 from pyro_vae.registry import family
+from pyro_vae.storage.document import read_document
 
 __all__ = [
     "EXIT_INPUT_ERROR",
     "PROPOSALS",
     "build_parser",
     "chain_options",
+    "check_values",
     "config_overrides",
     "count",
+    "estimator_values",
     "integers",
+    "new_run_config",
     "positive",
     "proposals",
     "seed",
@@ -34,11 +40,10 @@ __all__ = [
 ]
 
 
-def _add_config_options(parser: argparse.ArgumentParser, light: bool = False) -> None:
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One ``--option`` per :class:`Config` field, documented with its default.
 
-    A setting that picks a part lists the registered names (with their summaries) of its family
-    (not in a ``light`` parser: the registries load the whole package).
+    A setting that picks a part lists the registered names (with their summaries) of its family.
     """
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in dataclasses.fields(Config):
@@ -50,7 +55,7 @@ def _add_config_options(parser: argparse.ArgumentParser, light: bool = False) ->
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         flag = "--" + f.name.replace("_", "-")
         text = f.metadata["help"]
-        if f.metadata.get("family") and not light:
+        if f.metadata.get("family"):
             entries = family(f.metadata["family"]).entries()
             text += ": " + "; ".join(f"{e.name} ({e.summary})" for e in entries)
         text += f" (default: {shown})" if default is not None else ""
@@ -85,12 +90,11 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     """The parser of ``pyro-vae`` and its subcommands.
 
-    ``light``: the same options and arguments, with help texts that need no registry, device or
-    figure module -- enough to find a usage error before torch is imported
-    (:mod:`pyro_vae.cli.launch`), not to print the help.
+    Its help lists the registered parts: within :func:`pyro_vae.registry.from_catalogue` it
+    is built without importing torch (:mod:`pyro_vae.cli.launch`).
 
     Example:
         >>> build_parser().parse_args(["evaluate", "runs/digits"]).proposal
@@ -132,7 +136,7 @@ def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
         'RUN_DIR/tensorboard (needs pip install "pyro-vae[tensorboard]"); a resumed run '
         "with a log goes on logging, and evaluate adds its estimates",
     )
-    _add_config_options(p_train, light)
+    _add_config_options(p_train)
 
     p_eval = sub.add_parser(
         "evaluate",
@@ -234,12 +238,9 @@ def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
         "name", nargs="?", metavar="NAME", help="print this preset's settings as a config file"
     )
 
-    kinds = names = ""
-    if not light:
-        from pyro_vae.plots.kinds import PLOT_KINDS
-
-        kinds = "; ".join(f"{e.name}: {e.summary}" for e in PLOT_KINDS.entries())
-        names = ", ".join(PLOT_KINDS.names())
+    figure_kinds = family("figure kind")
+    kinds = "; ".join(f"{e.name}: {e.summary}" for e in figure_kinds.entries())
+    names = ", ".join(figure_kinds.names())
     p_plot = sub.add_parser(
         "plot",
         help=COMMANDS["plot"],
@@ -252,11 +253,7 @@ def build_parser(*, light: bool = False) -> argparse.ArgumentParser:
     p_plot.add_argument("--dataset", help="draw test images of another data set of that size")
     p_plot.add_argument("--data-dir", help="where the run's data set lives now")
     p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
-    devices = ""
-    if not light:
-        from pyro_vae.hardware.devices import DEVICES  # (imports torch)
-
-        devices = ", ".join(DEVICES)
+    devices = ", ".join(DEVICES)
     for p in (p_train, p_eval, p_cmp, p_bdmc, p_sample, p_plot):
         p.add_argument(
             "--device",
@@ -445,6 +442,103 @@ def chain_options(args: argparse.Namespace) -> dict[str, Any]:
         "start": args.ais_start,
         "warmup_steps": count(args.ais_warmup, "--ais-warmup"),
     }
+
+
+def new_run_config(args: argparse.Namespace) -> Config | None:
+    """The settings of ``train``: from the defaults, ``--config`` and the options, checked.
+
+    ``None`` for ``--resume`` (the run's own settings, read by the command), after checking that
+    nothing contradicts it.
+
+    Example:
+        >>> args = build_parser().parse_args(["train", "--latent-dim", "4"])
+        >>> new_run_config(args).latent_dim
+        4
+    """
+    if args.resume:
+        if args.config or args.overwrite or args.out:
+            raise InputError(
+                "--resume takes the settings and place of the run: drop --config, "
+                "--out and --overwrite"
+            )
+        return None
+    values = load_config_file(args.config) if args.config else {}
+    return Config.from_dict({**values, **config_overrides(args)})
+
+
+def estimator_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that ``evaluate`` and ``compare-estimators`` share, checked.
+
+    Proposals, seed, batch size, limit and ``--overwrite``; an AIS option given (``args.given``)
+    without AIS among the proposals is refused, as it would be ignored.
+
+    Example:
+        >>> args = build_parser().parse_args(["evaluate", "runs/x", "--limit", "10"])
+        >>> args.given = {"--limit"}
+        >>> estimator_values(args)["limit"]
+        10
+    """
+    chosen = proposals(args.proposal)
+    unused = sorted(a for a in args.given if a.startswith(("--ais-", "--leapfrog")))
+    if unused and "ais" not in chosen:
+        raise InputError(
+            f"{unused[0]} is for AIS: add --proposal ais (or all), or leave {unused[0]} out"
+        )
+    return {
+        "proposals": chosen,
+        "seed": seed(args.seed),
+        "batch_size": positive(args.batch_size, "--batch-size"),
+        "limit": positive(args.limit, "--limit") if args.limit is not None else None,
+        "overwrite": args.overwrite,
+    }
+
+
+def check_values(args: argparse.Namespace) -> None:
+    """Check what the options' text alone can tell, before anything is read or computed.
+
+    The same checks, in the same functions, as the commands make (a device name, settings,
+    counts, seeds, proposals, a figure kind, that the run directory is one); what needs the
+    run's files or the machine is left to the command. Needs no torch within
+    :func:`pyro_vae.registry.from_catalogue`.
+
+    Raises:
+        InputError: the first problem, in one line naming the option.
+
+    Example:
+        >>> args = build_parser().parse_args(["sample", "runs/x", "-n", "0"])
+        >>> check_values(args)
+        Traceback (most recent call last):
+        ...
+        pyro_vae.errors.InputError: -n must be a positive integer, got '0': pass e.g. -n 64
+    """
+    if getattr(args, "device", None) is not None:
+        check_device_name(args.device)
+    command = args.command
+    if command == "train":
+        new_run_config(args)
+    elif command in ("evaluate", "compare-estimators"):
+        if command == "evaluate":
+            positive(args.num_samples, "--num-samples")
+            positive(args.ais_steps, "--ais-steps")
+        else:
+            integers(args.ks, "--ks")
+            integers(args.ais_steps, "--ais-steps")
+        chain_options(args)
+        estimator_values(args)
+    elif command == "bdmc":
+        positive(args.num_points, "--num-points")
+        integers(args.schedules, "--schedules")
+        seed(args.seed)
+        chain_options(args)
+    elif command == "sample":
+        positive(args.num, "-n")
+        seed(args.seed)
+    elif command == "plot":
+        family("figure kind").check(args.kind)
+        seed(args.seed)
+    run_dir = args.resume if command == "train" else getattr(args, "run_dir", None)
+    if run_dir is not None:  # the run must be there before anything is imported to read it
+        read_document(run_dir)
 
 
 def unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> NoReturn:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -23,15 +22,15 @@ from pyro_vae.cli.arguments import (
     build_parser,
     chain_options,
     config_overrides,
+    estimator_values,
     integers,
+    new_run_config,
     positive,
-    proposals,
     seed,
     unrecognized,
 )
-from pyro_vae.config import Config
+from pyro_vae.cli.top import reports
 from pyro_vae.errors import InputError, command_line
-from pyro_vae.presets import load_config_file
 from pyro_vae.storage.lifecycle import holds_run
 from pyro_vae.storage.rundir import figure_path, load_run, read_config
 
@@ -41,19 +40,13 @@ __all__ = ["EXIT_INPUT_ERROR", "main"]
 def _cmd_train(args: argparse.Namespace) -> int:
     from pyro_vae.running.training import train
 
-    overrides = config_overrides(args)
-    if args.resume:
-        if args.config or args.overwrite or args.out:
-            raise InputError(
-                "--resume takes the settings and place of the run: drop --config, "
-                "--out and --overwrite"
-            )
+    config = new_run_config(args)
+    if config is None:  # --resume
+        overrides = config_overrides(args)
         stored, _ = read_config(Path(args.resume))
         config = stored.replace(**overrides) if overrides else None
         run_dir = Path(args.resume)
     else:
-        values = load_config_file(args.config) if args.config else {}
-        config = Config.from_dict({**values, **overrides})
         run_dir = Path(args.out or f"runs/{config.dataset}")
     args.run_dir_used = run_dir  # for the message after a Ctrl-C (see _interrupted)
     result = train(
@@ -80,30 +73,15 @@ def _estimator_options(args: argparse.Namespace) -> dict[str, Any]:
     """Check the options shared by evaluate and compare-estimators; load the run."""
     import torch
 
-    chosen = proposals(args.proposal)
-    unused = sorted(a for a in args.given if a.startswith(("--ais-", "--leapfrog")))
-    if unused and "ais" not in chosen:  # it would be ignored silently
-        raise InputError(
-            f"{unused[0]} is for AIS: add --proposal ais (or all), or leave {unused[0]} out"
-        )
     options = {
-        "proposals": chosen,
-        "seed": seed(args.seed),
-        "batch_size": positive(args.batch_size, "--batch-size"),
+        **estimator_values(args),
         "dtype": torch.float64 if args.float64 else torch.float32,
-        "progress": _reports(),  # a bar on a terminal, else a line a minute
-        "limit": positive(args.limit, "--limit") if args.limit is not None else None,
+        "progress": reports(),  # a bar on a terminal, else a line a minute
         "data": _data_options(args),
-        "overwrite": args.overwrite,
     }
     options["run"] = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
     options["device"] = args.device
     return options
-
-
-def _reports() -> bool:
-    """Whether this process prints the results: always alone, rank 0 under torchrun."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def _data_options(args: argparse.Namespace) -> dict[str, str]:
@@ -148,7 +126,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ais = {"num_steps": positive(args.ais_steps, "--ais-steps"), **chain_options(args)}
     options = _estimator_options(args)
     result = evaluate_run(num_samples=num_samples, ais=ais, compile=args.compile, **options)
-    if not _reports():
+    if not reports():
         return 0
     evaluation, elbo = result.evaluation, result.elbo
 
@@ -228,7 +206,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _check_output(output, ".csv")
     options = _estimator_options(args)
     comparison = compare_run(ks=ks, ais=ais, output=output, **options)
-    if not _reports():
+    if not reports():
         return 0
     rows = comparison.rows
     exact = rows[0].get("exact_log_likelihood")
@@ -273,12 +251,12 @@ def _cmd_bdmc(args: argparse.Namespace) -> int:
         "schedules": integers(args.schedules, "--schedules"),
         "seed": seed(args.seed),
         "overwrite": args.overwrite,
-        "progress": _reports(),  # a bar on a terminal, else a line a minute
+        "progress": reports(),  # a bar on a terminal, else a line a minute
         **chain_options(args),
     }
     run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
     rows = bdmc_run(run, device=args.device, **options)
-    if not _reports():
+    if not reports():
         return 0
     table = [
         [
@@ -406,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with command_line():
             return _COMMANDS[args.command](args)
     except InputError as exc:
-        if _reports():  # under torchrun, every process finds the same problem: rank 0 says it
+        if reports():  # under torchrun, every process finds the same problem: rank 0 says it
             print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except FloatingPointError as exc:

@@ -1,12 +1,14 @@
 """The entry of the ``pyro-vae`` command: the answers that need no torch, then the commands.
 
-``pyro-vae --help``, ``--version``, a mistyped command name and a missing one are answered by
-the top-level parser alone, and a command's unknown or missing options by its light parser
-(:func:`pyro_vae.cli.arguments.build_parser` with ``light=True``), without importing torch or
-Pyro (which takes seconds); anything else goes to :func:`pyro_vae.cli.commands.main`. The
-top-level parser (:func:`pyro_vae.cli.top.top_parser`) is the one that ``build_parser``
-extends, so both print the same help and errors. A Ctrl-C while the heavy modules import ends
-the command in one line.
+Importing torch and Pyro takes seconds, so the command line first answers what it can without
+them: ``pyro-vae --help``, ``--version`` and a mistyped or missing command (the top-level
+parser, :func:`pyro_vae.cli.top.top_parser`), then a command's ``--help``, its unknown or
+missing options and the values its options' text alone shows wrong
+(:func:`pyro_vae.cli.arguments.check_values`) -- all with the full parser, built from the
+committed catalogue of the registries (:func:`pyro_vae.registry.from_catalogue`), so the
+answers are the ones the commands would give. Anything else goes to
+:func:`pyro_vae.cli.commands.main`. A Ctrl-C while the heavy modules import ends the command in
+one line.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from pyro_vae.cli.top import COMMANDS, top_parser
+from pyro_vae.cli.top import COMMANDS, EXIT_INPUT_ERROR, reports, top_parser
 
 __all__ = ["main"]
 
@@ -37,10 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.parse_args(args[:1])
         except SystemExit as exc:
             return int(exc.code or 0)
-    elif not {"-h", "--help"} & set(args):  # a usage error in a command's options: here too
-        code = _usage_error(args)
-        if code is not None:
-            return code
+    code = _answered(args)
+    if code is not None:
+        return code
     try:
         from pyro_vae.cli.commands import main as run
     except KeyboardInterrupt:
@@ -49,15 +50,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args)
 
 
-def _usage_error(args: list[str]) -> int | None:
-    """Parse ``args`` with the light parser: the exit status of a usage error, else ``None``."""
-    from pyro_vae.cli.arguments import build_parser, unrecognized
+def _answered(args: list[str]) -> int | None:
+    """The exit status if ``args`` ask for help or hold a usage or value error, else ``None``.
 
-    parser = build_parser(light=True)
-    try:
-        _, extras = parser.parse_known_args(args)
-        if extras:
-            unrecognized(parser, args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    The registries answer from the catalogue (with the parts this process registered), so
+    nothing heavy is imported.
+    """
+    import argparse
+
+    from pyro_vae.cli.arguments import build_parser, check_values, unrecognized
+    from pyro_vae.errors import InputError, command_line
+    from pyro_vae.registry import from_catalogue
+
+    with from_catalogue():
+        parser = build_parser()
+        try:
+            parsed, extras = parser.parse_known_args(args)
+            if extras:
+                unrecognized(parser, args)
+        except SystemExit as exc:  # help printed, or a usage error reported
+            return int(exc.code or 0)
+        assert isinstance(parsed, argparse.Namespace)
+        parsed.given = {a.split("=")[0] for a in args}
+        try:
+            with command_line():
+                check_values(parsed)
+        except InputError as exc:
+            if reports():
+                print(f"pyro-vae {parsed.command}: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
     return None

@@ -8,9 +8,10 @@ Light on purpose (no torch, no Pyro): :mod:`pyro_vae.cli.launch` answers ``--hel
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, NoReturn
 
-__all__ = ["COMMANDS", "EXIT_INPUT_ERROR", "CommandParser", "top_parser"]
+__all__ = ["COMMANDS", "EXIT_INPUT_ERROR", "CommandParser", "reports", "top_parser"]
 
 EXIT_INPUT_ERROR = 2
 
@@ -57,3 +58,15 @@ def top_parser() -> tuple[CommandParser, Any]:
     parser.add_argument("--version", action="version", version=f"pyro-vae {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     return parser, commands
+
+
+def reports() -> bool:
+    """Whether this process prints results and errors: always alone, rank 0 under torchrun.
+
+    Under torchrun every process finds the same bad input; one line is enough.
+
+    Example:
+        >>> reports()
+        True
+    """
+    return os.environ.get("RANK", "0") == "0"

@@ -5,18 +5,23 @@ torch sees a GPU, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`
 moved there, and every tensor the library creates follows the model (or the data it is given):
 a run directory's files do not depend on the device (weights are written from CPU copies), so
 a run trained on a GPU evaluates on a CPU and the reverse.
+
+Importing this module imports no torch (each function does): the light command line checks a
+device's name without it (:func:`check_device_name`).
 """
 
 from __future__ import annotations
 
 import re
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from pyro_vae.errors import InputError, setting, where
 
-__all__ = ["DEVICES", "device_of", "resolve_device"]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["DEVICES", "check_device_name", "device_of", "resolve_device"]
 
 #: What ``--device`` accepts (``cuda:N`` for any N).
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
@@ -42,11 +47,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         >>> resolve_device("auto").type in ("cpu", "cuda")
         True
     """
-    name = "auto" if device is None else str(device)
-    if not _NAME.match(name):
-        raise InputError(
-            f"unknown device {name!r} ({where('device')}): choose one of {', '.join(DEVICES)}"
-        )
+    import torch
+
+    name = check_device_name("auto" if device is None else str(device))
     if name == "auto":
         return torch.device("cuda", torch.cuda.current_device()) if _cuda() else torch.device("cpu")
     if name == "cpu":
@@ -66,13 +69,30 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
+def check_device_name(name: str) -> str:
+    """``name`` if it spells a device (whether or not this machine has it), else an InputError.
+
+    Example:
+        >>> check_device_name("cuda:1")
+        'cuda:1'
+    """
+    if not _NAME.match(name):
+        raise InputError(
+            f"unknown device {name!r} ({where('device')}): choose one of {', '.join(DEVICES)}"
+        )
+    return name
+
+
 def device_of(module: nn.Module) -> torch.device:
     """The device of a module's first parameter or buffer (the CPU for a module with none).
 
     Example:
+        >>> from torch import nn
         >>> device_of(nn.Linear(2, 3))
         device(type='cpu')
     """
+    import torch
+
     for tensor in module.parameters():
         return tensor.device
     for tensor in module.buffers():
@@ -81,10 +101,14 @@ def device_of(module: nn.Module) -> torch.device:
 
 
 def _cuda() -> bool:
+    import torch
+
     return torch.cuda.is_available() and torch.cuda.device_count() > 0
 
 
 def _choices() -> str:
+    import torch
+
     available = ["cpu"]
     if _cuda():
         available += [f"cuda:{i}" for i in range(torch.cuda.device_count())]

@@ -17,7 +17,6 @@ import numpy as np
 import pyro.distributions as dist
 import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
 from pyro_vae.errors import InputError, setting
 from pyro_vae.estimate.diagnostics import khat_threshold
@@ -64,6 +63,8 @@ def _tiles(images: torch.Tensor, image_shape: tuple[int, ...], ncols: int) -> np
     Grey images (``image_shape`` ``(H, W)``) give a 2-D array; colour ones (``(C, H, W)``,
     flattened channel first) an RGB array ``[rows, columns, 3]``.
     """
+    from torchvision.utils import make_grid  # here: importing torchvision takes seconds
+
     n = images.shape[0]
     channels = image_shape[0] if len(image_shape) == 3 else 1
     tiles = images.detach().float().cpu().clamp(0, 1).reshape(n, channels, *image_shape[-2:])

@@ -22,6 +22,7 @@ from pathlib import Path
 import safetensors.torch
 
 from pyro_vae.errors import InputError, spell
+from pyro_vae.storage.document import read_document
 from pyro_vae.storage.files import atomic_write_bytes, read_safetensors
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
@@ -84,6 +85,7 @@ def export_run(run_dir: str | Path, destination: str | Path, *, weights: str = "
         ('ema', True)
     """
     source, target = Path(run_dir), Path(destination)
+    read_document(source)  # a run directory at all (else: which file is missing)
     chosen, tensors = read_weights(source, weights)  # checks the run and the weights first
     _check_destination(source, target)
     _, metadata = read_safetensors(source / MODEL_FILE, "model")

@@ -43,6 +43,7 @@ from pyro_vae.hardware.devices import resolve_device
 from pyro_vae.models.vae import VAE, build_vae
 from pyro_vae.registry import family
 from pyro_vae.storage.datainfo import DataInfo, describe_model
+from pyro_vae.storage.document import CONFIG_FILE, FORMAT, read_document
 from pyro_vae.storage.files import (
     atomic_write_bytes,
     atomic_write_text,
@@ -98,7 +99,6 @@ __all__ = [
     "write_model",
 ]
 
-CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.csv"
@@ -119,7 +119,6 @@ RUN_FILES = (
     _OLD_COMPARISON_FILE,
     BDMC_FILE,
 )
-FORMAT = "pyro-vae-run/1"
 _FIGURE_SUFFIX = ".png"
 
 
@@ -200,26 +199,6 @@ def record_compile(run_dir: Path, done: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
 
 
-def _read_document(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG_FILE
-    if not run_dir.is_dir():
-        raise InputError(f"run directory {run_dir} does not exist: check the path")
-    if not path.is_file():
-        raise InputError(
-            f"{run_dir} has no {CONFIG_FILE}: it is not a pyro-vae run directory; pass the "
-            "folder that pyro-vae train wrote"
-        )
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}): restore it or train again") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror}): check its permissions") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(f"{path} is not a {FORMAT} config: not a run directory of this version")
-    return doc
-
-
 _DOCUMENT_KEYS = frozenset({"format", "version", "settings", "data", "custom_model", "compile"})
 
 
@@ -239,7 +218,7 @@ def _without_unread_data_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def custom_model_name(run_dir: str | Path) -> str | None:
     """The class of the user's own VAE a run was trained with, or ``None`` for a registered one."""
-    name = _read_document(Path(run_dir)).get("custom_model")
+    name = read_document(Path(run_dir)).get("custom_model")
     return str(name) if name is not None else None
 
 
@@ -252,7 +231,7 @@ def read_config(run_dir: Path) -> tuple[Config, DataInfo]:
 def _read_stored(run_dir: Path) -> tuple[Config, DataInfo, str | None]:
     """``config.json`` read once: the settings, the data shape and the custom model, if any."""
     path = run_dir / CONFIG_FILE
-    doc = _read_document(run_dir)
+    doc = read_document(run_dir)
     unknown = sorted(set(doc) - _DOCUMENT_KEYS)
     if unknown:
         raise InputError(
@@ -623,7 +602,7 @@ def resumed_config(run_dir: Path, requested: Config | None, vae: VAE | None = No
         )
     if requested is None:
         return stored
-    legacy = "dequantize" not in _read_document(run_dir).get("settings", {})
+    legacy = "dequantize" not in read_document(run_dir).get("settings", {})
     if legacy and requested.dequantize == "auto":
         # a run from before dequantization trained on the levels: "auto" asks nothing else
         requested = requested.replace(dequantize=stored.dequantize)

@@ -62,3 +62,77 @@ def test_a_ctrl_c_while_the_commands_import_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", interrupted)
     assert main(["train"]) == 130
     assert capsys.readouterr().err == "pyro-vae: interrupted while starting; nothing was done\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--help"],
+        ["plot", "--help"],
+        ["train", "--latent-dim", "abc"],
+        ["train", "--prior", "nope"],
+        ["train", "--preset", "nope"],
+        ["train", "--resume", "runs/x", "--out", "runs/y"],
+        ["evaluate", "runs/x", "--num-samples", "0"],
+        ["evaluate", "runs/x", "--proposal", "prior", "--ais-steps", "10"],
+        ["compare-estimators", "runs/x", "--ks", "1,a"],
+        ["bdmc", "runs/x", "--schedules", "0"],
+        ["sample", "runs/x", "--seed", "-1"],
+        ["plot", "runs/x", "--kind", "nope"],
+        ["sample", "runs/x", "--device", "gpu"],
+        ["evaluate", "runs/no-such-run"],
+        ["train", "--resume", "runs/no-such-run"],
+    ],
+    ids=" ".join,
+)
+def test_a_commands_help_and_value_errors_need_no_torch(argv):
+    program = (
+        "import sys; from pyro_vae.cli.launch import main; "
+        f"code = main({argv!r}); print(code, 'torch' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    code = 0 if "--help" in argv else 2
+    assert done.stderr.splitlines()[-1] == f"{code} False"
+    if code == 2:  # one line, then the status line above
+        assert len(done.stderr.splitlines()) == 2
+        assert done.stderr.startswith(f"pyro-vae {argv[0]}: error: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--latent-dim", "abc"],
+        ["train", "--prior", "nope"],
+        ["train", "--epochs", "0", "--prior", "mixture"],
+        ["evaluate", "runs/x", "--num-samples", "0"],
+        ["evaluate", "runs/x", "--proposal", "prior", "--ais-steps", "10"],
+        ["compare-estimators", "runs/x", "--ks", "1,a"],
+        ["bdmc", "runs/x", "--ais-start", "middle"],
+        ["sample", "runs/x", "-n", "0"],
+        ["plot", "runs/x", "--kind", "nope"],
+        ["export", "runs/no-such-run", "elsewhere"],
+        ["train", "--resume", "runs/no-such-run"],
+    ],
+    ids=" ".join,
+)
+def test_a_value_error_reads_as_the_command_has_it(argv, capsys):
+    from pyro_vae.cli.commands import main as full
+
+    assert main(argv) == 2
+    quick = capsys.readouterr().err
+    assert full(argv) == 2
+    assert quick == capsys.readouterr().err
+
+
+def test_a_commands_quick_help_is_the_full_parsers_own(capsys):
+    for command, listed in (
+        ("train", "standard-normal (N(0, I)"),
+        ("evaluate", ""),
+        ("plot", "khat"),
+    ):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])  # the live registries'
+        full = capsys.readouterr().out
+        assert listed in full
+        assert main([command, "--help"]) == 0  # the catalogue's
+        assert capsys.readouterr().out == full
