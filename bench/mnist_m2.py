@@ -41,7 +41,6 @@ from pyro_vae import Config, load_run
 from pyro_vae.data.splits import load_data
 from pyro_vae.parts.networks import MLP
 from pyro_vae.presets import preset_settings
-from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.running.semisupervised import accuracy, labelled_rows
 from pyro_vae.storage.rundir import read_metrics
 
@@ -77,7 +76,7 @@ def _evaluated(run_dir: Path, args: argparse.Namespace, proposals: tuple[str, ..
 def _test_error(run_dir: Path, data_dir: str) -> float:
     """The error of the run's Q(y|x) on every test image."""
     run = load_run(run_dir)
-    splits = run_test_data(run, data_dir=data_dir)
+    splits = run.load_data(data_dir=data_dir)
     assert splits.y_test is not None
     return 1.0 - accuracy(run.vae, splits.test, splits.y_test)
 

@@ -239,7 +239,7 @@ def catalogue() -> dict[str, Any]:
     """What the command line needs to know of every registry, as JSON: names, summaries, traits.
 
     Read from the live registries (importing the API); ``python -m pyro_vae.registry`` writes it
-    to :data:`CATALOGUE_FILE`. ``devices`` lists what ``--device`` accepts.
+    to :data:`CATALOGUE_FILE`.
 
     Example:
         >>> catalogue()["families"]["prior"]["option"]
@@ -248,10 +248,8 @@ def catalogue() -> dict[str, Any]:
     _load()
     for module in _ELSEWHERE.values():
         importlib.import_module(module)
-    devices = importlib.import_module("pyro_vae.hardware.devices").DEVICES
     return {
         "written_by": "python -m pyro_vae.registry (do not edit: the tests compare it)",
-        "devices": list(devices),
         "families": {
             name: {
                 "option": registry.option,
@@ -270,8 +268,8 @@ def read_catalogue() -> dict[str, Any]:
     """The committed catalogue (:data:`CATALOGUE_FILE`), as :func:`catalogue` wrote it.
 
     Example:
-        >>> "cpu" in read_catalogue()["devices"]
-        True
+        >>> read_catalogue()["families"]["likelihood"]["option"]
+        '--likelihood'
     """
     return json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
 

@@ -78,6 +78,7 @@ CASES: list[Case] = [
     cli("ais-option-without-ais", "an option", "evaluate", RUN, "--ais-steps", "100"),
     cli("flow-layers-unread", "an option", "train", "--flow-layers", "4", "--out", f"{WORK}/new"),
     cli("sigma-unread", "an option", "train", "--sigma", "0.5", "--out", f"{WORK}/new"),
+    cli("processes-zero", "an option", "evaluate", RUN, "--processes", "0"),
     cli("huge-prior", "a size", "train", "--prior", "vamp", "--prior-components", "100000"),
     cli("negative-beta", "a weight", "train", "--beta", "-1"),
     cli("validation-fraction-one", "a fraction", "train", "--validation-fraction", "1"),

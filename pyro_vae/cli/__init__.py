@@ -5,6 +5,7 @@ Modules:
     top: the program's own parser, its commands and their one-line help (no heavy import).
     arguments: the command line's grammar -- its parser and the checks of its options.
     commands: what each command does.
+    processes: ``--processes N``, the command in N processes through torchrun's launcher.
 
 Names of version 0.1's ``pyro_vae.cli`` module other than ``main`` are still found here for
 now, with a ``FutureWarning`` naming their module (:mod:`pyro_vae._moved`).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import os
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -254,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_plot.add_argument("--data-dir", help="where the run's data set lives now")
     p_plot.add_argument("--data-file", help="where the run's .npz file lives now")
     devices = ", ".join(DEVICES)
+    for p in (p_train, p_eval, p_cmp, p_bdmc):
+        p.add_argument(
+            "--processes",
+            metavar="N",
+            help="run in N processes on this machine (torchrun's launcher, started for you; "
+            "each process takes its share of the cores); results are those of one process",
+        )
     for p in (p_train, p_eval, p_cmp, p_bdmc, p_sample, p_plot):
         p.add_argument(
             "--device",
@@ -316,8 +324,8 @@ def _add_estimator_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def positive(value: str, name: str) -> int:
-    """The positive integer an option's text spells.
+def positive(value: str, name: str, example: int = 64) -> int:
+    """The positive integer an option's text spells (``example``: what the error suggests).
 
     Raises:
         InputError: naming the option ``name`` and an example, if it is not one.
@@ -326,7 +334,7 @@ def positive(value: str, name: str) -> int:
         >>> positive("64", "--batch-size")
         64
     """
-    return _at_least(1, value, name, "a positive integer", 64)
+    return _at_least(1, value, name, "a positive integer", example)
 
 
 def count(value: str, name: str) -> int:
@@ -511,6 +519,10 @@ def check_values(args: argparse.Namespace) -> None:
         ...
         pyro_vae.errors.InputError: -n must be a positive integer, got '0': pass e.g. -n 64
     """
+    if getattr(args, "processes", None) is not None:
+        positive(args.processes, "--processes", example=2)
+        if "RANK" in os.environ:
+            raise InputError("--processes starts processes itself: leave it out under torchrun")
     if getattr(args, "device", None) is not None:
         check_device_name(args.device)
     command = args.command

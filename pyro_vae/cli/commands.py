@@ -21,6 +21,7 @@ from pyro_vae.cli.arguments import (
     EXIT_INPUT_ERROR,
     build_parser,
     chain_options,
+    check_values,
     config_overrides,
     estimator_values,
     integers,
@@ -29,6 +30,7 @@ from pyro_vae.cli.arguments import (
     seed,
     unrecognized,
 )
+from pyro_vae.cli.processes import run_processes, without_processes
 from pyro_vae.cli.top import reports
 from pyro_vae.errors import InputError, command_line
 from pyro_vae.storage.lifecycle import holds_run
@@ -307,7 +309,6 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pyro_vae.plots.kinds import PLOT_KINDS, FigureSource, draw_figure, save_figure
-    from pyro_vae.running.evaluation import run_test_data
 
     kind = PLOT_KINDS.check(args.kind)
     random_seed = seed(args.seed)
@@ -317,7 +318,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     run = load_run(Path(args.run_dir), device=args.device, weights=args.weights)
 
     def load_test() -> Any:
-        splits = run_test_data(run, **_data_options(args))
+        splits = run.load_data(**_data_options(args))
         return splits.test, splits.y_test
 
     figure = draw_figure(kind, FigureSource(run, load_test), random_seed)
@@ -379,10 +380,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extras = parser.parse_known_args(argv)
     if extras:
         unrecognized(parser, argv)
-    args.given = {a.split("=")[0] for a in (sys.argv[1:] if argv is None else argv)}
+    given = list(sys.argv[1:] if argv is None else argv)
+    args.given = {a.split("=")[0] for a in given}
     try:
         with command_line():
-            return _COMMANDS[args.command](args)
+            if getattr(args, "processes", None) is None:
+                return _COMMANDS[args.command](args)
+            check_values(args)  # before any process starts
+            return run_processes(without_processes(given), int(args.processes))
     except InputError as exc:
         if reports():  # under torchrun, every process finds the same problem: rank 0 says it
             print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
@@ -390,8 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FloatingPointError as exc:
         print(f"pyro-vae {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves and returns 130)
-        print(f"pyro-vae {args.command}: {_interrupted(args)}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Ctrl-C outside a training loop (which saves, returns 130)
+        print(f"pyro-vae {args.command}: {str(exc) or _interrupted(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
 
 

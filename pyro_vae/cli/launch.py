@@ -7,12 +7,14 @@ missing options and the values its options' text alone shows wrong
 (:func:`pyro_vae.cli.arguments.check_values`) -- all with the full parser, built from the
 committed catalogue of the registries (:func:`pyro_vae.registry.from_catalogue`), so the
 answers are the ones the commands would give. Anything else goes to
-:func:`pyro_vae.cli.commands.main`. A Ctrl-C while the heavy modules import ends the command in
+:func:`pyro_vae.cli.commands.main`, or with ``--processes N`` to N processes
+(:mod:`pyro_vae.cli.processes`). A Ctrl-C while the heavy modules import ends the command in
 one line.
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,9 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.parse_args(args[:1])
         except SystemExit as exc:
             return int(exc.code or 0)
-    code = _answered(args)
-    if code is not None:
-        return code
+    answer = _answered(args)
+    if isinstance(answer, int):
+        return answer
+    if answer.processes is not None:  # (checked: a positive integer)
+        from pyro_vae.cli.processes import run_processes, without_processes
+
+        return run_processes(without_processes(args), int(answer.processes))
     try:
         from pyro_vae.cli.commands import main as run
     except KeyboardInterrupt:
@@ -50,14 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(args)
 
 
-def _answered(args: list[str]) -> int | None:
-    """The exit status if ``args`` ask for help or hold a usage or value error, else ``None``.
+def _answered(args: list[str]) -> int | argparse.Namespace:
+    """The exit status if ``args`` ask for help or hold a usage or value error, else the options.
 
     The registries answer from the catalogue (with the parts this process registered), so
     nothing heavy is imported.
     """
-    import argparse
-
     from pyro_vae.cli.arguments import build_parser, check_values, unrecognized
     from pyro_vae.errors import InputError, command_line
     from pyro_vae.registry import from_catalogue
@@ -79,4 +83,6 @@ def _answered(args: list[str]) -> int | None:
             if reports():
                 print(f"pyro-vae {parsed.command}: error: {exc}", file=sys.stderr)
             return EXIT_INPUT_ERROR
-    return None
+    if not hasattr(parsed, "processes"):
+        parsed.processes = None
+    return parsed

@@ -5,8 +5,8 @@ takes a loaded one), checks that its results may be written before any work, run
 estimators of :mod:`pyro_vae.estimate` on one device or on every process under torchrun, and
 writes the results into the run directory from rank 0 alone (:mod:`pyro_vae.storage.rundir`):
 :func:`evaluate_run` (``evaluation.json``, ``estimates.csv``), :func:`compare_run`
-(``comparison.csv``), :func:`bdmc_run` (``bdmc.csv``). :func:`run_test_data` finds the data a
-run is evaluated on.
+(``comparison.csv``), :func:`bdmc_run` (``bdmc.csv``). A run is evaluated on the data
+:meth:`~pyro_vae.storage.rundir.Run.load_data` reads.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import torch
 
 from pyro_vae.config import MAX_SEED
 from pyro_vae.data.batches import dequantize_fixed
-from pyro_vae.data.splits import DataSplits, check_data, load_data
-from pyro_vae.errors import InputError, setting
+from pyro_vae.data.splits import check_data
+from pyro_vae.errors import InputError
 from pyro_vae.estimate.ais import AISLikelihood, gradient_evaluations
 from pyro_vae.estimate.bdmc import Sandwich, bidirectional_monte_carlo, simulate
 from pyro_vae.estimate.compiled_potential import TORCH_COMPILE_MIN_GRADIENTS
@@ -48,6 +48,7 @@ from pyro_vae.models.cvae import ConditionalVAE
 from pyro_vae.models.m2 import SemiSupervisedVAE
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.running.baseline import baseline_nll
+from pyro_vae.storage.rundata import DATA_SETTINGS
 from pyro_vae.storage.rundir import (
     BDMC_FILE,
     Run,
@@ -69,45 +70,7 @@ __all__ = [
     "bits_per_dim",
     "compare_run",
     "evaluate_run",
-    "run_test_data",
 ]
-
-#: Settings of a run's data that an evaluation may point elsewhere.
-DATA_SETTINGS = ("dataset", "data_dir", "data_file")
-
-
-def run_test_data(run: Run, **changes: str | None) -> DataSplits:
-    """The data a run is evaluated on: its own, or those ``changes`` point to.
-
-    Args:
-        run: a loaded run directory.
-        **changes: ``dataset``, ``data_dir`` or ``data_file`` to read other data (of the same
-            width) or the run's data from where they live now; ``None`` values are ignored.
-
-    Raises:
-        InputError: if the data cannot be loaded or do not fit the model.
-    """
-    unknown = sorted(set(changes) - set(DATA_SETTINGS))
-    if unknown:
-        raise TypeError(f"unknown data settings {unknown}: choose from {DATA_SETTINGS}")
-    given = {k: v for k, v in changes.items() if v}
-    if "dataset" in given:  # another data set: the run's own folder or file does not apply
-        given = {"data_dir": None, "data_file": None, **given}
-    config = run.config.replace(**given) if given else run.config
-    splits = load_data(config, support_of(run.vae.likelihood))
-    if splits.data_dim != run.data.data_dim:
-        raise InputError(
-            f"the run's model takes {run.data.data_dim} values per datapoint but the data have "
-            f"{splits.data_dim}: point {setting('data_dir')} or {setting('data_file')} at the data "
-            "it was trained on"
-        )
-    known, named = run.data.num_classes, splits.num_classes
-    if known is not None and named is not None and named != known:
-        raise InputError(
-            f"the run's model knows {known} classes but the labels of {config.dataset} name "
-            f"{named}: evaluate it on data of its own classes"
-        )
-    return splits
 
 
 @dataclass(frozen=True)
@@ -192,7 +155,7 @@ def _points(
     """The points to evaluate and, for the run's own test set, their labels (or ``None``)."""
     labels = None
     if x is None:
-        splits = run_test_data(run, **data)
+        splits = run.load_data(**data)
         x, labels = splits.test, splits.y_test
     elif x.shape[-1] != run.data.data_dim:
         raise InputError(
@@ -564,7 +527,7 @@ def _simulated(run: Run, num: int) -> tuple[torch.Tensor, dict[str, torch.Tensor
     """
     if not run.data.condition_dim:
         return simulate(run.vae.model, num)
-    rows = run_test_data(run).test[:num].to(device_of(run.vae))
+    rows = run.load_data().test[:num].to(device_of(run.vae))
     given = rows[:, run.data.data_dim - run.data.condition_dim :]
     y, latents = simulate(run.vae.model, rows.shape[0], args=(given,))
     return torch.cat([y, given], 1), latents

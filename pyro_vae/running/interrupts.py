@@ -9,6 +9,7 @@ processes agree on a step to stop at, and the launcher kills them if they do not
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,32 @@ from typing import Any
 
 from pyro_vae.errors import spell
 
-__all__ = ["interrupt_flag", "stopped_message"]
+__all__ = ["PROCESSES_VARIABLE", "FiguresInterrupted", "interrupt_flag", "stopped_message"]
+
+#: Set by ``pyro-vae --processes N`` in its processes: a stopped run says to resume that way.
+PROCESSES_VARIABLE = "PYRO_VAE_PROCESSES"
+
+
+class FiguresInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a finished run's figures were drawn: the run itself is complete and saved.
+
+    A :class:`KeyboardInterrupt`, so it stops a program as one does; its text says what is
+    left and how to draw the figures.
+
+    Example:
+        >>> str(FiguresInterrupted(Path("runs/a"))).startswith("interrupted while drawing")
+        True
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        again = spell(
+            f"pyro-vae plot {run_dir} --kind KIND draws any of them",
+            "load it with pyro_vae.load_run and draw them with pyro_vae.plots",
+        )
+        super().__init__(
+            f"interrupted while drawing the figures; the run in {run_dir} is complete and "
+            f"saved: {again}"
+        )
 
 
 @contextmanager
@@ -65,8 +91,11 @@ def stopped_message(signum: int, run_dir: Path, where: str, *, many: bool) -> st
         True
     """
     launch = "torchrun --nproc-per-node N -m pyro_vae" if many else "pyro-vae"
+    started = os.environ.get(PROCESSES_VARIABLE)  # by pyro-vae --processes N
+    tail = f" --processes {started}" if many and started else ""
+    launch = "pyro-vae" if tail else launch
     again = spell(
-        f"{launch} train --resume {run_dir} (exit status {128 + signum})",
+        f"{launch} train --resume {run_dir}{tail} (exit status {128 + signum})",
         f"train(None, {str(run_dir)!r}, resume=True)",
     )
     name = signal.Signals(signum).name

@@ -34,7 +34,7 @@ from pyro_vae.models.vae import VAE, build_vae, check_settings_used
 from pyro_vae.parts.contracts import support_of
 from pyro_vae.parts.likelihoods import likelihood_support
 from pyro_vae.running.baseline import fit_run_baseline
-from pyro_vae.running.interrupts import interrupt_flag
+from pyro_vae.running.interrupts import FiguresInterrupted, interrupt_flag
 from pyro_vae.running.outcome import TrainResult
 from pyro_vae.running.semisupervised import check_labels
 from pyro_vae.running.trainer import Trainer
@@ -182,7 +182,10 @@ def train(
             from pyro_vae.plots.kinds import write_training_figures
 
             run = Run(run_dir, config, data, result.vae, custom=custom)
-            result.figures = write_training_figures(run, splits)
+            try:
+                result.figures = write_training_figures(run, splits)
+            except KeyboardInterrupt:  # the run is saved: say so, not "nothing to resume"
+                raise FiguresInterrupted(run_dir) from None
     return result
 
 

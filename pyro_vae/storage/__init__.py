@@ -7,6 +7,7 @@ Modules:
     lifecycle: creating, refusing, clearing and locking a run directory.
     export: a compact copy of a run to share (one set of weights, no training state).
     datainfo: the shape of a run's data, and the description of a user's own model.
+    rundata: a loaded run's data, read again (``Run.load_data``).
     document: a run's config.json -- its name, format and reading (no torch).
 """
 

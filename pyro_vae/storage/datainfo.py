@@ -46,9 +46,8 @@ class DataInfo:
         """Only missing attributes come here: ``run.data.test`` says where the data are."""
         if name in ("train", "validation", "test", "y_train", "y_test"):
             raise AttributeError(
-                f"a loaded run records the shape of its data, not the data: "
-                f"pyro_vae.load_data(run.config, ...) reads them (.{name} is there), and "
-                "pyro_vae.running.evaluation.run_test_data(run) the test set it is scored on"
+                f"a loaded run records the shape of its data, not the data: run.load_data() "
+                f"reads them again (.{name} is there), as train(...).data held them"
             )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 

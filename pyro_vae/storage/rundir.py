@@ -54,6 +54,7 @@ from pyro_vae.storage.files import (
     unflatten_state,
     write_csv,
 )
+from pyro_vae.storage.rundata import DataSplits, run_data
 
 __all__ = [
     "BDMC_FILE",
@@ -142,6 +143,20 @@ class Run:
     vae: VAE
     custom: bool = False
     weights: str = "raw"
+
+    def load_data(self, **changes: str | None) -> DataSplits:
+        """The run's data read again: its splits and labels, as ``train(...).data`` held them.
+
+        ``changes``: ``dataset``, ``data_dir`` or ``data_file``, to read the data from where
+        they live now or another data set of the same width (:func:`~pyro_vae.storage.rundata.
+        run_data`, which checks that they fit the model).
+
+        Example:
+            >>> run = load_run("runs/digits")  # doctest: +SKIP
+            >>> run.load_data().test.shape  # doctest: +SKIP
+            torch.Size([180, 64])
+        """
+        return run_data(self.config, self.data, self.vae, **changes)
 
 
 def figure_path(run_dir: str | Path, kind: str) -> Path:

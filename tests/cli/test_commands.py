@@ -382,3 +382,20 @@ def test_ais_in_evaluate_and_compare_estimators_and_the_bdmc_command(tmp_path, c
     ]
     assert rows[3]["log_likelihood"] == ais["log_likelihood"]  # the same seed and settings
     assert main(["plot", str(run), "--kind", "estimators"]) == 0
+
+
+def test_ctrl_c_while_the_figures_are_drawn_says_the_run_is_complete(tmp_path, monkeypatch, capsys):
+    import pyro_vae.plots.kinds as kinds
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kinds, "write_training_figures", interrupted)
+    run = tmp_path / "run"
+    tiny = [a for a in TINY if a != "--no-plots"]
+    assert main(["train", "--out", str(run), *tiny]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "interrupted while drawing the figures" in err[0]
+    assert f"the run in {run} is complete and saved" in err[0]
+    assert f"pyro-vae plot {run} --kind KIND" in err[0]
+    assert main(["plot", str(run), "--kind", "samples"]) == 0  # as it says

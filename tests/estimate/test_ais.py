@@ -244,12 +244,11 @@ def _quadrature(vae, x, half_width=8.0, points=641):
 
 def test_ais_on_the_two_dimensional_digits_model_agrees_with_quadrature(tmp_path):
     from pyro_vae import Config, load_run, train
-    from pyro_vae.running.evaluation import run_test_data
 
     train(Config(latent_dim=2, hidden_dims=(64,), epochs=5), tmp_path / "run")
     run = load_run(tmp_path / "run")
     vae = run.vae.double()
-    x = run_test_data(run).test[:20].double()
+    x = run.load_data().test[:20].double()
     exact, edge = _quadrature(vae, x)
     coarse, _ = _quadrature(vae, x, points=321)
     assert edge < -20  # the square holds all the mass

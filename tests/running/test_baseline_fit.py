@@ -8,7 +8,6 @@ from pyro_vae.data.splits import load_data
 from pyro_vae.errors import InputError
 from pyro_vae.models.baseline import build_baseline
 from pyro_vae.running.baseline import baseline_nll, fit_baseline
-from pyro_vae.running.evaluation import run_test_data
 
 CVAE = {"model": "cvae", "condition": "quadrants:2", "latent_dim": 2, "hidden_dims": (32,)}
 
@@ -38,7 +37,7 @@ def test_a_run_fits_it_once_holds_it_fixed_and_evaluation_scores_it_exactly(tmp_
         assert torch.equal(value, fitted[name]), name
     summary = evaluate_run(run_dir, num_samples=20, proposals=("guide",), limit=40).summary
     run = load_run(run_dir)
-    points = run_test_data(run).test[:40]
+    points = run.load_data().test[:40]
     by_hand = baseline_nll(run.vae.baseline, points)
     assert summary["baseline"]["nll"] == pytest.approx(float(by_hand.mean()), abs=1e-4)
 

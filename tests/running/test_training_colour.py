@@ -8,7 +8,6 @@ from PIL import Image
 
 from pyro_vae import Config, evaluate_run, load_run, train
 from pyro_vae.plots.kinds import write_training_figures
-from pyro_vae.running.evaluation import run_test_data
 
 
 @pytest.fixture(scope="module")
@@ -49,5 +48,5 @@ def test_a_colour_run_trains_evaluates_in_bits_and_draws(tmp_path, colour_folder
     assert bpd["dims"] == 192 and not bpd["bound"]
     assert bpd["proposals"]["guide"] == pytest.approx(nll / (192 * math.log(2)))
     assert bpd["proposals"]["guide"] > 0  # the -log of a probability of the data
-    written = write_training_figures(run, run_test_data(run))
+    written = write_training_figures(run, run.load_data())
     assert any(path.name.startswith("samples") for path in written)

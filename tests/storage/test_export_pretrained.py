@@ -82,9 +82,8 @@ def test_the_pretrained_model_gives_its_committed_estimates_of_100_test_images()
     "PYRO_VAE_MNIST_DIR" not in os.environ, reason="set PYRO_VAE_MNIST_DIR to test real MNIST"
 )
 def test_the_stored_images_are_the_first_test_images_of_mnist():
-    from pyro_vae.running.evaluation import run_test_data
 
     run = load_run(PRETRAINED, device="cpu")
-    splits = run_test_data(run, data_dir=os.environ["PYRO_VAE_MNIST_DIR"])
+    splits = run.load_data(data_dir=os.environ["PYRO_VAE_MNIST_DIR"])
     x = _stored_images()
     assert torch.equal(splits.test[: len(x)], x)
