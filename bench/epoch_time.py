@@ -35,7 +35,6 @@ import pyro.poutine as poutine
 import torch
 
 from pyro_vae.config import Config
-from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.running.training import train
 from pyro_vae.storage.rundir import (
     CHECKPOINT_FILE,
@@ -92,7 +91,7 @@ def _held(run_dir: Path, images: int) -> dict[str, Any]:
     adam = read_checkpoint(run_dir)["optimizer"]["state"]  # per parameter: step and moments
     moments = [t for state in adam.values() for k, t in state.items() if k.startswith("exp_avg")]
     run = load_run(run_dir)
-    x = run_test_data(run).test[:images]
+    x = run.load_data().test[:images]
     with torch.no_grad():
         guide = poutine.trace(run.vae.guide).get_trace(x)
         model = poutine.trace(poutine.replay(run.vae.model, trace=guide)).get_trace(x)

@@ -36,7 +36,6 @@ from pyro_vae import load_run
 from pyro_vae.estimate.ais import annealed_importance_sampling
 from pyro_vae.estimate.bdmc import bidirectional_monte_carlo, simulate
 from pyro_vae.estimate.dataset import estimate_dataset
-from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.storage.rundir import read_estimates, read_evaluation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -146,7 +145,7 @@ def main() -> None:
     cache = Path(args.cache_dir or f"runs/mnist-ais-cache/{args.model}")
     cache.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir)
-    x = run_test_data(run, data_dir=args.data_dir).test[: args.points]
+    x = run.load_data(data_dir=args.data_dir).test[: args.points]
     stored = read_estimates(run_dir)
     evaluation = read_evaluation(run_dir) or {}
     estimates, khats, seconds_per_image, sources = {}, {}, {}, {}

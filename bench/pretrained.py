@@ -28,7 +28,6 @@ import numpy as np
 
 from pyro_vae import evaluate_run, export_run, load_run
 from pyro_vae.plots.kinds import FigureSource, draw_figure, save_figure
-from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.storage.rundir import (
     MODEL_FILE,
     evaluation_path,
@@ -75,7 +74,7 @@ def main() -> None:
     shutil.rmtree(building, ignore_errors=True)
     done = export_run(source, building)
     run = load_run(building, device="cpu")
-    splits = run_test_data(run, data_dir=args.data_dir)
+    splits = run.load_data(data_dir=args.data_dir)
     for kind in ("samples", "recon"):
         figure = draw_figure(kind, FigureSource(run, lambda: (splits.test, splits.y_test)))
         save_figure(figure, figure_path(building, kind))

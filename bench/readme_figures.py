@@ -26,7 +26,6 @@ from pathlib import Path
 
 from pyro_vae import Config, compare_run, load_run, train
 from pyro_vae.plots.kinds import FigureSource, draw_figure, save_figure
-from pyro_vae.running.evaluation import run_test_data
 from pyro_vae.storage.rundir import MODEL_FILE, read_estimates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,7 +39,7 @@ def _plot(run_dir: str, kind: str, output: str, data_dir: str | None = None) -> 
     run = load_run(run_dir)
 
     def load_test() -> tuple:
-        splits = run_test_data(run, data_dir=data_dir)
+        splits = run.load_data(data_dir=data_dir)
         return splits.test, splits.y_test
 
     save_figure(draw_figure(kind, FigureSource(run, load_test), seed=0), Path(output))

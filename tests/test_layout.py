@@ -3,6 +3,7 @@ module that knows the run directory's files, tests that mirror the package, benc
 the Python API, modules of one idea each."""
 
 import ast
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -275,3 +276,13 @@ def test_tests_mirror_the_package():
         if not names & set(MODULES):
             strays.append(relative)
     assert not strays, f"test files that mirror no module: {strays}"
+
+
+def test_every_name_a_benchmark_imports_from_the_package_exists():
+    # the benchmarks are not run by the tests: a name moved in the package must not break them
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pyro_vae"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{path.name}: {node.module}.{alias.name}"
