@@ -81,9 +81,9 @@ def run_processes(argv: Sequence[str], processes: int) -> int:
         rank, failure = failed.get_first_failure()
         code = failure.exitcode
         if code < 0:  # killed by a signal
-            name = signal.Signals(-code).name if -code in signal.Signals else str(-code)
             print(
-                f"pyro-vae {argv[0]}: the process of rank {rank} was killed by {name}; "
+                f"pyro-vae {argv[0]}: the process of rank {rank} was killed by "
+                f"{_signal_name(-code)}; "
                 "the others were stopped",
                 file=sys.stderr,
             )
@@ -101,3 +101,10 @@ def run_processes(argv: Sequence[str], processes: int) -> int:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
     return 0
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -72,3 +72,54 @@ def test_two_processes_train_the_run_of_one_and_evaluate_it(tmp_path):
     done = _pyro_vae("evaluate", str(tmp_path / "two"), "--processes", "2", "--num-samples", "20")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("test log P(X)") == 1
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "status", "said"),
+    [
+        (-9, 137, "the process of rank 1 was killed by SIGKILL; the others were stopped"),
+        (-77, 205, "the process of rank 1 was killed by signal 77; the others were stopped"),
+        (1, 1, "the process of rank 1 failed with exit status 1; the others were stopped"),
+        (2, 2, ""),  # the process said it (rank 0's line)
+        (130, 130, ""),
+    ],
+)
+def test_a_failed_process_is_one_line_and_its_status(exitcode, status, said, monkeypatch, capsys):
+    import torch.distributed.run as launcher
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from pyro_vae.cli.processes import run_processes
+    from pyro_vae.running.interrupts import PROCESSES_VARIABLE
+
+    def failed(config):
+        assert (config.module, config.training_script) == (True, "pyro_vae")
+        assert config.nproc_per_node == "2" and config.standalone
+        assert config.training_script_args == ["evaluate", "r", "--limit", "5"]
+        failure = ProcessFailure(local_rank=1, pid=1, exitcode=exitcode, error_file="<N/A>")
+        raise ChildFailedError("pyro_vae", {1: failure})
+
+    monkeypatch.setattr(launcher, "run", failed)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # (restored after the test, as below)
+    monkeypatch.setenv(PROCESSES_VARIABLE, "0")
+    assert run_processes(["evaluate", "r", "--limit", "5"], 2) == status
+    err = capsys.readouterr().err
+    assert err == (f"pyro-vae evaluate: {said}\n" if said else "")
+
+
+def test_a_signal_to_the_launcher_is_passed_on_and_its_status_returned(monkeypatch, capsys):
+    import signal
+
+    import torch.distributed.run as launcher
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    from pyro_vae.cli.processes import run_processes
+    from pyro_vae.running.interrupts import PROCESSES_VARIABLE
+
+    def stopped(config):
+        raise SignalException("Process got signal: 2", sigval=signal.SIGINT)
+
+    monkeypatch.setattr(launcher, "run", stopped)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv(PROCESSES_VARIABLE, "0")
+    assert run_processes(["train"], 2) == 130
+    assert capsys.readouterr().err == ""  # the processes say where they saved
