@@ -40,6 +40,7 @@ def test_train_writes_a_complete_run_directory(trained):
     } <= set(header)
 
 
+@pytest.mark.slow  # about 13 s (CI runs it in its second step)
 def test_evaluate_puts_both_estimators_side_by_side(trained, capsys):
     argv = ["evaluate", str(trained), "--num-samples", "300", "--proposal", "both"]
     assert main(argv) == 0
@@ -148,6 +149,7 @@ def test_help_documents_every_option_with_its_default(capsys):
     assert "(default: 200,200)" in flat and "(default: digits)" in flat
 
 
+@pytest.mark.slow  # about 13 s: a fresh process (CI runs it in its second step)
 def test_console_script_end_to_end(tmp_path):
     exe = Path(sys.executable).with_name("pyro-vae")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "pyro_vae"]

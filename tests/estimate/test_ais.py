@@ -70,6 +70,7 @@ def test_a_diverging_trajectory_is_a_rejected_proposal_not_an_exception():
     assert tuned.acceptance.mean() > res.acceptance.mean()
 
 
+@pytest.mark.slow  # about 15 s (CI runs it in its second step)
 def test_the_warm_up_fits_the_step_size_so_short_schedules_move_the_chains():
     # the posterior is ~100x narrower than the starting step size of 0.05
     vae = make_linear_gaussian(data_dim=20, latent_dim=10, sigma=0.05, seed=0)
@@ -147,6 +148,7 @@ def test_step_sizes_are_per_datapoint_and_tuned_by_the_extra_chains_only():
         annealed_importance_sampling(vae.model, None, x, tuning_chains=-1, **options)
 
 
+@pytest.mark.slow  # about 15 s (CI runs it in its second step)
 def test_ais_from_the_guide_on_a_model_with_two_latent_sites():
     torch.manual_seed(3)
     w = torch.randn(2, 5, dtype=torch.float64)
@@ -174,6 +176,7 @@ def test_ais_from_the_guide_on_a_model_with_two_latent_sites():
     assert abs(mean) < 4 * se
 
 
+@pytest.mark.slow  # about 13 s (CI runs it in its second step)
 def test_bdmc_brackets_the_exact_value_and_the_gap_shrinks():
     vae = make_linear_gaussian(data_dim=8, latent_dim=4, sigma=0.7, seed=4)
     x, latents = simulate(vae.model, 20)
@@ -242,6 +245,7 @@ def _quadrature(vae, x, half_width=8.0, points=641):
     return np.array(values), max(edges)
 
 
+@pytest.mark.slow  # trains, then 30 s (CI runs it in its second step)
 def test_ais_on_the_two_dimensional_digits_model_agrees_with_quadrature(tmp_path):
     from pyro_vae import Config, load_run, train
 
@@ -262,6 +266,7 @@ def test_ais_on_the_two_dimensional_digits_model_agrees_with_quadrature(tmp_path
     assert se < 0.05  # and the test can tell: AIS is within a few hundredths of a nat
 
 
+@pytest.mark.slow  # 25-35 s each (CI runs it in its second step)
 @pytest.mark.parametrize("start", ["prior", "guide"])
 def test_ais_sums_an_enumerated_class_out_of_its_target(start):
     from conftest import loose_mixture_guide, make_mixture

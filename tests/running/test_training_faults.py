@@ -144,6 +144,7 @@ def test_sigkill_anywhere_then_resume_gives_the_uninterrupted_run(
     _assert_same_as(run_dir, reference)
 
 
+@pytest.mark.slow  # about 22 s (CI runs it in its second step)
 def test_killed_twice_then_resumed(tmp_path, reference):
     run_dir = tmp_path / "run"
     assert _run_with_fault("step:*:5", "kill", run_dir).returncode == -signal.SIGKILL
