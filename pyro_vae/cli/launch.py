@@ -44,10 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     answer = _answered(args)
     if isinstance(answer, int):
         return answer
-    if answer.processes is not None:  # (checked: a positive integer)
+    processes = getattr(answer, "processes", None)  # (checked: a positive integer)
+    if processes is not None:
         from pyro_vae.cli.processes import run_processes, without_processes
 
-        return run_processes(without_processes(args), int(answer.processes))
+        return run_processes(without_processes(args), int(processes))
     try:
         from pyro_vae.cli.commands import main as run
     except KeyboardInterrupt:
@@ -83,6 +84,4 @@ def _answered(args: list[str]) -> int | argparse.Namespace:
             if reports():
                 print(f"pyro-vae {parsed.command}: error: {exc}", file=sys.stderr)
             return EXIT_INPUT_ERROR
-    if not hasattr(parsed, "processes"):
-        parsed.processes = None
     return parsed

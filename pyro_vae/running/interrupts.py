@@ -90,12 +90,14 @@ def stopped_message(signum: int, run_dir: Path, where: str, *, many: bool) -> st
         >>> message.startswith("SIGINT received: saved epoch 3 at step 7 in runs/a; continue")
         True
     """
-    launch = "torchrun --nproc-per-node N -m pyro_vae" if many else "pyro-vae"
-    started = os.environ.get(PROCESSES_VARIABLE)  # by pyro-vae --processes N
-    tail = f" --processes {started}" if many and started else ""
-    launch = "pyro-vae" if tail else launch
+    started = os.environ.get(PROCESSES_VARIABLE) if many else None  # by pyro-vae --processes N
+    if started:
+        command = f"pyro-vae train --resume {run_dir} --processes {started}"
+    else:
+        launch = "torchrun --nproc-per-node N -m pyro_vae" if many else "pyro-vae"
+        command = f"{launch} train --resume {run_dir}"
     again = spell(
-        f"{launch} train --resume {run_dir}{tail} (exit status {128 + signum})",
+        f"{command} (exit status {128 + signum})",
         f"train(None, {str(run_dir)!r}, resume=True)",
     )
     name = signal.Signals(signum).name

@@ -64,24 +64,30 @@ def test_a_ctrl_c_while_the_commands_import_is_one_line(capsys, monkeypatch):
     assert capsys.readouterr().err == "pyro-vae: interrupted while starting; nothing was done\n"
 
 
+#: value errors that both the quick answer and the full command find, in one line
+VALUE_ERRORS = [
+    ["train", "--latent-dim", "abc"],
+    ["train", "--prior", "nope"],
+    ["evaluate", "runs/x", "--num-samples", "0"],
+    ["evaluate", "runs/x", "--proposal", "prior", "--ais-steps", "10"],
+    ["compare-estimators", "runs/x", "--ks", "1,a"],
+    ["plot", "runs/x", "--kind", "nope"],
+    ["train", "--resume", "runs/no-such-run"],
+]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         ["train", "--help"],
         ["plot", "--help"],
-        ["train", "--latent-dim", "abc"],
-        ["train", "--prior", "nope"],
+        *VALUE_ERRORS,
         ["train", "--preset", "nope"],
         ["train", "--resume", "runs/x", "--out", "runs/y"],
-        ["evaluate", "runs/x", "--num-samples", "0"],
-        ["evaluate", "runs/x", "--proposal", "prior", "--ais-steps", "10"],
-        ["compare-estimators", "runs/x", "--ks", "1,a"],
         ["bdmc", "runs/x", "--schedules", "0"],
         ["sample", "runs/x", "--seed", "-1"],
-        ["plot", "runs/x", "--kind", "nope"],
         ["sample", "runs/x", "--device", "gpu"],
         ["evaluate", "runs/no-such-run"],
-        ["train", "--resume", "runs/no-such-run"],
     ],
     ids=" ".join,
 )
@@ -101,17 +107,11 @@ def test_a_commands_help_and_value_errors_need_no_torch(argv):
 @pytest.mark.parametrize(
     "argv",
     [
-        ["train", "--latent-dim", "abc"],
-        ["train", "--prior", "nope"],
+        *VALUE_ERRORS,
         ["train", "--epochs", "0", "--prior", "mixture"],
-        ["evaluate", "runs/x", "--num-samples", "0"],
-        ["evaluate", "runs/x", "--proposal", "prior", "--ais-steps", "10"],
-        ["compare-estimators", "runs/x", "--ks", "1,a"],
         ["bdmc", "runs/x", "--ais-start", "middle"],
         ["sample", "runs/x", "-n", "0"],
-        ["plot", "runs/x", "--kind", "nope"],
         ["export", "runs/no-such-run", "elsewhere"],
-        ["train", "--resume", "runs/no-such-run"],
     ],
     ids=" ".join,
 )
